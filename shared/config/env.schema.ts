@@ -1,0 +1,202 @@
+import { z } from 'zod';
+import { ConfigError } from './config.errors';
+
+/**
+ * Every application setting the code reads. The infrastructure checks (issue 5) import this list so
+ * that code and deployment can never disagree on a name.
+ */
+export const SETTING_NAMES = [
+  'DATAVERSE_URL',
+  'DATAVERSE_TENANT_ID',
+  'DATAVERSE_CLIENT_ID',
+  'DATAVERSE_CLIENT_SECRET',
+  'DATAVERSE_CLIENT_CERTIFICATE_PATH',
+  'DATAVERSE_TOKEN_ENDPOINT',
+  'DATAVERSE_MAX_CONCURRENCY',
+  'COSMOS_ENDPOINT',
+  'COSMOS_KEY',
+  'COSMOS_DATABASE',
+  'SERVICEBUS',
+  'SERVICEBUS__fullyQualifiedNamespace',
+  'PULL_JOBS_QUEUE',
+  'PUSH_RETRY_QUEUE',
+  'SYNC_ENTITIES',
+  'SYNC_CONFIG',
+  'SYNC_SCHEDULE',
+  'SYNC_TIME_BUDGET_SECONDS',
+  'LOG_LEVEL',
+  'APPLICATIONINSIGHTS_CONNECTION_STRING',
+] as const;
+
+export type SettingName = (typeof SETTING_NAMES)[number];
+
+export const DEFAULT_ENTITIES = ['lead', 'contact', 'account', 'opportunity', 'systemuser', 'team'] as const;
+
+const optionalText = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+
+const httpUrl = z
+  .string()
+  .trim()
+  .pipe(z.url({ protocol: /^https?$/, error: 'must be an https:// URL (http:// only for a local stand-in)' }))
+  .transform((value) => value.replace(/\/+$/, ''));
+
+const optionalUrl = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .pipe(httpUrl.optional())
+  .optional();
+
+const guidOrName = z.string().trim().min(1, 'is required');
+
+const intInRange = (min: number, max: number, fallback: number) =>
+  z.coerce
+    .number()
+    .int('must be a whole number')
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`)
+    .default(fallback);
+
+const entityList = z
+  .string()
+  .trim()
+  .default(DEFAULT_ENTITIES.join(','))
+  .transform((value) =>
+    value
+      .split(',')
+      .map((entity) => entity.trim().toLowerCase())
+      .filter((entity) => entity !== ''),
+  )
+  .refine((list) => list.length > 0, 'must name at least one entity')
+  .refine((list) => new Set(list).size === list.length, 'names an entity twice');
+
+export const dataverseEnvShape = {
+  DATAVERSE_URL: httpUrl,
+  DATAVERSE_TENANT_ID: guidOrName,
+  DATAVERSE_CLIENT_ID: guidOrName,
+  DATAVERSE_CLIENT_SECRET: optionalText,
+  DATAVERSE_CLIENT_CERTIFICATE_PATH: optionalText,
+  DATAVERSE_TOKEN_ENDPOINT: optionalUrl,
+  // Dataverse rejects more than 52 concurrent requests per user; 8 leaves room for other integrations.
+  DATAVERSE_MAX_CONCURRENCY: intInRange(1, 52, 8),
+};
+
+export const cosmosEnvShape = {
+  COSMOS_ENDPOINT: httpUrl,
+  COSMOS_KEY: optionalText,
+  COSMOS_DATABASE: z.string().trim().min(1).default('marketing'),
+};
+
+export const serviceBusEnvShape = {
+  SERVICEBUS: optionalText,
+  SERVICEBUS__fullyQualifiedNamespace: optionalText,
+  PULL_JOBS_QUEUE: z.string().trim().min(1).default('pull-jobs'),
+  PUSH_RETRY_QUEUE: z.string().trim().min(1).default('push-retry'),
+};
+
+export const syncEnvShape = {
+  SYNC_ENTITIES: entityList,
+  SYNC_CONFIG: optionalText,
+  // NCRONTAB with seconds, as the Functions timer trigger expects.
+  SYNC_SCHEDULE: z
+    .string()
+    .trim()
+    .default('0 */1 * * * *')
+    .refine((value) => value.split(/\s+/).length === 6, 'must be a 6-field NCRONTAB expression'),
+  SYNC_TIME_BUDGET_SECONDS: intInRange(10, 3600, 240),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  APPLICATIONINSIGHTS_CONNECTION_STRING: optionalText,
+};
+
+// `when` makes these cross-field rules run even if another variable of the section is invalid,
+// so one start-up error lists everything that needs fixing.
+const always = { when: () => true };
+
+const dataverseSchema = z.object(dataverseEnvShape).check(
+  z.refine(
+    (env: { DATAVERSE_CLIENT_SECRET?: string; DATAVERSE_CLIENT_CERTIFICATE_PATH?: string }) =>
+      env.DATAVERSE_CLIENT_SECRET !== undefined || env.DATAVERSE_CLIENT_CERTIFICATE_PATH !== undefined,
+    {
+      path: ['DATAVERSE_CLIENT_SECRET'],
+      message: 'set DATAVERSE_CLIENT_SECRET or DATAVERSE_CLIENT_CERTIFICATE_PATH',
+      ...always,
+    },
+  ),
+);
+
+const serviceBusSchema = z.object(serviceBusEnvShape).check(
+  z.refine(
+    (env: { SERVICEBUS?: string; SERVICEBUS__fullyQualifiedNamespace?: string }) =>
+      env.SERVICEBUS !== undefined || env.SERVICEBUS__fullyQualifiedNamespace !== undefined,
+    {
+      path: ['SERVICEBUS'],
+      message:
+        'set SERVICEBUS (a connection string, local only) or SERVICEBUS__fullyQualifiedNamespace (managed identity)',
+      ...always,
+    },
+  ),
+);
+
+const sections = {
+  dataverse: dataverseSchema,
+  cosmos: z.object(cosmosEnvShape),
+  serviceBus: serviceBusSchema,
+  sync: z.object(syncEnvShape),
+};
+
+export type ConfigSection = keyof typeof sections;
+type SectionConfig<S extends ConfigSection> = z.output<(typeof sections)[S]>;
+export type DataverseEnv = SectionConfig<'dataverse'>;
+export type CosmosEnv = SectionConfig<'cosmos'>;
+export type ServiceBusEnv = SectionConfig<'serviceBus'>;
+export type SyncEnv = SectionConfig<'sync'>;
+
+type UnionToIntersection<U> = (U extends unknown ? (arg: U) => void : never) extends (arg: infer I) => void
+  ? I
+  : never;
+export type EnvFor<S extends ConfigSection> = UnionToIntersection<SectionConfig<S>>;
+
+// Secrets must never be echoed back in an error message, even a wrong one.
+const SECRET_NAMES = new Set(['DATAVERSE_CLIENT_SECRET', 'COSMOS_KEY', 'SERVICEBUS']);
+
+function describeIssues(issues: z.core.$ZodIssue[], env: Record<string, string | undefined>): string {
+  return issues
+    .map((issue) => {
+      const name = String(issue.path[0] ?? '(environment)');
+      const raw = env[name];
+      const shown =
+        raw === undefined
+          ? 'not set'
+          : SECRET_NAMES.has(name)
+            ? 'value hidden'
+            : `got ${JSON.stringify(raw)}`;
+      const message = issue.code === 'invalid_type' && raw === undefined ? 'is required' : issue.message;
+      return `  ${name}: ${message} (${shown})`;
+    })
+    .join('\n');
+}
+
+/**
+ * Parses only the sections a caller needs, so the scheduler does not demand Dataverse credentials
+ * and the CLI's `config check` can report every section at once.
+ */
+export function loadEnv<S extends ConfigSection>(
+  env: Record<string, string | undefined>,
+  needed: readonly S[],
+): EnvFor<S> {
+  const result: Record<string, unknown> = {};
+  const issues: z.core.$ZodIssue[] = [];
+  for (const section of needed) {
+    const parsed = sections[section].safeParse(env);
+    if (parsed.success) Object.assign(result, parsed.data);
+    else issues.push(...parsed.error.issues);
+  }
+  if (issues.length > 0) {
+    throw new ConfigError('invalid_config', `Invalid configuration:\n${describeIssues(issues, env)}`);
+  }
+  return result as EnvFor<S>;
+}

@@ -1,0 +1,95 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { ConfigError } from './config.errors';
+import { CONTAINERS, EntityCatalog, type EntityDefinition } from './entity.catalog';
+
+const name = z.string().regex(/^[a-z_][a-z0-9_]*$/, 'must be a lower-case Dataverse logical name');
+
+const fieldRuleSchema = z.object({
+  /** Marketing-side field name, at the top level of the person document. */
+  marketing: z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, 'must be a camelCase field name'),
+  dynamics: name,
+  direction: z.enum(['both', 'pull', 'push']).default('both'),
+  /** Overrides the entity's conflict rule for this field (lead: marketing wins, contact: Dynamics wins). */
+  conflict: z.enum(['marketing', 'dynamics']).optional(),
+});
+
+const customEntitySchema = z.object({
+  logicalName: name,
+  entitySet: name,
+  key: name,
+  columns: z.array(name).min(1),
+  // The reference product requires every custom entity to hang off a lead, contact or account.
+  link: z.object({ column: name, target: z.enum(['lead', 'contact', 'account']) }),
+});
+
+export const syncConfigSchema = z
+  .object({
+    syncFilterColumn: name.default('new_synctomkto'),
+    customEntities: z.array(customEntitySchema).default([]),
+    fields: z
+      .object({ lead: z.array(fieldRuleSchema).optional(), contact: z.array(fieldRuleSchema).optional() })
+      .strict()
+      .default({}),
+  })
+  .strict();
+
+export type SyncConfig = z.output<typeof syncConfigSchema>;
+export type FieldRule = z.output<typeof fieldRuleSchema>;
+
+export const DEFAULT_SYNC_CONFIG: SyncConfig = syncConfigSchema.parse({});
+
+export function parseSyncConfig(raw: unknown, source = 'SYNC_CONFIG'): SyncConfig {
+  const parsed = syncConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map(
+      (issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`,
+    );
+    throw new ConfigError(
+      'invalid_sync_config',
+      `Invalid sync configuration in ${source}:\n${lines.join('\n')}`,
+    );
+  }
+  return parsed.data;
+}
+
+export async function loadSyncConfig(
+  path: string | undefined,
+  read: (path: string) => Promise<string> = (p) => readFile(p, 'utf8'),
+): Promise<SyncConfig> {
+  if (path === undefined) return DEFAULT_SYNC_CONFIG;
+  let text: string;
+  try {
+    text = await read(path);
+  } catch (error) {
+    throw new ConfigError(
+      'invalid_sync_config',
+      `SYNC_CONFIG: cannot read ${path}: ${(error as Error).message}`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(
+      'invalid_sync_config',
+      `SYNC_CONFIG: ${path} is not valid JSON: ${(error as Error).message}`,
+    );
+  }
+  return parseSyncConfig(json, path);
+}
+
+export function buildCatalog(config: SyncConfig): EntityCatalog {
+  const custom: EntityDefinition[] = config.customEntities.map((entity) => ({
+    logicalName: entity.logicalName,
+    entitySet: entity.entitySet,
+    key: entity.key,
+    container: 'custom' as const,
+    direction: 'pull' as const,
+    custom: true,
+    columns: [...new Set([...entity.columns, entity.link.column, 'modifiedon', 'versionnumber'])],
+  }));
+  return new EntityCatalog(custom);
+}
+
+export { CONTAINERS };
