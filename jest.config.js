@@ -15,6 +15,8 @@ module.exports = {
       transform,
       testMatch: ['<rootDir>/tests/integration/**/*.test.ts'],
       setupFiles: ['<rootDir>/tests/integration/network-guard.setup.ts'],
+      // The Functions worker injects this module at run time; the local host provides a shim.
+      moduleNameMapper: { '^@azure/functions-core$': '<rootDir>/local/host/functions-core.shim.ts' },
       testTimeout: 60000,
     },
   ],

@@ -1,0 +1,20 @@
+import { app, type InvocationContext, type Timer } from '@azure/functions';
+import { loadEnv } from '../shared/config/env.schema';
+import { schedulePullJobs } from '../shared/sync/schedule.use-case';
+import { createLogger } from '../shared/telemetry/logger';
+import { services } from './app.services';
+
+const { SYNC_SCHEDULE } = loadEnv(process.env, ['sync']);
+
+export async function scheduler(timer: Timer, context: InvocationContext): Promise<void> {
+  const s = await services();
+  const log = createLogger(context, { level: s.env.LOG_LEVEL });
+  if (timer.isPastDue) log.warn('timer is past due; scheduling the current slot only');
+  await schedulePullJobs(s.catalog.enabled(s.env.SYNC_ENTITIES), s.env.SYNC_SCHEDULE, {
+    queue: s.queue,
+    queueName: s.env.PULL_JOBS_QUEUE,
+    log,
+  });
+}
+
+app.timer('scheduler', { schedule: SYNC_SCHEDULE, handler: scheduler });

@@ -1,0 +1,118 @@
+import { randomUUID } from 'node:crypto';
+import {
+  coreState,
+  type FunctionMetadata,
+  type Registration,
+  type RpcBindingInfo,
+} from './functions-core.shim';
+
+/** The subset of the RPC typed-data union the host passes to the worker. */
+export type RpcTypedData =
+  { string: string } | { json: string } | { bytes: Uint8Array } | { int: number } | { http: RpcHttpData };
+
+export interface RpcHttpData {
+  method?: string;
+  url?: string;
+  headers?: Record<string, string>;
+  query?: Record<string, string>;
+  params?: Record<string, string>;
+  body?: { bytes?: Uint8Array; string?: string } | null;
+  statusCode?: string;
+}
+
+export interface HostLogEntry {
+  functionName: string;
+  invocationId: string;
+  level: string;
+  category: string;
+  message: string;
+}
+
+export interface InvocationResult {
+  invocationId: string;
+  returnValue: unknown;
+}
+
+interface ProgrammingModel {
+  getInvocationModel(coreCtx: unknown): {
+    getArguments(): Promise<{ context: unknown; inputs: unknown[] }>;
+    invokeFunction(context: unknown, inputs: unknown[], handler: unknown): Promise<unknown>;
+    getResponse(
+      context: unknown,
+      result: unknown,
+    ): Promise<{ returnValue?: unknown; outputData?: unknown[] }>;
+  };
+}
+
+export function isTriggerBinding(binding: RpcBindingInfo): boolean {
+  return typeof binding.type === 'string' && binding.type.toLowerCase().endsWith('trigger');
+}
+
+/**
+ * Invokes registered functions exactly as the Node.js worker does: it builds the core invocation
+ * context from typed data and lets `@azure/functions`' own programming model create the
+ * InvocationContext, convert inputs, run the handler and convert the result.
+ */
+export class FunctionHost {
+  constructor(private readonly log: (entry: HostLogEntry) => void) {
+    coreState().systemLog = (level, category, message) =>
+      log({ functionName: '(worker)', invocationId: '', level, category, message });
+  }
+
+  /** Loads function modules; each registers itself through `app.*` when required. */
+  load(modules: readonly string[]): void {
+    for (const modulePath of modules) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      require(modulePath);
+    }
+  }
+
+  get registrations(): Registration[] {
+    return [...coreState().registrations.values()];
+  }
+
+  registration(name: string): Registration {
+    const found = coreState().registrations.get(name);
+    if (found === undefined) {
+      throw new Error(
+        `no function named "${name}" is registered (have: ${[...coreState().registrations.keys()].join(', ')})`,
+      );
+    }
+    return found;
+  }
+
+  static trigger(metadata: FunctionMetadata): { name: string; binding: RpcBindingInfo } {
+    const entry = Object.entries(metadata.bindings).find(([, binding]) => isTriggerBinding(binding));
+    if (entry === undefined) throw new Error(`function ${metadata.name} has no trigger binding`);
+    return { name: entry[0], binding: entry[1] };
+  }
+
+  async invoke(
+    name: string,
+    trigger: RpcTypedData,
+    triggerMetadata: Record<string, RpcTypedData> = {},
+  ): Promise<InvocationResult> {
+    const { metadata, callback } = this.registration(name);
+    const model = coreState().programmingModel as ProgrammingModel | undefined;
+    if (model === undefined) throw new Error('@azure/functions did not set its programming model');
+    const invocationId = randomUUID();
+    const coreCtx = {
+      invocationId,
+      metadata,
+      state: undefined as string | undefined,
+      request: {
+        invocationId,
+        functionId: metadata.name,
+        inputData: [{ name: FunctionHost.trigger(metadata).name, data: trigger }],
+        triggerMetadata,
+      },
+      log: (level: string, category: string, message: string) =>
+        this.log({ functionName: name, invocationId, level, category, message }),
+    };
+    const invocation = model.getInvocationModel(coreCtx);
+    const { context, inputs } = await invocation.getArguments();
+    const result = await invocation.invokeFunction(context, inputs, callback);
+    const response = await invocation.getResponse(context, result);
+    return { invocationId, returnValue: response.returnValue };
+  }
+}

@@ -1,0 +1,84 @@
+import { Command, CommanderError } from 'commander';
+import { loadEnv, type ConfigSection } from '../config/env.schema';
+import { buildCatalog, loadSyncConfig } from '../config/sync-config.schema';
+import { createCosmosClient } from '../cosmos/cosmos.client';
+import { provisionCosmos } from '../cosmos/cosmos.provisioning';
+
+export interface CliIo {
+  env: Record<string, string | undefined>;
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+const defaultIo: CliIo = {
+  env: process.env,
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+/** Returns the exit code instead of exiting, so tests can run commands in-process. */
+export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
+  let code = 0;
+  const program = new Command()
+    .name('dynamics-sync')
+    .description('Dynamics 365 <-> marketing database sync: operations from the command line')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+
+  program
+    .command('config')
+    .description('validate the environment and the SYNC_CONFIG file, naming every problem')
+    .argument('[action]', 'only "check" for now', 'check')
+    .action(async () => {
+      const sections: ConfigSection[] = ['dataverse', 'cosmos', 'serviceBus', 'sync'];
+      const problems: string[] = [];
+      for (const section of sections) {
+        try {
+          loadEnv(io.env, [section]);
+        } catch (error) {
+          problems.push((error as Error).message.replace(/^Invalid configuration:\n/, ''));
+        }
+      }
+      try {
+        const sync = loadEnv(io.env, ['sync']);
+        buildCatalog(await loadSyncConfig(sync.SYNC_CONFIG)).enabled(sync.SYNC_ENTITIES);
+      } catch (error) {
+        problems.push(`  ${(error as Error).message}`);
+      }
+      if (problems.length > 0) {
+        io.err(`Configuration has problems:\n${problems.join('\n')}`);
+        code = 1;
+      } else {
+        io.out('Configuration is valid.');
+      }
+    });
+
+  program
+    .command('provision')
+    .description('create (or with --verify, only check) the Cosmos DB database and containers')
+    .option('--verify', 'check only; for Azure, where the infrastructure creates the containers')
+    .action(async (options: { verify?: boolean }) => {
+      const env = loadEnv(io.env, ['cosmos']);
+      const client = createCosmosClient(env);
+      try {
+        const report = await provisionCosmos(
+          client,
+          env.COSMOS_DATABASE,
+          options.verify === true ? 'verify' : 'create',
+        );
+        for (const c of report.containers)
+          io.out(`${report.database}/${c.id} (${c.partitionKey}): ${c.state}`);
+      } finally {
+        client.dispose();
+      }
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: 'node' });
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    io.err((error as Error).message);
+    return 1;
+  }
+  return code;
+}

@@ -1,0 +1,58 @@
+import type { Container } from '@azure/cosmos';
+import { z } from 'zod';
+import { CosmosStoreError } from './cosmos.errors';
+
+export const runRecordSchema = z.object({
+  id: z.string(),
+  entity: z.string(),
+  type: z.literal('run'),
+  jobMessageId: z.string(),
+  correlationId: z.string(),
+  reason: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string().optional(),
+  status: z.enum(['running', 'succeeded', 'failed', 'continued']),
+  records: z.number().int().min(0).default(0),
+  requests: z.number().int().min(0).default(0),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+
+export type RunRecord = z.output<typeof runRecordSchema>;
+
+/** Run history lives in the sync-state container, partitioned by entity, next to the checkpoints. */
+export class RunHistoryRepository {
+  constructor(private readonly container: Container) {}
+
+  async save(run: RunRecord): Promise<void> {
+    try {
+      await this.container.items.upsert(runRecordSchema.parse(run));
+    } catch (error) {
+      throw CosmosStoreError.from(error, `saving run ${run.id}`);
+    }
+  }
+
+  async latest(entity: string, count = 10): Promise<RunRecord[]> {
+    try {
+      const { resources } = await this.container.items
+        .query<unknown>(
+          {
+            query:
+              "SELECT * FROM c WHERE c.entity = @entity AND c.type = 'run' ORDER BY c.startedAt DESC OFFSET 0 LIMIT @count",
+            parameters: [
+              { name: '@entity', value: entity },
+              { name: '@count', value: count },
+            ],
+          },
+          { partitionKey: entity },
+        )
+        .fetchAll();
+      // A malformed document must not break the status page; it is skipped.
+      return resources.flatMap((doc) => {
+        const parsed = runRecordSchema.safeParse(doc);
+        return parsed.success ? [parsed.data] : [];
+      });
+    } catch (error) {
+      throw CosmosStoreError.from(error, `reading runs of ${entity}`);
+    }
+  }
+}

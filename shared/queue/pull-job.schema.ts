@@ -1,0 +1,27 @@
+import { z } from 'zod';
+
+/** The body of a message on the pull-jobs queue; the session id is the entity. */
+export const pullJobSchema = z
+  .object({
+    kind: z.literal('pull'),
+    entity: z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a Dataverse logical name'),
+    reason: z.enum(['schedule', 'continuation', 'manual', 'resync']),
+    /** Carried through every log line and every message the job causes. */
+    correlationId: z.string().min(1).max(128),
+    /** Start of the timer slot that produced the job (ISO 8601); also part of the message id. */
+    slot: z.iso.datetime(),
+    requestedAt: z.iso.datetime(),
+    /** Number of continuations so far in this run, so a runaway chain is visible. */
+    sequence: z.number().int().min(0).default(0),
+  })
+  .strict();
+
+export type PullJob = z.output<typeof pullJobSchema>;
+export type PullJobInput = z.input<typeof pullJobSchema>;
+
+export function pullJobMessageId(job: Pick<PullJob, 'entity' | 'slot' | 'reason' | 'sequence'>): string {
+  // A doubled timer produces the same id for the same slot, which Service Bus duplicate detection drops.
+  return job.reason === 'schedule'
+    ? `pull:${job.entity}:${job.slot}`
+    : `pull:${job.entity}:${job.slot}:${job.reason}:${job.sequence}`;
+}
