@@ -155,8 +155,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   );
   const http = new HttpDriver(host, onError);
 
-  if (options.startTimers !== false) timers.start();
-  else (timers.start(), timers.stop());
+  timers.start({ arm: options.startTimers !== false });
   serviceBus.start();
   cosmos.start();
   const httpPort = await http.start(options.httpPort ?? 0);
