@@ -2,6 +2,8 @@
 const transform = { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
 
 module.exports = {
+  // Integration hooks start and stop servers; the per-project value is not applied to hooks.
+  testTimeout: 60000,
   projects: [
     {
       displayName: 'unit',

@@ -12,7 +12,24 @@ export async function puller(message: unknown, context: InvocationContext): Prom
   await runPullJob(
     message,
     { messageId: String(context.triggerMetadata?.messageId ?? '') },
-    { runs: s.runs, catalog: s.catalog, log },
+    {
+      runs: s.runs,
+      catalog: s.catalog,
+      syncConfig: s.syncConfig,
+      errors: s.syncErrors,
+      queue: s.queue,
+      queueName: PULL_JOBS_QUEUE,
+      log,
+      pull: (profile, options, entityLog) => s.pullEntity(profile, options, entityLog),
+      // Missing Dataverse settings surface from the pull itself, as a recorded failed run.
+      requestCount: () => {
+        try {
+          return s.dataverse().governor.counters().requests;
+        } catch {
+          return 0;
+        }
+      },
+    },
   );
 }
 

@@ -48,12 +48,20 @@ export function isTriggerBinding(binding: RpcBindingInfo): boolean {
   return typeof binding.type === 'string' && binding.type.toLowerCase().endsWith('trigger');
 }
 
+export interface InvocationStats {
+  succeeded: number;
+  failed: number;
+}
+
 /**
  * Invokes registered functions exactly as the Node.js worker does: it builds the core invocation
  * context from typed data and lets `@azure/functions`' own programming model create the
  * InvocationContext, convert inputs, run the handler and convert the result.
  */
 export class FunctionHost {
+  /** Invocations per function, for the local status display and tests. */
+  readonly stats = new Map<string, InvocationStats>();
+
   constructor(private readonly log: (entry: HostLogEntry) => void) {
     coreState().systemLog = (level, category, message) =>
       log({ functionName: '(worker)', invocationId: '', level, category, message });
@@ -109,10 +117,18 @@ export class FunctionHost {
       log: (level: string, category: string, message: string) =>
         this.log({ functionName: name, invocationId, level, category, message }),
     };
+    const stats = this.stats.get(name) ?? { succeeded: 0, failed: 0 };
+    this.stats.set(name, stats);
     const invocation = model.getInvocationModel(coreCtx);
     const { context, inputs } = await invocation.getArguments();
-    const result = await invocation.invokeFunction(context, inputs, callback);
-    const response = await invocation.getResponse(context, result);
-    return { invocationId, returnValue: response.returnValue };
+    try {
+      const result = await invocation.invokeFunction(context, inputs, callback);
+      const response = await invocation.getResponse(context, result);
+      stats.succeeded++;
+      return { invocationId, returnValue: response.returnValue };
+    } catch (error) {
+      stats.failed++;
+      throw error;
+    }
   }
 }

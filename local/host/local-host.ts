@@ -111,7 +111,9 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     if (client === undefined) {
       const value = options.env[setting];
       if (value === undefined) throw new Error(`Service Bus connection setting ${setting} is not set`);
-      client = new ServiceBusClient(value);
+      // A pending acceptNextSession only gives up at the operation timeout (not on abort or close),
+      // so a short one keeps shutdown quick; the session loops simply accept again.
+      client = new ServiceBusClient(value, { retryOptions: { timeoutInMs: 3000 } });
       sbClients.set(setting, client);
     }
     return client;

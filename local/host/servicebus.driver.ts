@@ -83,6 +83,11 @@ export class ServiceBusDriver {
     }
   }
 
+  /**
+   * A pending acceptNextSession ignores the abort signal and ends only when the broker answers
+   * (within the client's operation timeout), so the clients must stay open until the loops end:
+   * closing them first leaves the SDK waiting a full minute for a reply that cannot come.
+   */
   async stop(): Promise<void> {
     this.abort.abort();
     await Promise.all([...this.receivers].map((r) => r.close().catch(() => undefined)));

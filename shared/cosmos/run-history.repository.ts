@@ -36,12 +36,9 @@ export class RunHistoryRepository {
       const { resources } = await this.container.items
         .query<unknown>(
           {
-            query:
-              "SELECT * FROM c WHERE c.entity = @entity AND c.type = 'run' ORDER BY c.startedAt DESC OFFSET 0 LIMIT @count",
-            parameters: [
-              { name: '@entity', value: entity },
-              { name: '@count', value: count },
-            ],
+            // TOP takes a literal: `count` is an integer we control, never user text.
+            query: `SELECT TOP ${Math.max(1, Math.floor(count))} * FROM c WHERE c.entity = @entity AND c.type = 'run' ORDER BY c.startedAt DESC`,
+            parameters: [{ name: '@entity', value: entity }],
           },
           { partitionKey: entity },
         )

@@ -1,50 +1,188 @@
-import type { EntityCatalog } from '../config/entity.catalog';
-import type { RunHistoryRepository } from '../cosmos/run-history.repository';
-import { QueueError } from '../queue/queue.errors';
-import { pullJobSchema } from '../queue/pull-job.schema';
+import type { EntityCatalog, EntityDefinition } from '../config/entity.catalog';
+import { ConfigError } from '../config/config.errors';
+import type { SyncConfig } from '../config/sync-config.schema';
+import type { RunRecord } from '../cosmos/run-history.repository';
+import { buildEntityProfile, type EntityProfile } from '../domain/entity.profile';
+import type { JobQueue } from '../queue/job-queue.port';
+import { pullJobMessageId, pullJobSchema, type PullJob } from '../queue/pull-job.schema';
 import type { Logger } from '../telemetry/logger';
+import type { ErrorSink, PullOptions, PullResult } from './pull.use-case';
+
+export interface RunSink {
+  save(run: RunRecord): Promise<void>;
+}
 
 export interface PullJobDeps {
-  runs: RunHistoryRepository;
+  runs: RunSink;
   catalog: EntityCatalog;
+  syncConfig: SyncConfig;
+  errors: ErrorSink;
+  queue: JobQueue;
+  queueName: string;
   log: Logger;
+  /** Runs the pull of one entity (composition builds the use case with its repositories). */
+  pull: (profile: EntityProfile, options: PullOptions, log: Logger) => Promise<PullResult>;
+  /** Dataverse requests sent so far by this process (the governor's counter). */
+  requestCount?: () => number;
   now?: () => Date;
 }
 
+export type PullJobOutcome =
+  | { status: 'rejected'; reason: string }
+  | { status: 'succeeded' | 'continued' | 'paused' | 'failed'; result?: PullResult };
+
+const errorCode = (error: unknown): string => {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' || typeof code === 'number' ? String(code) : 'failed';
+};
+
 /**
- * Entry of a pull job: validates the message and records the run in the entity's history.
- * The pull itself (change tracking into Cosmos) plugs in here.
+ * Entry of a pull job. A malformed message is recorded and completed, never thrown: Service Bus
+ * would redeliver it until the delivery count dead-letters it, without anyone seeing why. A
+ * retryable failure is rethrown so Service Bus redelivers the job; anything else is recorded and the
+ * job completes, so one bad entity cannot block its session.
  */
 export async function runPullJob(
   body: unknown,
   meta: { messageId: string },
   deps: PullJobDeps,
-): Promise<void> {
-  const parsed = pullJobSchema.safeParse(body);
-  if (!parsed.success) {
-    const reason = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
-    deps.log.error('malformed pull job', { messageId: meta.messageId, reason });
-    throw new QueueError('invalid_message', `malformed pull job ${meta.messageId}: ${reason}`, {
-      retryable: false,
-    });
-  }
-  const job = parsed.data;
-  const entity = deps.catalog.get(job.entity);
+): Promise<PullJobOutcome> {
   const now = deps.now ?? (() => new Date());
+  const parsed = pullJobSchema.safeParse(body);
+  let entity: EntityDefinition | undefined;
+  let reason: string | undefined;
+  if (!parsed.success) {
+    reason = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
+  } else {
+    try {
+      entity = deps.catalog.get(parsed.data.entity);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      reason = error.message;
+    }
+  }
+  if (!parsed.success || entity === undefined) {
+    const text = reason ?? 'invalid pull job';
+    deps.log.error('malformed pull job', { messageId: meta.messageId, reason: text });
+    const claimed = (body as { entity?: unknown } | null)?.entity;
+    await deps.errors.record({
+      entity: typeof claimed === 'string' && /^[a-z][a-z0-9_]{0,63}$/.test(claimed) ? claimed : 'queue',
+      recordId: meta.messageId || null,
+      operation: 'queue',
+      direction: 'queue',
+      code: 'invalid_message',
+      message: `pull job ${meta.messageId} rejected: ${text}`.slice(0, 2000),
+      excerpt: safeBody(body),
+      at: now().toISOString(),
+    });
+    return { status: 'rejected', reason: text };
+  }
+
+  const job = parsed.data;
   const log = deps.log.child({ entity: entity.logicalName, correlationId: job.correlationId });
-  const startedAt = now().toISOString();
-  const run = {
+  const profile = buildEntityProfile(entity, deps.syncConfig);
+  const requestsBefore = deps.requestCount?.() ?? 0;
+  const run: RunRecord = {
     id: `run:${meta.messageId}`,
     entity: entity.logicalName,
-    type: 'run' as const,
+    type: 'run',
     jobMessageId: meta.messageId,
     correlationId: job.correlationId,
     reason: job.reason,
-    startedAt,
+    startedAt: now().toISOString(),
+    status: 'running',
     records: 0,
     requests: 0,
   };
-  log.info('pull job started', { reason: job.reason, slot: job.slot });
-  await deps.runs.save({ ...run, status: 'succeeded', finishedAt: now().toISOString() });
-  log.info('pull job finished');
+  await deps.runs.save(run);
+  log.info('pull job started', { reason: job.reason, slot: job.slot, sequence: job.sequence });
+
+  const finish = async (
+    status: RunRecord['status'],
+    result?: PullResult,
+    error?: { code: string; message: string },
+  ) => {
+    await deps.runs.save({
+      ...run,
+      status,
+      finishedAt: now().toISOString(),
+      records: result?.stats.written ?? 0,
+      requests: Math.max(0, (deps.requestCount?.() ?? 0) - requestsBefore),
+      ...(error !== undefined ? { error } : {}),
+    });
+  };
+
+  let result: PullResult;
+  try {
+    result = await deps.pull(
+      profile,
+      {
+        correlationId: job.correlationId,
+        // A resync job derives its load id from the message, so a redelivery resumes the same load.
+        ...(job.reason === 'resync' ? { resyncLoadId: `resync:${meta.messageId || job.slot}` } : {}),
+        ...(job.reason === 'manual' || job.reason === 'resync' ? { resume: true } : {}),
+      },
+      log,
+    );
+  } catch (error) {
+    const retryable = (error as { retryable?: unknown })?.retryable === true;
+    const message = (error as Error)?.message ?? String(error);
+    log.error('pull job failed', { code: errorCode(error), retryable, message });
+    await finish('failed', undefined, { code: errorCode(error), message: message.slice(0, 1000) });
+    if (retryable) throw error;
+    await deps.errors.record({
+      entity: entity.logicalName,
+      recordId: null,
+      operation: 'pull',
+      direction: 'dynamics-to-marketing',
+      code: errorCode(error),
+      message: message.slice(0, 2000),
+      at: now().toISOString(),
+      correlationId: job.correlationId,
+    });
+    return { status: 'failed' };
+  }
+
+  if (result.outcome === 'continue') {
+    const next: PullJob = {
+      ...job,
+      reason: 'continuation',
+      sequence: job.sequence + 1,
+      requestedAt: now().toISOString(),
+    };
+    // Same session (the entity), so the continuation runs after this job and never beside it.
+    await deps.queue.send(deps.queueName, [
+      {
+        body: next,
+        messageId: pullJobMessageId(next),
+        sessionId: next.entity,
+        correlationId: job.correlationId,
+        subject: 'pull',
+      },
+    ]);
+    await finish('continued', result);
+    log.info('pull job continues', { phase: result.phase, ...result.stats });
+    return { status: 'continued', result };
+  }
+  if (result.outcome === 'paused') {
+    await finish('failed', result, {
+      code: result.paused?.code ?? 'paused',
+      message: `entity paused: ${result.paused?.reason ?? 'see sync errors'}`.slice(0, 1000),
+    });
+    log.warn('entity is paused', { reason: result.paused?.reason });
+    return { status: 'paused', result };
+  }
+  await finish('succeeded', result);
+  log.info('pull job finished', { phase: result.phase, ...result.stats });
+  return { status: 'succeeded', result };
+}
+
+function safeBody(body: unknown): string {
+  let text: string;
+  try {
+    text = typeof body === 'string' ? body : JSON.stringify(body);
+  } catch {
+    text = String(body);
+  }
+  return (text ?? String(body)).slice(0, 300);
 }

@@ -1,0 +1,277 @@
+import type { TableDef } from './schema.catalog';
+
+/** One stored row. Rows are replaced, never mutated, so an undo log can keep the old object. */
+export interface Row {
+  readonly id: string;
+  readonly version: number;
+  /** Column values by read name; datetimes as ISO strings (second precision, `Z`). */
+  readonly values: Readonly<Record<string, unknown>>;
+  /** Lookup read name -> target table logical name. */
+  readonly targets: Readonly<Record<string, string>>;
+}
+
+export interface ChangeEntry {
+  version: number;
+  id: string;
+  deleted: boolean;
+}
+
+export interface TableState {
+  def: TableDef;
+  rows: Map<string, Row>;
+  /** Primary keys in ascending order: the paging order of the real service when no $orderby is given. */
+  sortedIds: string[];
+  /** Every create/update/delete in version order. */
+  log: ChangeEntry[];
+  tracked: boolean;
+  /** Bumped by a forced token expiry: tokens of an older epoch are refused. */
+  tokenEpoch: number;
+}
+
+export interface WriteResult {
+  row: Row;
+  created: boolean;
+}
+
+interface UndoEntry {
+  table: TableState;
+  id: string;
+  previous: Row | undefined;
+}
+
+interface Transaction {
+  version: number;
+  logLengths: Map<TableState, number>;
+  undo: UndoEntry[];
+}
+
+export const isoSeconds = (ms: number): string => `${new Date(ms).toISOString().slice(0, 19)}Z`;
+
+const lowerBound = (arr: string[], id: string): number => {
+  let lo = 0;
+  let hi = arr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((arr[mid] as string) < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+};
+
+export const upperBoundId = (arr: string[], id: string): number => {
+  let lo = 0;
+  let hi = arr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((arr[mid] as string) <= id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+};
+
+/**
+ * In-memory organisation database. One organisation-wide version counter (like SQL rowversion)
+ * stamps every create, update and delete in every table.
+ */
+export class DataStore {
+  private readonly tables = new Map<string, TableState>();
+  private readonly bySet = new Map<string, TableState>();
+  private versionCounter = 0;
+  private transaction: Transaction | undefined;
+  writes = 0;
+
+  constructor(
+    defs: TableDef[],
+    private readonly now: () => number,
+    untracked: string[] = [],
+  ) {
+    for (const def of defs) {
+      const state: TableState = {
+        def,
+        rows: new Map(),
+        sortedIds: [],
+        log: [],
+        tracked: !untracked.includes(def.logicalName),
+        tokenEpoch: 0,
+      };
+      this.tables.set(def.logicalName, state);
+      this.bySet.set(def.entitySetName, state);
+    }
+  }
+
+  get version(): number {
+    return this.versionCounter;
+  }
+
+  table(logicalName: string): TableState | undefined {
+    return this.tables.get(logicalName);
+  }
+
+  tableBySet(entitySet: string): TableState | undefined {
+    return this.bySet.get(entitySet);
+  }
+
+  /** Accepts a logical name or an entity set name. */
+  resolve(name: string): TableState | undefined {
+    return this.tables.get(name) ?? this.bySet.get(name);
+  }
+
+  allTables(): TableState[] {
+    return [...this.tables.values()];
+  }
+
+  get(table: string, id: string): Row | undefined {
+    return this.tables.get(table)?.rows.get(id.toLowerCase());
+  }
+
+  /**
+   * Fast path for seeding: rows arrive unsorted and untracked by transactions; ids are sorted once
+   * by `finishBulk`.
+   */
+  bulkInsert(
+    state: TableState,
+    id: string,
+    values: Record<string, unknown>,
+    targets: Record<string, string>,
+  ): Row {
+    const version = ++this.versionCounter;
+    // The seed hands over fresh objects, so no copy is needed.
+    values.versionnumber = version;
+    const row: Row = { id, version, values, targets };
+    state.rows.set(id, row);
+    state.sortedIds.push(id);
+    state.log.push({ version, id, deleted: false });
+    return row;
+  }
+
+  finishBulk(): void {
+    for (const state of this.tables.values()) state.sortedIds.sort();
+  }
+
+  /** Create (when `existing` is undefined) or update a row, stamping version and audit columns. */
+  write(
+    state: TableState,
+    id: string,
+    changes: Record<string, unknown>,
+    targetChanges: Record<string, string | undefined>,
+    actorId: string,
+  ): WriteResult {
+    const key = id.toLowerCase();
+    const previous = state.rows.get(key);
+    const version = ++this.versionCounter;
+    const stamp = isoSeconds(this.now());
+    const values: Record<string, unknown> = previous ? { ...previous.values } : {};
+    const targets: Record<string, string> = previous ? { ...previous.targets } : {};
+    Object.assign(values, changes);
+    for (const [column, target] of Object.entries(targetChanges)) {
+      if (target === undefined) delete targets[column];
+      else targets[column] = target;
+    }
+    values[state.def.primaryKey] = key;
+    values.versionnumber = version;
+    values.modifiedon = stamp;
+    if (state.def.columnMap.has('_modifiedby_value')) {
+      values._modifiedby_value = actorId;
+      targets._modifiedby_value = 'systemuser';
+    }
+    if (!previous) {
+      values.createdon = stamp;
+      if (state.def.columnMap.has('_createdby_value')) {
+        values._createdby_value = actorId;
+        targets._createdby_value = 'systemuser';
+      }
+    }
+    const row: Row = { id: key, version, values, targets };
+    this.recordUndo(state, key, previous);
+    state.rows.set(key, row);
+    if (!previous) state.sortedIds.splice(lowerBound(state.sortedIds, key), 0, key);
+    state.log.push({ version, id: key, deleted: false });
+    this.writes++;
+    return { row, created: !previous };
+  }
+
+  delete(state: TableState, id: string): boolean {
+    const key = id.toLowerCase();
+    const previous = state.rows.get(key);
+    if (!previous) return false;
+    const version = ++this.versionCounter;
+    this.recordUndo(state, key, previous);
+    state.rows.delete(key);
+    const at = lowerBound(state.sortedIds, key);
+    if (state.sortedIds[at] === key) state.sortedIds.splice(at, 1);
+    state.log.push({ version, id: key, deleted: true });
+    this.writes++;
+    return true;
+  }
+
+  /** Runs `fn` atomically: if it throws, every write it made is undone and the error rethrown. */
+  atomically<T>(fn: () => T): T {
+    if (this.transaction) return fn();
+    const tx: Transaction = {
+      version: this.versionCounter,
+      logLengths: new Map([...this.tables.values()].map((t) => [t, t.log.length])),
+      undo: [],
+    };
+    this.transaction = tx;
+    try {
+      return fn();
+    } catch (err) {
+      this.rollback(tx);
+      throw err;
+    } finally {
+      this.transaction = undefined;
+    }
+  }
+
+  private recordUndo(table: TableState, id: string, previous: Row | undefined): void {
+    this.transaction?.undo.push({ table, id, previous });
+  }
+
+  private rollback(tx: Transaction): void {
+    for (const entry of tx.undo.reverse()) {
+      const { table, id, previous } = entry;
+      const at = lowerBound(table.sortedIds, id);
+      const present = table.sortedIds[at] === id;
+      if (previous) {
+        table.rows.set(id, previous);
+        if (!present) table.sortedIds.splice(at, 0, id);
+      } else {
+        table.rows.delete(id);
+        if (present) table.sortedIds.splice(at, 1);
+      }
+      this.writes--;
+    }
+    for (const [table, length] of tx.logLengths) table.log.length = length;
+    this.versionCounter = tx.version;
+  }
+
+  /**
+   * Net changes of a table in the version range (from, to]: rows changed (latest change first
+   * ordered by version), then deletions.
+   */
+  changesBetween(
+    state: TableState,
+    from: number,
+    to: number,
+  ): { upserts: ChangeEntry[]; deletes: ChangeEntry[] } {
+    const log = state.log;
+    let lo = 0;
+    let hi = log.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((log[mid] as ChangeEntry).version <= from) lo = mid + 1;
+      else hi = mid;
+    }
+    const latest = new Map<string, ChangeEntry>();
+    for (let i = lo; i < log.length; i++) {
+      const entry = log[i] as ChangeEntry;
+      if (entry.version > to) break;
+      latest.delete(entry.id);
+      latest.set(entry.id, entry);
+    }
+    const upserts: ChangeEntry[] = [];
+    const deletes: ChangeEntry[] = [];
+    for (const entry of latest.values()) (entry.deleted ? deletes : upserts).push(entry);
+    return { upserts, deletes };
+  }
+}

@@ -1,0 +1,426 @@
+// Table and column metadata of the simulated organisation. Column names are the names the Web API
+// reads and writes: lookups are stored under their read name `_<attr>_value`, and each lookup lists
+// the navigation properties a client may bind through (`<nav>@odata.bind`).
+
+export type ColumnType =
+  | 'string'
+  | 'memo'
+  | 'int'
+  | 'decimal'
+  | 'money'
+  | 'bool'
+  | 'datetime'
+  | 'dateonly'
+  | 'choice'
+  | 'lookup'
+  | 'guid';
+
+export interface ChoiceOption {
+  value: number;
+  label: string;
+}
+
+export interface ColumnDef {
+  /** Name as read over the Web API (`firstname`, `_parentcustomerid_value`). */
+  name: string;
+  type: ColumnType;
+  /** Attribute logical name; differs from `name` only for lookups. */
+  attribute: string;
+  options?: ChoiceOption[];
+  /** Labels for false/true. */
+  boolLabels?: [string, string];
+  /** Lookup targets (table logical names). */
+  targets?: string[];
+  /** navigation property -> target table (one per target for polymorphic lookups). */
+  navigations?: Record<string, string>;
+  /** System-maintained: writes are ignored. */
+  readOnly?: boolean;
+  maxLength?: number;
+  /** Value a create gets when the body leaves the column out. */
+  default?: unknown;
+}
+
+export interface StateDef {
+  state: number;
+  label: string;
+  statuses: ChoiceOption[];
+}
+
+export interface TableDef {
+  logicalName: string;
+  entitySetName: string;
+  primaryKey: string;
+  primaryName: string;
+  columns: ColumnDef[];
+  columnMap: Map<string, ColumnDef>;
+  /** nav property -> lookup column + target table. */
+  navMap: Map<string, { column: ColumnDef; targets: string[] }>;
+  states?: StateDef[];
+  ownership: 'user' | 'none';
+  /** The Web API refuses direct creates/updates (intersect tables). */
+  apiReadOnly?: boolean;
+}
+
+export const col = {
+  string: (name: string, maxLength = 100): ColumnDef => ({
+    name,
+    attribute: name,
+    type: 'string',
+    maxLength,
+  }),
+  memo: (name: string): ColumnDef => ({ name, attribute: name, type: 'memo', maxLength: 100000 }),
+  int: (name: string): ColumnDef => ({ name, attribute: name, type: 'int' }),
+  decimal: (name: string): ColumnDef => ({ name, attribute: name, type: 'decimal' }),
+  money: (name: string): ColumnDef => ({ name, attribute: name, type: 'money' }),
+  bool: (name: string, labels: [string, string] = ['No', 'Yes']): ColumnDef => ({
+    name,
+    attribute: name,
+    type: 'bool',
+    boolLabels: labels,
+  }),
+  datetime: (name: string, readOnly = false): ColumnDef => ({
+    name,
+    attribute: name,
+    type: 'datetime',
+    readOnly,
+  }),
+  dateonly: (name: string): ColumnDef => ({ name, attribute: name, type: 'dateonly' }),
+  choice: (name: string, options: ChoiceOption[]): ColumnDef => ({
+    name,
+    attribute: name,
+    type: 'choice',
+    options,
+  }),
+  guid: (name: string): ColumnDef => ({ name, attribute: name, type: 'guid', readOnly: true }),
+  /**
+   * A lookup. `targets` maps target table -> navigation property; a single-target lookup's
+   * navigation property is normally the attribute name itself.
+   */
+  lookup: (attribute: string, navigations: Record<string, string>, readOnly = false): ColumnDef => ({
+    name: `_${attribute}_value`,
+    attribute,
+    type: 'lookup',
+    targets: [...new Set(Object.values(navigations))],
+    navigations,
+    readOnly,
+  }),
+};
+
+const opts = (...labels: [number, string][]): ChoiceOption[] =>
+  labels.map(([value, label]) => ({ value, label }));
+
+export const industryOptions = opts(
+  [1, 'Accounting'],
+  [2, 'Agriculture and Non-petrol Natural Resource Extraction'],
+  [3, 'Broadcasting Printing and Publishing'],
+  [4, 'Brokers'],
+  [5, 'Building Supply Retail'],
+  [6, 'Business Services'],
+  [7, 'Consulting'],
+  [8, 'Consumer Services'],
+  [9, 'Design, Direction and Creative Management'],
+  [10, 'Distributors, Dispatchers and Processors'],
+  [11, 'Doctor\u2019s Offices and Clinics'],
+  [12, 'Durable Manufacturing'],
+  [13, 'Eating and Drinking Places'],
+  [14, 'Entertainment Retail'],
+  [15, 'Equipment Rental and Leasing'],
+  [16, 'Financial'],
+  [17, 'Food and Tobacco Processing'],
+  [18, 'Inbound Capital Intensive Processing'],
+  [19, 'Inbound Repair and Services'],
+  [20, 'Insurance'],
+  [21, 'Legal Services'],
+  [22, 'Non-Durable Merchandise Retail'],
+  [23, 'Outbound Consumer Service'],
+  [24, 'Petrochemical Extraction and Distribution'],
+  [25, 'Service Retail'],
+  [26, 'SIG Affiliations'],
+  [27, 'Social Services'],
+  [28, 'Special Outbound Trade Contractors'],
+  [29, 'Specialty Realty'],
+  [30, 'Transportation'],
+  [31, 'Utility Creation and Distribution'],
+  [32, 'Vehicle Retail'],
+  [33, 'Wholesale'],
+);
+
+const ownerColumns = (): ColumnDef[] => [
+  col.lookup('ownerid', { systemuser: 'systemuser', team: 'team' }),
+  col.lookup('createdby', { createdby: 'systemuser' }, true),
+  col.lookup('modifiedby', { modifiedby: 'systemuser' }, true),
+];
+
+const systemColumns = (): ColumnDef[] => [
+  col.datetime('createdon', true),
+  col.datetime('modifiedon', true),
+  { name: 'versionnumber', attribute: 'versionnumber', type: 'int', readOnly: true },
+];
+
+const stateColumns = (states: StateDef[]): ColumnDef[] => [
+  col.choice(
+    'statecode',
+    states.map((s) => ({ value: s.state, label: s.label })),
+  ),
+  col.choice(
+    'statuscode',
+    states.flatMap((s) => s.statuses),
+  ),
+];
+
+const activeInactive = (inactiveStatus = 2): StateDef[] => [
+  { state: 0, label: 'Active', statuses: opts([1, 'Active']) },
+  { state: 1, label: 'Inactive', statuses: opts([inactiveStatus, 'Inactive']) },
+];
+
+export const leadStates: StateDef[] = [
+  { state: 0, label: 'Open', statuses: opts([1, 'New'], [2, 'Contacted']) },
+  { state: 1, label: 'Qualified', statuses: opts([3, 'Qualified']) },
+  {
+    state: 2,
+    label: 'Disqualified',
+    statuses: opts([4, 'Lost'], [5, 'Cannot Contact'], [6, 'No Longer Interested'], [7, 'Canceled']),
+  },
+];
+
+export const opportunityStates: StateDef[] = [
+  { state: 0, label: 'Open', statuses: opts([1, 'In Progress'], [2, 'On Hold']) },
+  { state: 1, label: 'Won', statuses: opts([3, 'Won']) },
+  { state: 2, label: 'Lost', statuses: opts([4, 'Canceled'], [5, 'Out-Sold']) },
+];
+
+const taskStates: StateDef[] = [
+  {
+    state: 0,
+    label: 'Open',
+    statuses: opts([2, 'Not Started'], [3, 'In Progress'], [4, 'Waiting on someone else']),
+  },
+  { state: 1, label: 'Completed', statuses: opts([5, 'Completed']) },
+  { state: 2, label: 'Canceled', statuses: opts([6, 'Canceled']) },
+];
+
+export interface TableInit {
+  logicalName: string;
+  entitySetName: string;
+  primaryKey: string;
+  primaryName: string;
+  columns: ColumnDef[];
+  states?: StateDef[];
+  ownership: 'user' | 'none';
+  apiReadOnly?: boolean;
+}
+
+export const buildTable = (init: TableInit): TableDef => {
+  const columns: ColumnDef[] = [
+    col.guid(init.primaryKey),
+    ...init.columns,
+    ...(init.states ? stateColumns(init.states) : []),
+    ...(init.ownership === 'user' ? ownerColumns() : []),
+    ...systemColumns(),
+  ];
+  const columnMap = new Map(columns.map((c) => [c.name, c]));
+  const navMap = new Map<string, { column: ColumnDef; targets: string[] }>();
+  for (const c of columns) {
+    if (c.type !== 'lookup' || c.readOnly) continue;
+    if (c.attribute === 'ownerid') {
+      // The owner lookup has one navigation property for both user and team targets.
+      navMap.set('ownerid', { column: c, targets: c.targets ?? [] });
+      continue;
+    }
+    for (const [nav, target] of Object.entries(c.navigations ?? {}))
+      navMap.set(nav, { column: c, targets: [target] });
+  }
+  return { ...init, columns, columnMap, navMap };
+};
+
+// `merged` and `masterid` are set only by the Merge action.
+const syncFilterAndMerge = (): ColumnDef[] => [
+  col.bool('new_synctomkto'),
+  { ...col.bool('merged'), readOnly: true, default: false },
+];
+
+export const builtInTables = (): TableDef[] => [
+  buildTable({
+    logicalName: 'contact',
+    entitySetName: 'contacts',
+    primaryKey: 'contactid',
+    primaryName: 'fullname',
+    ownership: 'user',
+    states: activeInactive(2),
+    columns: [
+      col.string('firstname', 50),
+      col.string('lastname', 50),
+      { ...col.string('fullname', 160), readOnly: true },
+      col.string('emailaddress1'),
+      col.string('jobtitle'),
+      col.string('telephone1', 50),
+      col.string('mobilephone', 50),
+      col.string('address1_city', 80),
+      col.string('address1_country', 80),
+      col.lookup('parentcustomerid', {
+        parentcustomerid_account: 'account',
+        parentcustomerid_contact: 'contact',
+      }),
+      col.lookup('originatingleadid', { originatingleadid: 'lead' }),
+      {
+        ...col.choice(
+          'preferredcontactmethodcode',
+          opts([1, 'Any'], [2, 'Email'], [3, 'Phone'], [4, 'Fax'], [5, 'Mail']),
+        ),
+        default: 1,
+      },
+      { ...col.bool('donotemail', ['Allow', 'Do Not Allow']), default: false },
+      ...syncFilterAndMerge(),
+      col.lookup('masterid', { masterid: 'contact' }, true),
+    ],
+  }),
+  buildTable({
+    logicalName: 'lead',
+    entitySetName: 'leads',
+    primaryKey: 'leadid',
+    primaryName: 'fullname',
+    ownership: 'user',
+    states: leadStates,
+    columns: [
+      col.string('firstname', 50),
+      col.string('lastname', 50),
+      { ...col.string('fullname', 160), readOnly: true },
+      col.string('emailaddress1'),
+      col.string('companyname'),
+      col.string('jobtitle'),
+      col.string('telephone1', 50),
+      col.string('subject', 300),
+      col.choice(
+        'leadsourcecode',
+        opts(
+          [1, 'Advertisement'],
+          [2, 'Employee Referral'],
+          [3, 'External Referral'],
+          [4, 'Partner'],
+          [5, 'Public Relations'],
+          [6, 'Seminar'],
+          [7, 'Trade Show'],
+          [8, 'Web'],
+          [9, 'Word of Mouth'],
+          [10, 'Other'],
+        ),
+      ),
+      col.choice('industrycode', industryOptions),
+      col.lookup('parentaccountid', { parentaccountid: 'account' }),
+      col.lookup('parentcontactid', { parentcontactid: 'contact' }),
+      ...syncFilterAndMerge(),
+      col.lookup('masterid', { masterid: 'lead' }, true),
+    ],
+  }),
+  buildTable({
+    logicalName: 'account',
+    entitySetName: 'accounts',
+    primaryKey: 'accountid',
+    primaryName: 'name',
+    ownership: 'user',
+    states: activeInactive(2),
+    columns: [
+      col.string('name', 160),
+      col.string('accountnumber', 20),
+      col.choice('industrycode', industryOptions),
+      col.string('websiteurl', 200),
+      col.string('telephone1', 50),
+      col.string('address1_city', 80),
+      col.string('address1_country', 80),
+      col.int('numberofemployees'),
+      col.money('revenue'),
+      col.lookup('primarycontactid', { primarycontactid: 'contact' }),
+      col.lookup('parentaccountid', { parentaccountid: 'account' }),
+      ...syncFilterAndMerge(),
+      col.lookup('masterid', { masterid: 'account' }, true),
+    ],
+  }),
+  buildTable({
+    logicalName: 'opportunity',
+    entitySetName: 'opportunities',
+    primaryKey: 'opportunityid',
+    primaryName: 'name',
+    ownership: 'user',
+    states: opportunityStates,
+    columns: [
+      col.string('name', 300),
+      col.lookup('customerid', { customerid_account: 'account', customerid_contact: 'contact' }),
+      col.lookup('parentaccountid', { parentaccountid: 'account' }),
+      col.lookup('parentcontactid', { parentcontactid: 'contact' }),
+      col.lookup('originatingleadid', { originatingleadid: 'lead' }),
+      col.money('estimatedvalue'),
+      col.dateonly('estimatedclosedate'),
+      col.int('closeprobability'),
+      col.choice('salesstagecode', opts([1, 'Qualify'], [2, 'Develop'], [3, 'Propose'], [4, 'Close'])),
+      col.bool('new_synctomkto'),
+    ],
+  }),
+  buildTable({
+    logicalName: 'systemuser',
+    entitySetName: 'systemusers',
+    primaryKey: 'systemuserid',
+    primaryName: 'fullname',
+    ownership: 'none',
+    columns: [
+      { ...col.string('fullname', 200), readOnly: true },
+      col.string('firstname', 64),
+      col.string('lastname', 64),
+      col.string('internalemailaddress'),
+      col.string('domainname', 1024),
+      { ...col.bool('isdisabled', ['Enabled', 'Disabled']), default: false },
+      col.string('title', 128),
+      col.string('applicationid', 40),
+      col.lookup('businessunitid', { businessunitid: 'businessunit' }),
+    ],
+  }),
+  buildTable({
+    logicalName: 'team',
+    entitySetName: 'teams',
+    primaryKey: 'teamid',
+    primaryName: 'name',
+    ownership: 'none',
+    columns: [
+      col.string('name', 160),
+      col.choice('teamtype', opts([0, 'Owner'], [1, 'Access'], [2, 'Security Group'], [3, 'Office Group'])),
+      col.lookup('businessunitid', { businessunitid: 'businessunit' }),
+      col.lookup('administratorid', { administratorid: 'systemuser' }),
+    ],
+  }),
+  buildTable({
+    logicalName: 'teammembership',
+    entitySetName: 'teammemberships',
+    primaryKey: 'teammembershipid',
+    primaryName: 'teammembershipid',
+    ownership: 'none',
+    apiReadOnly: true,
+    columns: [
+      { name: 'systemuserid', attribute: 'systemuserid', type: 'guid' },
+      { name: 'teamid', attribute: 'teamid', type: 'guid' },
+    ],
+  }),
+  buildTable({
+    logicalName: 'task',
+    entitySetName: 'tasks',
+    primaryKey: 'activityid',
+    primaryName: 'subject',
+    ownership: 'user',
+    states: taskStates,
+    columns: [
+      col.string('subject', 200),
+      col.memo('description'),
+      col.datetime('scheduledend'),
+      col.choice('prioritycode', opts([0, 'Low'], [1, 'Normal'], [2, 'High'])),
+      // The reference's short navigation names first; the real `_task` suffixed ones are accepted too.
+      col.lookup('regardingobjectid', {
+        regardingobjectid_contact: 'contact',
+        regardingobjectid_lead: 'lead',
+        regardingobjectid_account: 'account',
+        regardingobjectid_opportunity: 'opportunity',
+        regardingobjectid_contact_task: 'contact',
+        regardingobjectid_lead_task: 'lead',
+        regardingobjectid_account_task: 'account',
+        regardingobjectid_opportunity_task: 'opportunity',
+      }),
+    ],
+  }),
+];

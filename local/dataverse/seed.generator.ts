@@ -1,0 +1,790 @@
+import { createHash } from 'node:crypto';
+import type { DataStore, TableState } from './data.store';
+import { isoSeconds } from './data.store';
+import { buildTable, col, type ColumnDef, type TableDef } from './schema.catalog';
+import type { CustomTableOptions } from './simulator.options';
+
+/** Small fast deterministic PRNG (mulberry32): same seed, same data, ids included. */
+export class Prng {
+  private state: number;
+
+  constructor(seed: number) {
+    this.state = seed >>> 0 || 0x9e3779b9;
+  }
+
+  uint32(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  }
+
+  next(): number {
+    return this.uint32() / 4294967296;
+  }
+
+  int(min: number, max: number): number {
+    return min + Math.floor(this.next() * (max - min + 1));
+  }
+
+  pick<T>(items: readonly T[]): T {
+    return items[Math.floor(this.next() * items.length)] as T;
+  }
+
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+
+  guid(): string {
+    const hex = (n: number) => n.toString(16).padStart(8, '0');
+    const a = hex(this.uint32());
+    const b = hex(this.uint32());
+    const c = hex(this.uint32());
+    const d = hex(this.uint32());
+    const variant = ((parseInt(c[0] as string, 16) & 0x3) | 0x8).toString(16);
+    return `${a}-${b.slice(0, 4)}-4${b.slice(5, 8)}-${variant}${c.slice(1, 4)}-${c.slice(4)}${d}`;
+  }
+}
+
+export const guidFromText = (text: string): string => {
+  const h = createHash('sha1').update(text).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+};
+
+export const BUSINESS_UNIT_ID = guidFromText('simulator-root-business-unit');
+
+const FIRST = [
+  'James',
+  'Mary',
+  'John',
+  'Patricia',
+  'Robert',
+  'Jennifer',
+  'Michael',
+  'Linda',
+  'William',
+  'Elizabeth',
+  'David',
+  'Barbara',
+  'Richard',
+  'Susan',
+  'Joseph',
+  'Jessica',
+  'Thomas',
+  'Sarah',
+  'Charles',
+  'Karen',
+  'Daniel',
+  'Nancy',
+  'Matthew',
+  'Lisa',
+  'Anthony',
+  'Betty',
+  'Mark',
+  'Sandra',
+  'Paul',
+  'Ashley',
+  'Steven',
+  'Emily',
+  'Andrew',
+  'Donna',
+  'Kenneth',
+  'Michelle',
+  'Joshua',
+  'Carol',
+  'Kevin',
+  'Amanda',
+  'Brian',
+  'Melissa',
+  'George',
+  'Deborah',
+  'Timothy',
+  'Stephanie',
+  'Ronald',
+  'Rebecca',
+  'Jason',
+  'Laura',
+  'Lukas',
+  'Sofia',
+  'Mateo',
+  'Chloé',
+  'Jörg',
+  'Ana',
+  'Hiroshi',
+  'Aiko',
+  'Priya',
+  'Arjun',
+  'Siobhán',
+  'Zoë',
+];
+const LAST = [
+  'Smith',
+  'Johnson',
+  'Williams',
+  'Brown',
+  'Jones',
+  'Garcia',
+  'Miller',
+  'Davis',
+  'Rodriguez',
+  'Martinez',
+  'Hernandez',
+  'Lopez',
+  'Gonzalez',
+  'Wilson',
+  'Anderson',
+  'Thomas',
+  'Taylor',
+  'Moore',
+  'Jackson',
+  'Martin',
+  'Lee',
+  'Perez',
+  'Thompson',
+  'White',
+  'Harris',
+  'Sanchez',
+  'Clark',
+  'Ramirez',
+  'Lewis',
+  'Robinson',
+  'Walker',
+  'Young',
+  'Allen',
+  'King',
+  'Wright',
+  'Scott',
+  'Torres',
+  'Nguyen',
+  'Hill',
+  'Flores',
+  'Green',
+  'Adams',
+  'Nelson',
+  'Baker',
+  'Hall',
+  'Müller',
+  'Schmidt',
+  'Dubois',
+  'Rossi',
+  'Tanaka',
+  'Sato',
+  'Kowalski',
+  "O'Brien",
+  'Van der Berg',
+  'Patel',
+  'Singh',
+];
+const COMPANY_A = [
+  'Contoso',
+  'Fabrikam',
+  'Northwind',
+  'Adventure',
+  'Litware',
+  'Proseware',
+  'Tailspin',
+  'Wingtip',
+  'Woodgrove',
+  'Alpine',
+  'Blue Yonder',
+  'Coho',
+  'Fourth Coffee',
+  'Humongous',
+  'Lucerne',
+  'Margie',
+  'Trey',
+  'Wide World',
+  'Graphic',
+  'Southridge',
+  'Relecloud',
+  'VanArsdel',
+  'Lamna',
+  'Datum',
+  'Consolidated',
+];
+const COMPANY_B = [
+  'Ltd',
+  'Inc.',
+  'GmbH',
+  'Group',
+  'Holdings',
+  'Partners',
+  'Systems',
+  'Labs',
+  'Works',
+  'Industries',
+];
+const PLACES: [string, string][] = [
+  ['Seattle', 'United States'],
+  ['Redmond', 'United States'],
+  ['New York', 'United States'],
+  ['Chicago', 'United States'],
+  ['Austin', 'United States'],
+  ['London', 'United Kingdom'],
+  ['Manchester', 'United Kingdom'],
+  ['Berlin', 'Germany'],
+  ['München', 'Germany'],
+  ['Paris', 'France'],
+  ['Lyon', 'France'],
+  ['Madrid', 'Spain'],
+  ['Milano', 'Italy'],
+  ['Amsterdam', 'Netherlands'],
+  ['Stockholm', 'Sweden'],
+  ['Toronto', 'Canada'],
+  ['Sydney', 'Australia'],
+  ['Tokyo', 'Japan'],
+  ['Bengaluru', 'India'],
+  ['São Paulo', 'Brazil'],
+];
+const TITLES = [
+  'Marketing Manager',
+  'VP Sales',
+  'CEO',
+  'CTO',
+  'Purchasing Agent',
+  'Account Executive',
+  'Product Owner',
+  'Operations Director',
+  'IT Administrator',
+  'Office Manager',
+  'Consultant',
+  'Head of Growth',
+  null,
+];
+const DOMAINS = [
+  'example.com',
+  'mail.example.org',
+  'contoso.com',
+  'fabrikam.net',
+  'northwind.example',
+  'outlook.example',
+];
+const SUBJECTS = [
+  'Interested in product demo',
+  'Pricing request',
+  'Webinar follow-up',
+  'Trade show contact',
+  'Partnership inquiry',
+  'Newsletter signup',
+];
+
+/** The default per-table counts derived from the number of contacts. */
+export const defaultCounts = (records: number) => {
+  const users = Math.min(200, Math.max(5, Math.floor(records / 100)));
+  return {
+    contact: records,
+    lead: Math.floor(records / 2),
+    account: Math.floor(records / 5),
+    opportunity: Math.floor(records / 5),
+    systemuser: users,
+    team: Math.max(1, Math.round(users / 4)),
+    task: Math.floor(records / 20),
+  };
+};
+export type SeedCounts = ReturnType<typeof defaultCounts>;
+
+const asciiCache = new Map<string, string>();
+const ascii = (s: string): string => {
+  let v = asciiCache.get(s);
+  if (v === undefined) {
+    v = s
+      .normalize('NFD')
+      .replace(/[\u0300-\u036f]/g, '')
+      .replace(/[^A-Za-z]/g, '')
+      .toLowerCase();
+    asciiCache.set(s, v);
+  }
+  return v;
+};
+
+/** Builds the table definition of a custom table declared in the options. */
+export const customTableDef = (opts: CustomTableOptions): TableDef => {
+  const prefix = opts.logicalName.split('_')[0] as string;
+  const primaryKey = opts.primaryKey ?? `${opts.logicalName}id`;
+  const primaryName = opts.primaryName ?? `${prefix}_name`;
+  const columns: ColumnDef[] = [];
+  const declared = [...opts.columns];
+  if (!declared.some((c) => c.name === primaryName)) declared.unshift({ name: primaryName, type: 'string' });
+  if (opts.link && !declared.some((c) => c.name === opts.link?.column)) {
+    declared.push({ name: opts.link.column, type: 'lookup', targets: [opts.link.target] });
+  }
+  for (const c of declared) {
+    switch (c.type) {
+      case 'lookup': {
+        const targets = c.targets ?? [];
+        const navs: Record<string, string> = {};
+        for (const t of targets) navs[targets.length === 1 ? c.name : `${c.name}_${t}`] = t;
+        columns.push(col.lookup(c.name, navs));
+        break;
+      }
+      case 'choice':
+        columns.push(col.choice(c.name, c.options ?? []));
+        break;
+      case 'string':
+        columns.push(col.string(c.name, 4000));
+        break;
+      default:
+        columns.push({ name: c.name, attribute: c.name, type: c.type });
+    }
+  }
+  return buildTable({
+    logicalName: opts.logicalName,
+    entitySetName: opts.entitySetName,
+    primaryKey,
+    primaryName,
+    ownership: 'user',
+    states: [
+      { state: 0, label: 'Active', statuses: [{ value: 1, label: 'Active' }] },
+      { state: 1, label: 'Inactive', statuses: [{ value: 2, label: 'Inactive' }] },
+    ],
+    columns,
+  });
+};
+
+interface Pending {
+  id: string;
+  values: Record<string, unknown>;
+  targets: Record<string, string>;
+}
+
+export interface SeedInput {
+  store: DataStore;
+  seed: number;
+  counts: SeedCounts;
+  customTables: CustomTableOptions[];
+  /** Application users, one per OAuth client: [clientId, systemuserid]. */
+  appUsers: [string, string][];
+}
+
+// Seeded timestamps are fixed (not taken from the clock) so that the same seed gives identical data.
+const SEED_END = Date.UTC(2025, 0, 1);
+const SEED_SPAN = 3 * 365 * 24 * 3600 * 1000;
+
+/** Fills the store with a deterministic, referentially valid organisation. */
+export const seedOrganisation = ({ store, seed, counts, customTables, appUsers }: SeedInput): void => {
+  const rng = new Prng(seed);
+  const stamps = (): { createdon: string; modifiedon: string } => {
+    const created = SEED_END - Math.floor(rng.next() * SEED_SPAN);
+    const modified = created + Math.floor(rng.next() * (SEED_END - created));
+    return { createdon: isoSeconds(created), modifiedon: isoSeconds(modified) };
+  };
+  const syncFlag = (): boolean | null => {
+    const r = rng.next();
+    return r < 0.8 ? true : r < 0.9 ? false : null;
+  };
+
+  // Users and teams.
+  const users: Pending[] = [];
+  for (let i = 0; i < counts.systemuser; i++) {
+    const first = rng.pick(FIRST);
+    const last = rng.pick(LAST);
+    const email = `${ascii(first)}.${ascii(last)}${i}@contoso.onmicrosoft.com`;
+    const id = rng.guid();
+    users.push({
+      id,
+      values: {
+        systemuserid: id,
+        firstname: first,
+        lastname: last,
+        fullname: `${first} ${last}`,
+        internalemailaddress: email,
+        domainname: email,
+        isdisabled: i >= 3 && i % 7 === 4,
+        title: rng.pick(TITLES),
+        applicationid: null,
+        _businessunitid_value: BUSINESS_UNIT_ID,
+        ...stamps(),
+      },
+      targets: { _businessunitid_value: 'businessunit' },
+    });
+  }
+  for (const [clientId, id] of appUsers) {
+    users.push({
+      id,
+      values: {
+        systemuserid: id,
+        firstname: '#',
+        lastname: `Sync ${clientId.slice(0, 8)}`,
+        fullname: `# Sync ${clientId.slice(0, 8)}`,
+        internalemailaddress: `sync-${clientId.slice(0, 8)}@contoso.onmicrosoft.com`,
+        domainname: `sync-${clientId.slice(0, 8)}@contoso.onmicrosoft.com`,
+        isdisabled: false,
+        title: 'Application user',
+        applicationid: clientId,
+        _businessunitid_value: BUSINESS_UNIT_ID,
+        createdon: isoSeconds(SEED_END - SEED_SPAN),
+        modifiedon: isoSeconds(SEED_END - SEED_SPAN),
+      },
+      targets: { _businessunitid_value: 'businessunit' },
+    });
+  }
+  const humanUsers = users.slice(0, counts.systemuser);
+  const enabledUsers = humanUsers.filter((u) => u.values.isdisabled === false);
+  const teams: Pending[] = [];
+  const memberships: Pending[] = [];
+  for (let i = 0; i < counts.team; i++) {
+    const id = rng.guid();
+    teams.push({
+      id,
+      values: {
+        teamid: id,
+        name: `${rng.pick(PLACES)[0]} Sales Team ${i + 1}`,
+        teamtype: i % 5 === 4 ? 1 : 0,
+        _businessunitid_value: BUSINESS_UNIT_ID,
+        _administratorid_value: rng.pick(enabledUsers).id,
+        ...stamps(),
+      },
+      targets: { _businessunitid_value: 'businessunit', _administratorid_value: 'systemuser' },
+    });
+    const members = new Set<string>();
+    const size = Math.min(humanUsers.length, rng.int(2, 5));
+    while (members.size < size) members.add(rng.pick(humanUsers).id);
+    for (const userId of members) {
+      const mid = rng.guid();
+      memberships.push({
+        id: mid,
+        values: { teammembershipid: mid, systemuserid: userId, teamid: id, ...stamps() },
+        targets: {},
+      });
+    }
+  }
+  const owner = (): [string, string] =>
+    teams.length > 0 && rng.chance(0.1)
+      ? [rng.pick(teams).id, 'team']
+      : [rng.pick(enabledUsers).id, 'systemuser'];
+  const auditTargets = { _createdby_value: 'systemuser', _modifiedby_value: 'systemuser' };
+  // Audit columns and timestamps in one object (one spread per row keeps seeding fast).
+  const meta = (): Record<string, unknown> => {
+    const by = rng.pick(enabledUsers).id;
+    const created = SEED_END - Math.floor(rng.next() * SEED_SPAN);
+    const modified = created + Math.floor(rng.next() * (SEED_END - created));
+    return {
+      _createdby_value: by,
+      _modifiedby_value: by,
+      createdon: isoSeconds(created),
+      modifiedon: isoSeconds(modified),
+    };
+  };
+
+  // Accounts.
+  const accounts: Pending[] = [];
+  for (let i = 0; i < counts.account; i++) {
+    const id = rng.guid();
+    const [ownerId, ownerType] = owner();
+    const [city, country] = rng.pick(PLACES);
+    const name = `${rng.pick(COMPANY_A)} ${rng.pick(COMPANY_B)} ${i + 1}`;
+    const inactive = rng.chance(0.05);
+    accounts.push({
+      id,
+      values: {
+        accountid: id,
+        name,
+        accountnumber: `ACC-${String(i + 1).padStart(6, '0')}`,
+        industrycode: rng.int(1, 33),
+        websiteurl: `https://www.${ascii(name.split(' ')[0] as string)}${i + 1}.example`,
+        telephone1: `+1 425 555 ${String(rng.int(0, 9999)).padStart(4, '0')}`,
+        address1_city: city,
+        address1_country: country,
+        numberofemployees: rng.int(1, 50000),
+        revenue: rng.int(10, 500000) * 1000,
+        _primarycontactid_value: null,
+        _parentaccountid_value:
+          i > 10 && rng.chance(0.1) ? (accounts[rng.int(0, i - 1)] as Pending).id : null,
+        new_synctomkto: syncFlag(),
+        merged: false,
+        _masterid_value: null,
+        statecode: inactive ? 1 : 0,
+        statuscode: inactive ? 2 : 1,
+        _ownerid_value: ownerId,
+        ...meta(),
+      },
+      targets: { _ownerid_value: ownerType, ...auditTargets },
+    });
+    const values = accounts[i]?.values as Record<string, unknown>;
+    if (values._parentaccountid_value !== null)
+      (accounts[i] as Pending).targets._parentaccountid_value = 'account';
+  }
+
+  // Contacts.
+  const emails = new Set<string>();
+  const uniqueEmail = (first: string, last: string): string => {
+    const base = `${ascii(first)}.${ascii(last)}`;
+    const domain = rng.pick(DOMAINS);
+    let email = `${base}@${domain}`;
+    for (let n = 2; emails.has(email); n++) email = `${base}${n}@${domain}`;
+    emails.add(email);
+    return email;
+  };
+  const contacts: Pending[] = [];
+  for (let i = 0; i < counts.contact; i++) {
+    const id = rng.guid();
+    const first = rng.pick(FIRST);
+    const last = rng.pick(LAST);
+    const [ownerId, ownerType] = owner();
+    const [city, country] = rng.pick(PLACES);
+    const account = accounts.length > 0 && rng.chance(0.85) ? rng.pick(accounts) : undefined;
+    const inactive = rng.chance(0.05);
+    const targets: Record<string, string> = { _ownerid_value: ownerType, ...auditTargets };
+    if (account) targets._parentcustomerid_value = 'account';
+    contacts.push({
+      id,
+      values: {
+        contactid: id,
+        firstname: first,
+        lastname: last,
+        fullname: `${first} ${last}`,
+        emailaddress1: rng.chance(0.97) ? uniqueEmail(first, last) : null,
+        jobtitle: rng.pick(TITLES),
+        telephone1: `+1 206 555 ${String(rng.int(0, 9999)).padStart(4, '0')}`,
+        mobilephone: rng.chance(0.6) ? `+1 425 555 ${String(rng.int(0, 9999)).padStart(4, '0')}` : null,
+        address1_city: city,
+        address1_country: country,
+        _parentcustomerid_value: account ? account.id : null,
+        _originatingleadid_value: null,
+        preferredcontactmethodcode: rng.pick([1, 1, 1, 2, 2, 3, 4, 5]),
+        donotemail: rng.chance(0.05),
+        new_synctomkto: syncFlag(),
+        merged: false,
+        _masterid_value: null,
+        statecode: inactive ? 1 : 0,
+        statuscode: inactive ? 2 : 1,
+        _ownerid_value: ownerId,
+        ...meta(),
+      },
+      targets,
+    });
+  }
+  for (const a of accounts) {
+    const members = contacts.length > 0 && rng.chance(0.7) ? rng.pick(contacts) : undefined;
+    if (members) {
+      a.values._primarycontactid_value = members.id;
+      a.targets._primarycontactid_value = 'contact';
+    }
+  }
+
+  // Leads; qualified leads point at the contact (and account) they became.
+  const leads: Pending[] = [];
+  for (let i = 0; i < counts.lead; i++) {
+    const id = rng.guid();
+    const first = rng.pick(FIRST);
+    const last = rng.pick(LAST);
+    const [ownerId, ownerType] = owner();
+    const r = rng.next();
+    const state = r < 0.75 ? 0 : r < 0.9 ? 1 : 2;
+    const status = state === 0 ? rng.int(1, 2) : state === 1 ? 3 : rng.int(4, 7);
+    const targets: Record<string, string> = { _ownerid_value: ownerType, ...auditTargets };
+    const values: Record<string, unknown> = {
+      leadid: id,
+      firstname: first,
+      lastname: last,
+      fullname: `${first} ${last}`,
+      emailaddress1: uniqueEmail(first, last),
+      companyname: `${rng.pick(COMPANY_A)} ${rng.pick(COMPANY_B)}`,
+      jobtitle: rng.pick(TITLES),
+      telephone1: `+44 20 7946 ${String(rng.int(0, 9999)).padStart(4, '0')}`,
+      subject: rng.pick(SUBJECTS),
+      leadsourcecode: rng.int(1, 10),
+      industrycode: rng.chance(0.7) ? rng.int(1, 33) : null,
+      _parentaccountid_value: null,
+      _parentcontactid_value: null,
+      new_synctomkto: syncFlag(),
+      merged: false,
+      _masterid_value: null,
+      statecode: state,
+      statuscode: status,
+      _ownerid_value: ownerId,
+      ...meta(),
+    };
+    if (state === 1 && contacts.length > 0) {
+      const contact = rng.pick(contacts);
+      if (contact.values._originatingleadid_value === null) {
+        contact.values._originatingleadid_value = id;
+        contact.targets._originatingleadid_value = 'lead';
+      }
+      values._parentcontactid_value = contact.id;
+      targets._parentcontactid_value = 'contact';
+      const accountId = contact.values._parentcustomerid_value;
+      if (typeof accountId === 'string') {
+        values._parentaccountid_value = accountId;
+        targets._parentaccountid_value = 'account';
+      }
+    }
+    leads.push({ id, values, targets });
+  }
+
+  // Merged rows: the loser is inactive, merged=true and points at an active survivor.
+  const mergeSome = (rows: Pending[], inactiveState: number, inactiveStatus: number) => {
+    const n = Math.floor(rows.length * 0.01);
+    for (let k = 0; k < n; k++) {
+      const loser = rng.pick(rows);
+      const survivor = rng.pick(rows);
+      if (loser === survivor || loser.values.merged === true || survivor.values.merged === true) continue;
+      if (survivor.values.statecode !== 0) continue;
+      loser.values.merged = true;
+      loser.values._masterid_value = survivor.id;
+      loser.targets._masterid_value = String(
+        rows === contacts ? 'contact' : rows === accounts ? 'account' : 'lead',
+      );
+      loser.values.statecode = inactiveState;
+      loser.values.statuscode = inactiveStatus;
+    }
+  };
+  mergeSome(contacts, 1, 2);
+  mergeSome(accounts, 1, 2);
+  mergeSome(leads, 2, 7);
+
+  // Opportunities.
+  const qualified = leads.filter((l) => l.values.statecode === 1);
+  const opportunities: Pending[] = [];
+  for (let i = 0; i < counts.opportunity && (accounts.length > 0 || contacts.length > 0); i++) {
+    const id = rng.guid();
+    const [ownerId, ownerType] = owner();
+    const byContact = contacts.length > 0 && (accounts.length === 0 || rng.chance(0.4));
+    const customer = byContact ? rng.pick(contacts) : rng.pick(accounts);
+    const targets: Record<string, string> = {
+      _ownerid_value: ownerType,
+      _customerid_value: byContact ? 'contact' : 'account',
+      ...auditTargets,
+    };
+    const parentAccount = byContact ? customer.values._parentcustomerid_value : customer.id;
+    if (typeof parentAccount === 'string') targets._parentaccountid_value = 'account';
+    if (byContact) targets._parentcontactid_value = 'contact';
+    const lead = qualified.length > 0 && rng.chance(0.3) ? rng.pick(qualified) : undefined;
+    if (lead) targets._originatingleadid_value = 'lead';
+    const r = rng.next();
+    const state = r < 0.7 ? 0 : r < 0.85 ? 1 : 2;
+    opportunities.push({
+      id,
+      values: {
+        opportunityid: id,
+        name: `${rng.pick(['New licences', 'Renewal', 'Upsell', 'Pilot', 'Expansion'])} ${i + 1}`,
+        _customerid_value: customer.id,
+        _parentaccountid_value: typeof parentAccount === 'string' ? parentAccount : null,
+        _parentcontactid_value: byContact ? customer.id : null,
+        _originatingleadid_value: lead ? lead.id : null,
+        estimatedvalue: rng.int(1, 2000) * 500,
+        estimatedclosedate: isoSeconds(SEED_END + rng.int(-180, 365) * 86400000).slice(0, 10),
+        closeprobability: rng.int(0, 100),
+        salesstagecode: rng.int(1, 4),
+        new_synctomkto: syncFlag(),
+        statecode: state,
+        statuscode: state === 0 ? rng.int(1, 2) : state === 1 ? 3 : rng.int(4, 5),
+        _ownerid_value: ownerId,
+        ...meta(),
+      },
+      targets,
+    });
+  }
+
+  // Tasks regarding contacts or leads.
+  const tasks: Pending[] = [];
+  for (let i = 0; i < counts.task && (contacts.length > 0 || leads.length > 0); i++) {
+    const id = rng.guid();
+    const [ownerId, ownerType] = owner();
+    const onContact = contacts.length > 0 && (leads.length === 0 || rng.chance(0.6));
+    const regarding = onContact ? rng.pick(contacts) : rng.pick(leads);
+    const state = rng.chance(0.6) ? 0 : 1;
+    tasks.push({
+      id,
+      values: {
+        activityid: id,
+        subject: rng.pick([
+          'Call back',
+          'Send proposal',
+          'Follow up on webinar',
+          'Book demo',
+          'Check renewal',
+        ]),
+        description: 'Created by the seed.',
+        scheduledend: isoSeconds(SEED_END + rng.int(-30, 60) * 86400000),
+        prioritycode: rng.int(0, 2),
+        _regardingobjectid_value: regarding.id,
+        statecode: state,
+        statuscode: state === 0 ? 2 : 5,
+        _ownerid_value: ownerId,
+        ...meta(),
+      },
+      targets: {
+        _ownerid_value: ownerType,
+        _regardingobjectid_value: onContact ? 'contact' : 'lead',
+        ...auditTargets,
+      },
+    });
+  }
+
+  const byTable: [string, Pending[]][] = [
+    ['systemuser', users],
+    ['team', teams],
+    ['teammembership', memberships],
+    ['account', accounts],
+    ['contact', contacts],
+    ['lead', leads],
+    ['opportunity', opportunities],
+    ['task', tasks],
+  ];
+  const pools: Record<string, Pending[]> = { contact: contacts, lead: leads, account: accounts };
+
+  // Custom tables.
+  for (const custom of customTables) {
+    const state = store.table(custom.logicalName) as TableState;
+    const rows: Pending[] = [];
+    for (let i = 0; i < custom.count; i++) {
+      const id = rng.guid();
+      const [ownerId, ownerType] = owner();
+      const values: Record<string, unknown> = {
+        [state.def.primaryKey]: id,
+        statecode: 0,
+        statuscode: 1,
+        _ownerid_value: ownerId,
+        ...meta(),
+      };
+      const targets: Record<string, string> = { _ownerid_value: ownerType, ...auditTargets };
+      for (const c of state.def.columns) {
+        if (c.readOnly || c.name in values) continue;
+        switch (c.type) {
+          case 'string':
+            values[c.name] =
+              c.name === state.def.primaryName ? `${custom.logicalName} ${i + 1}` : `${rng.pick(SUBJECTS)}`;
+            break;
+          case 'int':
+            values[c.name] = rng.int(0, 1000);
+            break;
+          case 'decimal':
+          case 'money':
+            values[c.name] = Math.round(rng.next() * 100000) / 100;
+            break;
+          case 'bool':
+            values[c.name] = c.name === 'new_synctomkto' ? syncFlag() : rng.chance(0.5);
+            break;
+          case 'datetime':
+            values[c.name] = stamps().modifiedon;
+            break;
+          case 'choice':
+            values[c.name] = c.options && c.options.length > 0 ? rng.pick(c.options).value : null;
+            break;
+          case 'lookup': {
+            const target = (c.targets ?? []).find((t) => (pools[t]?.length ?? 0) > 0);
+            const pool = target ? pools[target] : undefined;
+            if (target && pool) {
+              values[c.name] = rng.pick(pool).id;
+              targets[c.name] = target;
+            } else values[c.name] = null;
+            break;
+          }
+          default:
+            values[c.name] = null;
+        }
+      }
+      rows.push({ id, values, targets });
+    }
+    byTable.push([custom.logicalName, rows]);
+  }
+
+  for (const [table, rows] of byTable) {
+    const state = store.table(table);
+    if (!state) continue;
+    for (const r of rows) store.bulkInsert(state, r.id, r.values, r.targets);
+  }
+  store.finishBulk();
+};

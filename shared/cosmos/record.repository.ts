@@ -1,0 +1,223 @@
+import type { Container, JSONObject, OperationInput } from '@azure/cosmos';
+import { BulkOperationType } from '@azure/cosmos';
+import { z } from 'zod';
+import { genericRecordSchema, personRecordSchema, type RecordDocument } from '../domain/record.model';
+import { CosmosStoreError } from './cosmos.errors';
+
+export interface InvalidDocument {
+  id: string;
+  etag: string | undefined;
+  message: string;
+}
+
+export interface FoundDocuments {
+  docs: RecordDocument[];
+  /** Stored documents that fail the schema: reported, and replaced by the next Dynamics version. */
+  invalid: InvalidDocument[];
+}
+
+export interface WriteOutcome {
+  written: number;
+  /** Ids whose stored version changed since it was read (or that appeared meanwhile): re-plan them. */
+  conflicts: string[];
+}
+
+export interface RecordRepositoryOptions {
+  /** 'bulk' uses executeBulkOperations; 'parallel' sends single requests (stores without bulk). */
+  mode?: 'bulk' | 'parallel';
+  /** In-flight single writes in parallel mode. */
+  concurrency?: number;
+  kind: 'person' | 'generic';
+}
+
+const SYSTEM_PROPERTIES = ['_rid', '_self', '_ts', '_attachments', '_etag', '_lsn'];
+
+function withoutSystemProperties(doc: RecordDocument): JSONObject {
+  const body: Record<string, unknown> = { ...doc };
+  for (const key of SYSTEM_PROPERTIES) delete body[key];
+  return body as JSONObject;
+}
+
+const statusOf = (error: unknown): number | undefined => {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'number' ? code : undefined;
+};
+
+/**
+ * Records of one container. Writes are optimistic: an existing document is replaced only if it is
+ * still the version that was read (its _etag), a new one is created only if nobody created it
+ * meanwhile. A lost race is returned as a conflict for the caller to re-plan, never overwritten,
+ * because lead and contact pulls and marketing edits all write the same people documents.
+ */
+export class RecordRepository {
+  private mode: 'bulk' | 'parallel';
+  private readonly concurrency: number;
+  private readonly schema: z.ZodType<RecordDocument>;
+
+  constructor(
+    private readonly container: Container,
+    private readonly options: RecordRepositoryOptions,
+  ) {
+    this.mode = options.mode ?? 'bulk';
+    this.concurrency = Math.max(1, options.concurrency ?? 16);
+    this.schema = (
+      options.kind === 'person' ? personRecordSchema : genericRecordSchema
+    ) as z.ZodType<RecordDocument>;
+  }
+
+  get writeMode(): 'bulk' | 'parallel' {
+    return this.mode;
+  }
+
+  /** One query per page: by id, and for people also by the lead and contact ids they carry. */
+  async findForPage(ids: readonly string[]): Promise<FoundDocuments> {
+    if (ids.length === 0) return { docs: [], invalid: [] };
+    const query =
+      this.options.kind === 'person'
+        ? 'SELECT * FROM c WHERE ARRAY_CONTAINS(@ids, c.id) OR ARRAY_CONTAINS(@ids, c.dynamics.leadId) OR ARRAY_CONTAINS(@ids, c.dynamics.contactId)'
+        : 'SELECT * FROM c WHERE ARRAY_CONTAINS(@ids, c.id)';
+    try {
+      const { resources } = await this.container.items
+        .query<Record<string, unknown>>({ query, parameters: [{ name: '@ids', value: [...ids] }] })
+        .fetchAll();
+      return this.parse(resources);
+    } catch (error) {
+      throw CosmosStoreError.from(error, `reading ${ids.length} records from ${this.container.id}`);
+    }
+  }
+
+  /** Pages through the records of one entity (flat memory), for the deletion pass after a resync. */
+  async *recordsOf(entity: string, pageSize = 500): AsyncGenerator<FoundDocuments> {
+    const query =
+      this.options.kind === 'person'
+        ? { query: `SELECT * FROM c WHERE IS_DEFINED(c.dynamics.${entity === 'lead' ? 'lead' : 'contact'})` }
+        : {
+            query: 'SELECT * FROM c WHERE c.entity = @entity',
+            parameters: [{ name: '@entity', value: entity }],
+          };
+    const iterator = this.container.items.query<Record<string, unknown>>(query, { maxItemCount: pageSize });
+    try {
+      while (iterator.hasMoreResults()) {
+        const { resources } = await iterator.fetchNext();
+        if (resources.length > 0) yield this.parse(resources);
+      }
+    } catch (error) {
+      throw CosmosStoreError.from(error, `listing ${entity} records in ${this.container.id}`);
+    }
+  }
+
+  async write(
+    docs: readonly RecordDocument[],
+    knownEtags?: ReadonlyMap<string, string>,
+  ): Promise<WriteOutcome> {
+    if (docs.length === 0) return { written: 0, conflicts: [] };
+    const operations: OperationInput[] = docs.map((doc) => {
+      const etag = doc._etag ?? knownEtags?.get(doc.id);
+      const resourceBody = withoutSystemProperties(doc);
+      return etag !== undefined
+        ? {
+            operationType: BulkOperationType.Replace,
+            id: doc.id,
+            partitionKey: doc.id,
+            ifMatch: etag,
+            resourceBody,
+          }
+        : { operationType: BulkOperationType.Create, partitionKey: doc.id, resourceBody };
+    });
+    const statuses = this.mode === 'bulk' ? await this.bulk(operations) : await this.parallel(operations);
+    const outcome: WriteOutcome = { written: 0, conflicts: [] };
+    let failure: { status: number | undefined; id: string } | undefined;
+    statuses.forEach((status, i) => {
+      const id = (docs[i] as RecordDocument).id;
+      if (status !== undefined && status >= 200 && status < 300) outcome.written += 1;
+      else if (status === 409 || status === 412 || status === 404) outcome.conflicts.push(id);
+      else failure ??= { status, id };
+    });
+    if (failure !== undefined) {
+      const { status, id } = failure;
+      const code =
+        status === 429
+          ? 'throttled'
+          : status === undefined || status >= 500 || status === 408
+            ? 'unavailable'
+            : 'failed';
+      throw new CosmosStoreError(
+        code,
+        `writing record ${id} to ${this.container.id} failed with status ${status ?? 'none'}`,
+        {
+          ...(status !== undefined ? { status } : {}),
+          // Writes are idempotent (the next attempt re-plans against what was stored), so retrying is safe.
+          retryable: code !== 'failed',
+        },
+      );
+    }
+    return outcome;
+  }
+
+  private async bulk(operations: OperationInput[]): Promise<(number | undefined)[]> {
+    try {
+      const results = await this.container.items.executeBulkOperations(operations);
+      return results.map((result) => result.response?.statusCode ?? statusOf(result.error));
+    } catch (error) {
+      const status = statusOf(error);
+      if (status === 429 || status === undefined || status >= 500) {
+        throw CosmosStoreError.from(error, `bulk write to ${this.container.id}`);
+      }
+      // A store without the bulk API (an emulator, a stand-in) answers the call itself with a 4xx.
+      this.mode = 'parallel';
+      return this.parallel(operations);
+    }
+  }
+
+  private async parallel(operations: OperationInput[]): Promise<(number | undefined)[]> {
+    const statuses: (number | undefined)[] = new Array(operations.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < operations.length) {
+        const i = next++;
+        statuses[i] = await this.single(operations[i] as OperationInput);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, operations.length) }, worker));
+    return statuses;
+  }
+
+  private async single(operation: OperationInput): Promise<number | undefined> {
+    try {
+      if (operation.operationType === BulkOperationType.Replace) {
+        const response = await this.container
+          .item(operation.id, operation.partitionKey as string)
+          .replace(operation.resourceBody, {
+            accessCondition: { type: 'IfMatch', condition: operation.ifMatch as string },
+          });
+        return response.statusCode;
+      }
+      if (operation.operationType === BulkOperationType.Create) {
+        const response = await this.container.items.create(operation.resourceBody);
+        return response.statusCode;
+      }
+      return 400;
+    } catch (error) {
+      return statusOf(error);
+    }
+  }
+
+  private parse(resources: Record<string, unknown>[]): FoundDocuments {
+    const out: FoundDocuments = { docs: [], invalid: [] };
+    for (const resource of resources) {
+      const parsed = this.schema.safeParse(resource);
+      if (parsed.success) out.docs.push(parsed.data);
+      else {
+        out.invalid.push({
+          id: String(resource.id),
+          etag: typeof resource._etag === 'string' ? resource._etag : undefined,
+          message: parsed.error.issues
+            .slice(0, 5)
+            .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+            .join('; '),
+        });
+      }
+    }
+    return out;
+  }
+}

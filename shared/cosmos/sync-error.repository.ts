@@ -1,0 +1,53 @@
+import type { Container } from '@azure/cosmos';
+import { syncErrorSchema, type SyncErrorRecord } from '../domain/sync-error.model';
+import { CosmosStoreError } from './cosmos.errors';
+
+export type SyncErrorInput = Omit<SyncErrorRecord, 'id' | 'type'> & { id?: string };
+
+/** A stable id, so a replayed page or message updates its error instead of adding a duplicate. */
+export function syncErrorId(
+  error: Pick<SyncErrorRecord, 'operation' | 'entity' | 'recordId' | 'code'>,
+): string {
+  return `${error.operation}:${error.entity}:${error.recordId ?? '-'}:${error.code}`;
+}
+
+export class SyncErrorRepository {
+  constructor(private readonly container: Container) {}
+
+  async record(input: SyncErrorInput): Promise<SyncErrorRecord> {
+    const record = syncErrorSchema.parse({
+      ...input,
+      id: input.id ?? syncErrorId(input),
+      type: 'sync-error',
+      message: input.message.slice(0, 2000),
+      ...(input.excerpt !== undefined ? { excerpt: input.excerpt.slice(0, 1000) } : {}),
+    });
+    try {
+      await this.container.items.upsert(record);
+      return record;
+    } catch (error) {
+      throw CosmosStoreError.from(error, `recording sync error ${record.id}`);
+    }
+  }
+
+  async list(entity: string, limit = 100): Promise<SyncErrorRecord[]> {
+    try {
+      const { resources } = await this.container.items
+        .query<unknown>(
+          {
+            // TOP with a literal: the local stand-in has no OFFSET/LIMIT; the number is ours, never input.
+            query: `SELECT TOP ${Math.max(1, Math.floor(limit))} * FROM c WHERE c.entity = @entity ORDER BY c.at DESC`,
+            parameters: [{ name: '@entity', value: entity }],
+          },
+          { partitionKey: entity },
+        )
+        .fetchAll();
+      return resources.flatMap((doc) => {
+        const parsed = syncErrorSchema.safeParse(doc);
+        return parsed.success ? [parsed.data] : [];
+      });
+    } catch (error) {
+      throw CosmosStoreError.from(error, `listing sync errors of ${entity}`);
+    }
+  }
+}

@@ -1,0 +1,95 @@
+import { z } from 'zod';
+
+/**
+ * Where the pull of one entity stands. `initial`: a change-tracking load is running (nextLink is the
+ * next page to read); `catchup`: the load ended and rows modified since it started are re-read,
+ * because Dynamics issues the deltaLink only at its end; `delta`: incremental from the deltaLink.
+ */
+export const checkpointSchema = z.object({
+  id: z.string(),
+  entity: z.string(),
+  type: z.literal('checkpoint'),
+  phase: z.enum(['initial', 'catchup', 'delta']),
+  nextLink: z.string().optional(),
+  deltaLink: z.string().optional(),
+  loadId: z.string().optional(),
+  loadStartedAt: z.string().optional(),
+  /** The running load replaces an expired token: at its end, rows it did not see are marked deleted. */
+  resync: z.boolean().default(false),
+  /** The $select the links were made with: links carry it, so a changed column list needs a new load. */
+  select: z.string().optional(),
+  paused: z
+    .object({ code: z.string(), reason: z.string(), at: z.string(), column: z.string().optional() })
+    .optional(),
+  updatedAt: z.string(),
+  _etag: z.string().optional(),
+});
+
+export type Checkpoint = z.output<typeof checkpointSchema>;
+
+export const checkpointId = (entity: string): string => `checkpoint:${entity}`;
+
+export function startFullLoad(
+  entity: string,
+  loadId: string,
+  now: Date,
+  resync: boolean,
+  select?: readonly string[],
+): Checkpoint {
+  return {
+    id: checkpointId(entity),
+    entity,
+    type: 'checkpoint',
+    phase: 'initial',
+    loadId,
+    loadStartedAt: now.toISOString(),
+    resync,
+    ...(select !== undefined ? { select: selectKey(select) } : {}),
+    updatedAt: now.toISOString(),
+  };
+}
+
+export const selectKey = (select: readonly string[]): string => [...select].sort().join(',');
+
+/** Whether the saved links were made with another column list (the sync config changed). */
+export function selectChanged(checkpoint: Checkpoint, select: readonly string[]): boolean {
+  return checkpoint.select !== undefined && checkpoint.select !== selectKey(select);
+}
+
+/** After a durable page write: the link that follows that page. */
+export function afterPage(
+  checkpoint: Checkpoint,
+  page: { nextLink?: string; deltaLink?: string },
+  now: Date,
+): Checkpoint {
+  const { nextLink: _next, ...rest } = checkpoint;
+  const base = { ...rest, updatedAt: now.toISOString() };
+  if (page.nextLink !== undefined) return { ...base, nextLink: page.nextLink };
+  if (page.deltaLink !== undefined) {
+    return checkpoint.phase === 'initial'
+      ? { ...base, phase: 'catchup', deltaLink: page.deltaLink }
+      : { ...base, deltaLink: page.deltaLink };
+  }
+  return base;
+}
+
+export function afterCatchup(checkpoint: Checkpoint, now: Date): Checkpoint {
+  const { loadId: _loadId, loadStartedAt: _started, ...rest } = checkpoint;
+  return { ...rest, phase: 'delta', resync: false, updatedAt: now.toISOString() };
+}
+
+/** Clock skew between us and Dynamics: the catch-up re-reads from a little before the load began. */
+export const CATCHUP_SKEW_MS = 5 * 60 * 1000;
+
+export function catchupSince(checkpoint: Checkpoint, skewMs = CATCHUP_SKEW_MS): Date {
+  const started = checkpoint.loadStartedAt ? Date.parse(checkpoint.loadStartedAt) : 0;
+  return new Date(Math.max(0, started - skewMs));
+}
+
+export function paused(
+  checkpoint: Checkpoint,
+  reason: { code: string; reason: string; column?: string },
+  now: Date,
+): Checkpoint {
+  return { ...checkpoint, paused: { ...reason, at: now.toISOString() }, updatedAt: now.toISOString() };
+}

@@ -1,0 +1,445 @@
+import type { EntityProfile, PersonFieldRule } from './entity.profile';
+import { threeWayMerge } from './three-way.merge';
+import {
+  isPerson,
+  type FieldValues,
+  type GenericRecord,
+  type LookupValue,
+  type PersonRecord,
+  type PersonSource,
+  type RecordDocument,
+  type SourceMeta,
+} from './record.model';
+import { lookupField, mapRow, type MappedRow, type RowError } from './row.mapper';
+
+export interface PlanContext {
+  now: string;
+  /** Set during a full load (initial or resync): every row read is stamped as seen by this load. */
+  loadId?: string;
+}
+
+export interface PageInput {
+  rows: readonly unknown[];
+  deleted: readonly { id: string }[];
+}
+
+export interface PlanStats {
+  rows: number;
+  deleted: number;
+  invalid: number;
+  /** Rows whose synced values were already stored: no write. */
+  unchanged: number;
+  /** Rows with the filter column false. */
+  excluded: number;
+  /** Documents to write (one document may cover several rows). */
+  writes: number;
+  conflicts: number;
+}
+
+export interface PagePlan {
+  writes: RecordDocument[];
+  errors: RowError[];
+  stats: PlanStats;
+}
+
+type SourceTable = 'lead' | 'contact';
+
+/** Finds existing documents by id and, for people, by the lead and contact ids they carry. */
+class DocIndex {
+  private readonly byId = new Map<string, RecordDocument>();
+  private readonly byLead = new Map<string, string>();
+  private readonly byContact = new Map<string, string>();
+  readonly dirty = new Set<string>();
+
+  constructor(docs: readonly RecordDocument[]) {
+    for (const doc of docs) this.put(doc, false);
+  }
+
+  put(doc: RecordDocument, dirty = true): void {
+    this.byId.set(doc.id, doc);
+    if (isPerson(doc)) {
+      if (doc.dynamics.leadId) this.byLead.set(doc.dynamics.leadId, doc.id);
+      if (doc.dynamics.contactId) this.byContact.set(doc.dynamics.contactId, doc.id);
+    }
+    if (dirty) this.dirty.add(doc.id);
+  }
+
+  id(id: string): RecordDocument | undefined {
+    return this.byId.get(id);
+  }
+
+  person(id: string | undefined): PersonRecord | undefined {
+    if (id === undefined) return undefined;
+    const doc = this.byId.get(id);
+    return doc !== undefined && isPerson(doc) ? doc : undefined;
+  }
+
+  lead(leadId: string): PersonRecord | undefined {
+    return this.person(this.byLead.get(leadId));
+  }
+
+  contact(contactId: string): PersonRecord | undefined {
+    return this.person(this.byContact.get(contactId));
+  }
+
+  changed(): RecordDocument[] {
+    return [...this.dirty].map((id) => this.byId.get(id) as RecordDocument);
+  }
+}
+
+/** The document ids a page may touch, so the repository can read them all with one query. */
+export function lookupIdsOf(profile: EntityProfile, page: PageInput): string[] {
+  const ids = new Set<string>();
+  for (const raw of page.rows) {
+    if (typeof raw !== 'object' || raw === null) continue;
+    const row = raw as Record<string, unknown>;
+    const key = row[profile.key];
+    if (typeof key === 'string') ids.add(key.toLowerCase());
+    const lead = row._originatingleadid_value;
+    if (profile.logicalName === 'contact' && typeof lead === 'string') ids.add(lead.toLowerCase());
+  }
+  for (const tombstone of page.deleted) ids.add(tombstone.id.toLowerCase());
+  return [...ids];
+}
+
+/**
+ * Turns one page of the delta feed into the documents to write. Pure: the same page against the
+ * same stored documents always gives the same plan, and a plan against its own result is empty,
+ * which is what makes replaying a page after a crash harmless.
+ */
+export function planPage(
+  profile: EntityProfile,
+  page: PageInput,
+  existing: readonly RecordDocument[],
+  ctx: PlanContext,
+): PagePlan {
+  const index = new DocIndex(existing);
+  const errors: RowError[] = [];
+  const stats: PlanStats = {
+    rows: page.rows.length,
+    deleted: page.deleted.length,
+    invalid: 0,
+    unchanged: 0,
+    excluded: 0,
+    writes: 0,
+    conflicts: 0,
+  };
+  for (const raw of page.rows) {
+    const mapped = mapRow(profile, raw);
+    if (!mapped.ok) {
+      stats.invalid += 1;
+      errors.push(mapped.error);
+      continue;
+    }
+    const row = mapped.row;
+    if (row.filter === false) stats.excluded += 1;
+    const outcome =
+      profile.kind === 'person'
+        ? applyPersonRow(profile, row, index, ctx)
+        : applyGenericRow(profile, row, index.id(row.id) as GenericRecord | undefined, ctx);
+    if (outcome === undefined) {
+      if (row.filter !== false) stats.unchanged += 1;
+      continue;
+    }
+    stats.conflicts += outcome.conflicts;
+    index.put(outcome.doc);
+  }
+  for (const tombstone of page.deleted) {
+    const id = tombstone.id.toLowerCase();
+    const doc =
+      profile.kind === 'person'
+        ? profile.logicalName === 'lead'
+          ? (index.lead(id) ?? index.person(id))
+          : (index.contact(id) ?? index.person(id))
+        : index.id(id);
+    if (doc === undefined) continue;
+    const updated = applyDeletion(profile, doc, id, ctx.now);
+    if (updated !== undefined) index.put(updated);
+  }
+  const writes = index.changed();
+  stats.writes = writes.length;
+  return { writes, errors, stats };
+}
+
+interface Outcome {
+  doc: RecordDocument;
+  conflicts: number;
+}
+
+function metaOf(row: MappedRow, previous: SourceMeta | undefined, ctx: PlanContext): SourceMeta {
+  const seenLoad = ctx.loadId ?? previous?.seenLoad;
+  return {
+    id: row.id,
+    table: row.table,
+    etag: row.etag,
+    versionnumber: row.versionnumber,
+    modifiedon: row.modifiedon,
+    statecode: row.statecode,
+    statuscode: row.statuscode,
+    merged: row.merged,
+    masterId: row.masterId,
+    hash: row.hash,
+    ...(seenLoad !== undefined ? { seenLoad } : {}),
+  };
+}
+
+/** Whether the stored source needs no write for this row (same content, or an older version). */
+function upToDate(meta: SourceMeta | undefined, row: MappedRow, ctx: PlanContext): boolean {
+  if (meta === undefined) return false;
+  if (ctx.loadId !== undefined && meta.seenLoad !== ctx.loadId) return false;
+  if (meta.deletedAt !== undefined || meta.excluded === true) return false;
+  // A replayed or re-read page can carry an older version than one already stored.
+  return meta.hash === row.hash || meta.versionnumber > row.versionnumber;
+}
+
+function mergedFlag(row: MappedRow, previous: { at: string; into: string } | undefined, now: string) {
+  if (!row.merged || row.masterId === null) return undefined;
+  return previous?.into === row.masterId ? previous : { at: now, into: row.masterId };
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined)) as T;
+}
+
+function excludeSource<T extends SourceMeta>(meta: T, ctx: PlanContext): T | undefined {
+  const seenLoad = ctx.loadId ?? meta.seenLoad;
+  if (meta.excluded === true && meta.seenLoad === seenLoad) return undefined;
+  return { ...meta, excluded: true, ...(seenLoad !== undefined ? { seenLoad } : {}) };
+}
+
+function applyGenericRow(
+  profile: EntityProfile,
+  row: MappedRow,
+  existing: GenericRecord | undefined,
+  ctx: PlanContext,
+): Outcome | undefined {
+  if (row.filter === false) {
+    // Filtered out: never create, and leave an existing copy as it was, only flagged.
+    if (existing === undefined) return undefined;
+    const meta = excludeSource(existing.dynamics, ctx);
+    if (meta === undefined) return undefined;
+    return {
+      doc: {
+        ...existing,
+        dynamics: meta,
+        sync: { ...existing.sync, excluded: existing.sync.excluded ?? { at: ctx.now }, updatedAt: ctx.now },
+      },
+      conflicts: 0,
+    };
+  }
+  if (existing !== undefined && upToDate(existing.dynamics, row, ctx) && !existing.sync.excluded) {
+    return undefined;
+  }
+  const doc: GenericRecord = {
+    ...(existing ?? {}),
+    id: row.id,
+    entity: profile.logicalName,
+    values: row.values,
+    dynamics: metaOf(row, existing?.dynamics, ctx),
+    sync: withoutUndefined({
+      updatedAt: ctx.now,
+      merged: mergedFlag(row, existing?.sync.merged, ctx.now),
+    }),
+  };
+  return { doc, conflicts: 0 };
+}
+
+/** The marketing-field values Dynamics holds for this row. */
+export function incomingMarketingValues(rules: readonly PersonFieldRule[], row: MappedRow): FieldValues {
+  const out: FieldValues = {};
+  for (const rule of rules) {
+    const column = rule.dynamics;
+    if (column === 'statuscode' || column === 'statecode') {
+      out[rule.marketing] = row[column];
+    } else if (/^_[a-z0-9_]+_value$/.test(column)) {
+      const field = lookupField(column);
+      const lookup = row.values[field] as LookupValue | null | undefined;
+      out[rule.marketing] = rule.useLookupName ? (row.lookupNames[field] ?? null) : (lookup?.id ?? null);
+    } else {
+      out[rule.marketing] = row.values[column] ?? null;
+    }
+  }
+  return out;
+}
+
+function findPerson(row: MappedRow, index: DocIndex): { person?: PersonRecord; newId: string } {
+  if (row.table === 'lead') {
+    return { person: index.lead(row.id) ?? index.person(row.id), newId: row.id };
+  }
+  const own = index.contact(row.id);
+  if (own) return { person: own, newId: own.id };
+  const lead = (row.values.originatingleadid as LookupValue | null | undefined)?.id;
+  if (lead !== undefined) {
+    // A qualified lead and the contact it became are one person, unless that person already has
+    // another contact (someone pointed a second contact at the same lead): then this one stands alone.
+    const fromLead = index.lead(lead) ?? index.person(lead);
+    if (fromLead === undefined) return { newId: lead };
+    if (fromLead.dynamics.contactId === undefined || fromLead.dynamics.contactId === row.id) {
+      return { person: fromLead, newId: fromLead.id };
+    }
+  }
+  return { person: index.person(row.id), newId: row.id };
+}
+
+function marketingValuesOf(person: PersonRecord, rules: readonly PersonFieldRule[]): FieldValues {
+  const out: FieldValues = {};
+  const doc = person as Record<string, unknown>;
+  for (const rule of rules) {
+    if (rule.marketing in doc) out[rule.marketing] = doc[rule.marketing] as FieldValues[string];
+  }
+  return out;
+}
+
+function applyPersonRow(
+  profile: EntityProfile,
+  row: MappedRow,
+  index: DocIndex,
+  ctx: PlanContext,
+): Outcome | undefined {
+  const table = row.table as SourceTable;
+  const { person, newId } = findPerson(row, index);
+  const previous = person?.dynamics[table];
+  // A contact takes the person over from its lead (qualification); a lead never takes over a contact.
+  const primary = person === undefined || person.type === table || table === 'contact';
+
+  if (row.filter === false) {
+    if (person === undefined || previous === undefined) return undefined;
+    const meta = excludeSource(previous, ctx);
+    if (meta === undefined) return undefined;
+    const sync = primary
+      ? { ...person.sync, excluded: person.sync.excluded ?? { at: ctx.now } }
+      : person.sync;
+    return {
+      doc: {
+        ...person,
+        dynamics: { ...person.dynamics, [table]: meta },
+        sync: { ...sync, updatedAt: ctx.now },
+      },
+      conflicts: 0,
+    };
+  }
+  if (person !== undefined && upToDate(previous, row, ctx) && (!primary || person.type === table)) {
+    if (!primary || person.sync.excluded === undefined) return undefined;
+  }
+
+  const source: PersonSource = { ...metaOf(row, previous, ctx), values: row.values };
+  const idKey = table === 'lead' ? 'leadId' : 'contactId';
+  if (person === undefined) {
+    const incoming = incomingMarketingValues(profile.personFields, row);
+    const doc: PersonRecord = {
+      id: newId,
+      entity: 'person',
+      type: table,
+      ...incoming,
+      dynamics: {
+        [idKey]: row.id,
+        etag: row.etag,
+        versionnumber: row.versionnumber,
+        modifiedon: row.modifiedon,
+        [table]: source,
+      },
+      sync: withoutUndefined({
+        updatedAt: ctx.now,
+        agreed: incoming,
+        merged: mergedFlag(row, undefined, ctx.now),
+      }),
+    };
+    return { doc, conflicts: 0 };
+  }
+  if (!primary) {
+    return {
+      doc: {
+        ...person,
+        dynamics: { ...person.dynamics, [idKey]: row.id, [table]: source },
+        sync: { ...person.sync, updatedAt: ctx.now },
+      },
+      conflicts: 0,
+    };
+  }
+  const incoming = incomingMarketingValues(profile.personFields, row);
+  const merge = threeWayMerge(
+    profile.personFields,
+    incoming,
+    person.sync.agreed,
+    marketingValuesOf(person, profile.personFields),
+  );
+  const { excluded: _excluded, deletedInDynamics: _deleted, merged: _merged, ...keptSync } = person.sync;
+  const doc: PersonRecord = {
+    ...person,
+    ...merge.values,
+    type: table,
+    dynamics: {
+      ...person.dynamics,
+      [idKey]: row.id,
+      etag: row.etag,
+      versionnumber: row.versionnumber,
+      modifiedon: row.modifiedon,
+      [table]: source,
+    },
+    sync: withoutUndefined({
+      ...keptSync,
+      updatedAt: ctx.now,
+      agreed: { ...person.sync.agreed, ...merge.agreed },
+      merged: mergedFlag(row, person.sync.merged, ctx.now),
+    }),
+  };
+  return { doc, conflicts: merge.conflicts.length };
+}
+
+/**
+ * A row deleted in Dynamics (tombstone, or not seen by a full resync): the copy stays, flagged,
+ * because marketing history hangs off it; nothing is removed automatically.
+ */
+export function applyDeletion(
+  profile: EntityProfile,
+  doc: RecordDocument,
+  dynamicsId: string,
+  now: string,
+): RecordDocument | undefined {
+  if (!isPerson(doc)) {
+    if (doc.sync.deletedInDynamics !== undefined) return undefined;
+    return {
+      ...doc,
+      dynamics: { ...doc.dynamics, deletedAt: now },
+      sync: { ...doc.sync, deletedInDynamics: { at: now }, updatedAt: now },
+    };
+  }
+  const table: SourceTable =
+    doc.dynamics.leadId === dynamicsId
+      ? 'lead'
+      : doc.dynamics.contactId === dynamicsId
+        ? 'contact'
+        : (profile.logicalName as SourceTable);
+  const source = doc.dynamics[table];
+  if (source?.deletedAt !== undefined) return undefined;
+  const isPrimary = doc.type === table;
+  if (source === undefined && !isPrimary) return undefined;
+  if (source === undefined && doc.sync.deletedInDynamics !== undefined) return undefined;
+  return {
+    ...doc,
+    dynamics:
+      source === undefined ? doc.dynamics : { ...doc.dynamics, [table]: { ...source, deletedAt: now } },
+    sync: {
+      ...doc.sync,
+      updatedAt: now,
+      ...(isPrimary ? { deletedInDynamics: doc.sync.deletedInDynamics ?? { at: now } } : {}),
+    },
+  };
+}
+
+/** After a full resync: a stored row the resync did not see no longer exists in Dynamics. */
+export function markUnseen(
+  profile: EntityProfile,
+  doc: RecordDocument,
+  loadId: string,
+  now: string,
+): RecordDocument | undefined {
+  if (isPerson(doc)) {
+    const table = profile.logicalName as SourceTable;
+    const source = doc.dynamics[table];
+    if (source === undefined || source.seenLoad === loadId) return undefined;
+    return applyDeletion(profile, doc, source.id, now);
+  }
+  if (doc.entity !== profile.logicalName || doc.dynamics.seenLoad === loadId) return undefined;
+  return applyDeletion(profile, doc, doc.id, now);
+}

@@ -1,0 +1,386 @@
+import { randomUUID } from 'node:crypto';
+import { CosmosStoreError } from '../cosmos/cosmos.errors';
+import type { FoundDocuments, WriteOutcome } from '../cosmos/record.repository';
+import type { SyncErrorInput } from '../cosmos/sync-error.repository';
+import type {
+  ChangePage,
+  ModifiedPage,
+  ModifiedSinceOptions,
+  ReadChangesOptions,
+} from '../dataverse/change-tracking.reader';
+import { isDataverseError } from '../dataverse/dataverse.errors';
+import {
+  afterCatchup,
+  afterPage,
+  CATCHUP_SKEW_MS,
+  catchupSince,
+  paused,
+  selectChanged,
+  startFullLoad,
+  type Checkpoint,
+} from '../domain/checkpoint.state';
+import type { EntityProfile } from '../domain/entity.profile';
+import { lookupIdsOf, markUnseen, planPage, type PageInput } from '../domain/page.planner';
+import type { RecordDocument } from '../domain/record.model';
+import type { Logger } from '../telemetry/logger';
+
+/** The delta feed (ChangeTrackingReader satisfies it). */
+export interface ChangeSource {
+  readChanges(options: ReadChangesOptions): AsyncIterable<ChangePage>;
+  queryModifiedSince(options: ModifiedSinceOptions): AsyncIterable<ModifiedPage>;
+}
+
+/** The records of the entity's container (RecordRepository satisfies it). */
+export interface RecordStore {
+  findForPage(ids: readonly string[]): Promise<FoundDocuments>;
+  write(docs: readonly RecordDocument[], knownEtags?: ReadonlyMap<string, string>): Promise<WriteOutcome>;
+  recordsOf(entity: string): AsyncIterable<FoundDocuments>;
+}
+
+export interface CheckpointStore {
+  get(entity: string): Promise<Checkpoint | undefined>;
+  save(checkpoint: Checkpoint): Promise<Checkpoint>;
+}
+
+export interface ErrorSink {
+  record(error: SyncErrorInput): Promise<unknown>;
+}
+
+export interface PullDeps {
+  source: ChangeSource;
+  records: RecordStore;
+  checkpoints: CheckpointStore;
+  errors: ErrorSink;
+  log: Logger;
+  /** Wall-clock budget of one job; the pull stops after the page that crosses it. */
+  timeBudgetMs: number;
+  pageSize?: number;
+  catchupSkewMs?: number;
+  now?: () => Date;
+  newId?: () => string;
+  /** Test seam: runs after a page is written and before its checkpoint is saved (crash injection). */
+  afterPageWrite?: (info: { phase: Checkpoint['phase']; page: number }) => Promise<void> | void;
+}
+
+export interface PullOptions {
+  /** Start a new full load (requested resync); an id derived from the job makes a redelivery resume it. */
+  resyncLoadId?: string;
+  /** Clear a pause (an admin fixed the cause, or asked to try again). */
+  resume?: boolean;
+  correlationId?: string;
+}
+
+export interface PullStats {
+  pages: number;
+  rows: number;
+  deleted: number;
+  written: number;
+  unchanged: number;
+  excluded: number;
+  invalid: number;
+  conflicts: number;
+  retries: number;
+  markedDeleted: number;
+}
+
+export interface PullResult {
+  outcome: 'done' | 'continue' | 'paused';
+  phase: Checkpoint['phase'];
+  stats: PullStats;
+  paused?: NonNullable<Checkpoint['paused']>;
+  /** The load was restarted because the delta token expired. */
+  resynced: boolean;
+}
+
+const MAX_WRITE_ATTEMPTS = 5;
+
+/**
+ * Pulls one entity from Dynamics into Cosmos: initial load page by page, a catch-up pass for edits
+ * made while it ran, then incremental pulls from the deltaLink. Every page is written before the
+ * link that follows it is saved, so a crash anywhere replays at most one page, and replays are
+ * harmless because planning against already-written documents yields no writes.
+ */
+export class PullUseCase {
+  private readonly now: () => Date;
+  private readonly newId: () => string;
+  private readonly stats: PullStats = {
+    pages: 0,
+    rows: 0,
+    deleted: 0,
+    written: 0,
+    unchanged: 0,
+    excluded: 0,
+    invalid: 0,
+    conflicts: 0,
+    retries: 0,
+    markedDeleted: 0,
+  };
+  private deadline = 0;
+  private resynced = false;
+
+  constructor(
+    private readonly profile: EntityProfile,
+    private readonly deps: PullDeps,
+  ) {
+    this.now = deps.now ?? (() => new Date());
+    this.newId = deps.newId ?? randomUUID;
+  }
+
+  async run(options: PullOptions = {}): Promise<PullResult> {
+    this.deadline = this.now().getTime() + this.deps.timeBudgetMs;
+    const entity = this.profile.logicalName;
+    let checkpoint = await this.deps.checkpoints.get(entity);
+    const select = this.profile.select;
+    if (options.resyncLoadId !== undefined && checkpoint?.loadId !== options.resyncLoadId) {
+      checkpoint = await this.save(
+        startFullLoad(entity, options.resyncLoadId, this.now(), true, select),
+        checkpoint,
+      );
+    }
+    if (checkpoint?.paused !== undefined) {
+      if (!options.resume) return this.result('paused', checkpoint);
+      const { paused: _paused, ...rest } = checkpoint;
+      checkpoint = await this.deps.checkpoints.save(rest);
+    }
+    if (checkpoint !== undefined && selectChanged(checkpoint, select)) {
+      // Saved links carry the old $select: new columns would never be read, removed ones still asked for.
+      this.deps.log.info('synced columns changed, starting a new full load', { entity });
+      checkpoint = await this.save(
+        startFullLoad(entity, this.newId(), this.now(), false, select),
+        checkpoint,
+      );
+    }
+    checkpoint ??= await this.deps.checkpoints.save(
+      startFullLoad(entity, this.newId(), this.now(), false, select),
+    );
+
+    try {
+      for (;;) {
+        if (checkpoint.phase === 'catchup') {
+          const done = await this.catchup(checkpoint);
+          if (done === undefined) return this.result('continue', checkpoint);
+          checkpoint = done;
+          continue;
+        }
+        const link =
+          checkpoint.phase === 'initial'
+            ? checkpoint.nextLink
+            : (checkpoint.nextLink ?? checkpoint.deltaLink);
+        if (checkpoint.phase === 'delta' && link === undefined) {
+          // A delta checkpoint without a link cannot resume; only a new load can.
+          checkpoint = await this.save(
+            startFullLoad(entity, this.newId(), this.now(), true, select),
+            checkpoint,
+          );
+          continue;
+        }
+        let next: Checkpoint;
+        try {
+          next = await this.follow(checkpoint, link);
+        } catch (error) {
+          if (isDataverseError(error) && error.code === 'change_tracking_expired' && !this.resynced) {
+            // The token outlived the organization's retention: reload everything, then mark what is gone.
+            this.deps.log.warn('delta token expired, starting a full resync', { entity });
+            this.resynced = true;
+            checkpoint = await this.save(
+              startFullLoad(entity, this.newId(), this.now(), true, select),
+              checkpoint,
+            );
+            continue;
+          }
+          throw error;
+        }
+        const finished =
+          checkpoint.phase === 'initial' ? next.phase === 'catchup' : next.nextLink === undefined;
+        checkpoint = next;
+        if (!finished || this.overBudget()) {
+          return this.result(finished && checkpoint.phase === 'delta' ? 'done' : 'continue', checkpoint);
+        }
+        if (checkpoint.phase === 'delta') return this.result('done', checkpoint);
+      }
+    } catch (error) {
+      const pause = pauseReason(error);
+      if (pause === undefined) throw error;
+      await this.deps.errors.record({
+        entity,
+        recordId: pause.column ?? null,
+        operation: 'pull',
+        direction: 'dynamics-to-marketing',
+        code: pause.code,
+        message: pause.reason,
+        at: this.now().toISOString(),
+        ...(options.correlationId !== undefined ? { correlationId: options.correlationId } : {}),
+      });
+      const latest = (await this.deps.checkpoints.get(entity)) ?? checkpoint;
+      const saved = await this.deps.checkpoints.save(paused(latest, pause, this.now()));
+      this.deps.log.error('entity paused', { entity, code: pause.code, reason: pause.reason });
+      return this.result('paused', saved);
+    }
+  }
+
+  /** Reads pages from a link (or a fresh load) until the feed ends or the budget is spent. */
+  private async follow(checkpoint: Checkpoint, link: string | undefined): Promise<Checkpoint> {
+    let current = checkpoint;
+    const pages = this.deps.source.readChanges({
+      entitySet: this.profile.entitySet,
+      select: this.profile.select,
+      ...(this.deps.pageSize !== undefined ? { pageSize: this.deps.pageSize } : {}),
+      ...(link !== undefined ? { resumeLink: link } : {}),
+    });
+    for await (const page of pages) {
+      // Only a resync stamps rows as seen (it costs a write per unchanged row); its end marks the unseen deleted.
+      const loadId = current.phase === 'initial' && current.resync ? current.loadId : undefined;
+      await this.writePage({ rows: page.rows, deleted: page.deleted }, loadId);
+      await this.deps.afterPageWrite?.({ phase: current.phase, page: this.stats.pages });
+      current = await this.deps.checkpoints.save(afterPage(current, page, this.now()));
+      if (page.nextLink !== undefined && this.overBudget()) break;
+    }
+    return current;
+  }
+
+  /**
+   * Re-reads rows modified since the load started (minus clock skew): Dynamics issues the deltaLink
+   * only at the end of a load, so edits to rows already paged past would otherwise be lost.
+   * Returns undefined when the budget ran out (the pass restarts next time; it is idempotent).
+   */
+  private async catchup(checkpoint: Checkpoint): Promise<Checkpoint | undefined> {
+    const since = catchupSince(checkpoint, this.deps.catchupSkewMs ?? CATCHUP_SKEW_MS);
+    const select = this.profile.select.filter((column) => column !== 'modifiedon');
+    for await (const page of this.deps.source.queryModifiedSince({
+      entitySet: this.profile.entitySet,
+      select,
+      since,
+      keyColumn: this.profile.key,
+      ...(this.deps.pageSize !== undefined ? { pageSize: this.deps.pageSize } : {}),
+    })) {
+      await this.writePage(
+        { rows: page.rows, deleted: [] },
+        checkpoint.resync ? checkpoint.loadId : undefined,
+      );
+      if (page.nextLink !== undefined && this.overBudget()) return undefined;
+    }
+    if (checkpoint.resync && checkpoint.loadId !== undefined) await this.reconcile(checkpoint.loadId);
+    return this.deps.checkpoints.save(afterCatchup(checkpoint, this.now()));
+  }
+
+  /** After a resync: records the load did not see were deleted while the token was expired. */
+  private async reconcile(loadId: string): Promise<void> {
+    const now = this.now().toISOString();
+    for await (const found of this.deps.records.recordsOf(this.profile.logicalName)) {
+      let docs = found.docs;
+      for (let attempt = 1; ; attempt += 1) {
+        const updates = docs.flatMap((doc) => markUnseen(this.profile, doc, loadId, now) ?? []);
+        const outcome = await this.deps.records.write(updates);
+        this.stats.markedDeleted += outcome.written;
+        if (outcome.conflicts.length === 0) break;
+        if (attempt >= MAX_WRITE_ATTEMPTS) throw this.tooManyConflicts(outcome.conflicts);
+        docs = (await this.deps.records.findForPage(outcome.conflicts)).docs;
+      }
+    }
+  }
+
+  /** Plans and writes one page, re-planning documents someone else changed meanwhile. */
+  private async writePage(page: PageInput, loadId: string | undefined): Promise<void> {
+    const ids = lookupIdsOf(this.profile, page);
+    const now = this.now().toISOString();
+    for (let attempt = 1; ; attempt += 1) {
+      const found = await this.deps.records.findForPage(ids);
+      const knownEtags = new Map<string, string>();
+      for (const bad of found.invalid) {
+        if (bad.etag !== undefined) knownEtags.set(bad.id, bad.etag);
+        if (attempt === 1) {
+          await this.deps.errors.record({
+            entity: this.profile.logicalName,
+            recordId: bad.id,
+            operation: 'pull',
+            direction: 'dynamics-to-marketing',
+            code: 'invalid_document',
+            message: `stored document failed validation and is replaced by the Dynamics version: ${bad.message}`,
+            at: now,
+          });
+        }
+      }
+      const plan = planPage(this.profile, page, found.docs, {
+        now,
+        ...(loadId !== undefined ? { loadId } : {}),
+      });
+      const outcome = await this.deps.records.write(plan.writes, knownEtags);
+      this.stats.written += outcome.written;
+      if (outcome.conflicts.length > 0) {
+        this.stats.retries += 1;
+        if (attempt >= MAX_WRITE_ATTEMPTS) throw this.tooManyConflicts(outcome.conflicts);
+        continue;
+      }
+      // Error records are part of the page: written before the checkpoint moves past it.
+      for (const error of plan.errors) {
+        await this.deps.errors.record({
+          entity: this.profile.logicalName,
+          recordId: error.id,
+          operation: 'pull',
+          direction: 'dynamics-to-marketing',
+          code: error.code,
+          message: error.message,
+          excerpt: error.excerpt,
+          at: now,
+        });
+      }
+      this.stats.pages += 1;
+      this.stats.rows += plan.stats.rows;
+      this.stats.deleted += plan.stats.deleted;
+      this.stats.unchanged += plan.stats.unchanged;
+      this.stats.excluded += plan.stats.excluded;
+      this.stats.invalid += plan.stats.invalid;
+      this.stats.conflicts += plan.stats.conflicts;
+      return;
+    }
+  }
+
+  private async save(next: Checkpoint, previous: Checkpoint | undefined): Promise<Checkpoint> {
+    // Keep the stored _etag so the guarded save still detects a concurrent writer.
+    const base = previous?._etag !== undefined ? { ...next, _etag: previous._etag } : next;
+    return this.deps.checkpoints.save(base);
+  }
+
+  private overBudget(): boolean {
+    return this.now().getTime() >= this.deadline;
+  }
+
+  private tooManyConflicts(ids: readonly string[]): CosmosStoreError {
+    return new CosmosStoreError(
+      'precondition_failed',
+      `records kept changing while being written (${ids.slice(0, 5).join(', ')}); the job is retried`,
+      { retryable: true },
+    );
+  }
+
+  private result(outcome: PullResult['outcome'], checkpoint: Checkpoint): PullResult {
+    return {
+      outcome: checkpoint.paused !== undefined ? 'paused' : outcome,
+      phase: checkpoint.phase,
+      stats: { ...this.stats },
+      ...(checkpoint.paused !== undefined ? { paused: checkpoint.paused } : {}),
+      resynced: this.resynced,
+    };
+  }
+}
+
+/** Errors that need an admin (schema drift, tracking switched off): pause this entity, not the others. */
+function pauseReason(error: unknown): { code: string; reason: string; column?: string } | undefined {
+  if (!isDataverseError(error)) return undefined;
+  if (error.code === 'unknown_column') {
+    const column = error.column;
+    const table = error.entity;
+    return {
+      code: 'unknown_column',
+      reason: `column "${column ?? '?'}" of ${table ?? 'the table'} no longer exists in Dynamics; remove it from the sync or restore it, then resume: ${error.message}`,
+      ...(column !== undefined ? { column } : {}),
+    };
+  }
+  if (error.code === 'change_tracking_disabled') {
+    return {
+      code: 'change_tracking_disabled',
+      reason: `change tracking is off for this table: ${error.message}`,
+    };
+  }
+  return undefined;
+}

@@ -1,0 +1,147 @@
+import { ServiceBusClient } from '@azure/service-bus';
+import type { Container } from '@azure/cosmos';
+import { closeServices } from '../../functions/app.services';
+import type { HostLogEntry } from '../../local/host/function-host';
+import { startLocalStack, type LocalStack } from '../../local/stack';
+import { CONTAINERS } from '../../shared/config/entity.catalog';
+import { createCosmosClient } from '../../shared/cosmos/cosmos.client';
+import { RunHistoryRepository } from '../../shared/cosmos/run-history.repository';
+
+async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+describe('the functions on the local stack, driven by the host harness', () => {
+  let stack: LocalStack;
+  const logs: HostLogEntry[] = [];
+  const errors: string[] = [];
+  let database: ReturnType<ReturnType<typeof createCosmosClient>['database']>;
+  let disposeCosmos: () => void;
+
+  const count = async (container: Container, where = 'true') => {
+    const { resources } = await container.items
+      .query<number>(`SELECT VALUE COUNT(1) FROM c WHERE ${where}`)
+      .fetchAll();
+    return resources[0] ?? 0;
+  };
+
+  beforeAll(async () => {
+    stack = await startLocalStack({
+      records: 40,
+      env: { SYNC_ENTITIES: 'lead,contact,account', SYNC_SCHEDULE: '0 */5 * * * *' },
+      host: {
+        startTimers: false,
+        log: (entry) => logs.push(entry),
+        onError: (name, error) => errors.push(`${name}: ${String(error)}`),
+      },
+    });
+    const client = createCosmosClient({
+      COSMOS_ENDPOINT: stack.cosmos.endpoint,
+      COSMOS_KEY: stack.cosmos.key,
+      COSMOS_DATABASE: 'marketing',
+    });
+    database = client.database('marketing');
+    disposeCosmos = () => client.dispose();
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    await closeServices();
+    disposeCosmos?.();
+  });
+
+  it('loads every function with the bindings the Functions host would index', () => {
+    const host = stack.host;
+    if (host === undefined) throw new Error('no host');
+    const byName = Object.fromEntries(host.host.registrations.map((r) => [r.metadata.name, r.metadata]));
+    expect(Object.keys(byName).sort()).toEqual(['puller', 'scheduler', 'status']);
+    const trigger = (name: string) =>
+      Object.values(byName[name]?.bindings ?? {}).find((b) => b.direction === 'in');
+    expect(trigger('scheduler')).toMatchObject({ type: 'timerTrigger', schedule: '0 */5 * * * *' });
+    expect(trigger('puller')).toMatchObject({
+      type: 'serviceBusTrigger',
+      queueName: 'pull-jobs',
+      connection: 'SERVICEBUS',
+      isSessionsEnabled: true,
+    });
+    expect(trigger('status')).toMatchObject({ type: 'httpTrigger', route: 'status', methods: ['GET'] });
+  });
+
+  it('a timer tick pulls every enabled entity into Cosmos through Service Bus sessions; a doubled tick adds nothing', async () => {
+    const host = stack.host;
+    if (host === undefined) throw new Error('no host');
+    await host.timers.tick('scheduler');
+    await host.timers.tick('scheduler'); // same slot: duplicate detection drops these three jobs
+    const runs = new RunHistoryRepository(database.container(CONTAINERS.syncState.id));
+    for (const entity of ['lead', 'contact', 'account']) {
+      const run = await waitFor(async () => {
+        const [latest] = await runs.latest(entity, 1);
+        return latest?.status === 'succeeded' ? latest : undefined;
+      }, `a finished run of ${entity}`);
+      expect(run.jobMessageId).toMatch(new RegExp(`^pull:${entity}:\\d{4}-`));
+    }
+    expect(stack.broker.counters('pull-jobs').duplicatesDropped).toBe(3);
+    expect(host.host.stats.get('puller')).toEqual({ succeeded: 3, failed: 0 });
+
+    const contacts = stack.dataverse.control.count('contact');
+    const accounts = stack.dataverse.control.count('account');
+    expect(await count(database.container(CONTAINERS.accounts.id))).toBeGreaterThan(0);
+    expect(await count(database.container(CONTAINERS.accounts.id))).toBeLessThanOrEqual(accounts);
+    expect(await count(database.container(CONTAINERS.people.id), "c.type = 'contact'")).toBeGreaterThan(0);
+    expect(await count(database.container(CONTAINERS.people.id), "c.type = 'contact'")).toBeLessThanOrEqual(
+      contacts,
+    );
+    expect(logs.some((l) => l.functionName === 'scheduler' && /scheduled pull jobs/.test(l.message))).toBe(
+      true,
+    );
+    expect(logs.some((l) => l.functionName === 'puller' && /pull job finished/.test(l.message))).toBe(true);
+    expect(errors).toEqual([]);
+  });
+
+  it('serves HTTP functions under /api on loopback and answers unknown routes with 404', async () => {
+    const port = stack.host?.httpPort;
+    const response = await fetch(`http://127.0.0.1:${port}/api/status`);
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as {
+      entities: { entity: string; lastRun: { status: string } | null }[];
+    };
+    expect(body.entities.map((e) => e.entity)).toEqual(['lead', 'contact', 'account']);
+    expect(body.entities.map((e) => e.lastRun?.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    expect((await fetch(`http://127.0.0.1:${port}/api/nothing-here`)).status).toBe(404);
+    expect((await fetch(`http://127.0.0.1:${port}/api/status`, { method: 'DELETE' })).status).toBe(405);
+  });
+
+  it('a malformed job message becomes a visible sync error and is settled, not redelivered forever', async () => {
+    const client = new ServiceBusClient(stack.broker.connectionString);
+    const sender = client.createSender('pull-jobs');
+    await sender.sendMessages({
+      body: { kind: 'pull', entity: 'Not An Entity' },
+      sessionId: 'bad',
+      messageId: 'bad-1',
+    });
+    await sender.close();
+    await client.close();
+    const errorsContainer = database.container(CONTAINERS.syncErrors.id);
+    const recorded = await waitFor(async () => {
+      const { resources } = await errorsContainer.items
+        .query<{ code: string; message: string; recordId: string }>(
+          "SELECT * FROM c WHERE c.recordId = 'bad-1'",
+        )
+        .fetchAll();
+      return resources[0];
+    }, 'the sync error of the malformed job');
+    expect(recorded.code).toBe('invalid_message');
+    expect(recorded.message).toMatch(/pull job bad-1 rejected: .*entity/);
+    await waitFor(
+      async () => (stack.broker.counters('pull-jobs').active === 0 ? true : undefined),
+      'an empty queue',
+    );
+    expect(stack.broker.deadLetters('pull-jobs')).toEqual([]);
+  });
+});

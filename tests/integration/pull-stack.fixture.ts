@@ -1,0 +1,146 @@
+import type { Container, CosmosClient } from '@azure/cosmos';
+import { startCosmosStandIn, type CosmosStandIn } from '../../local/cosmos/cosmos.server';
+import {
+  DEFAULT_CLIENT_ID,
+  DEFAULT_CLIENT_SECRET,
+  type SimulatorOptions,
+} from '../../local/dataverse/simulator.options';
+import { startDataverseSimulator, type DataverseSimulator } from '../../local/dataverse/simulator.server';
+import { CONTAINERS, type ContainerKey } from '../../shared/config/entity.catalog';
+import { buildCatalog, DEFAULT_SYNC_CONFIG, type SyncConfig } from '../../shared/config/sync-config.schema';
+import { CheckpointRepository } from '../../shared/cosmos/checkpoint.repository';
+import { createCosmosClient } from '../../shared/cosmos/cosmos.client';
+import { provisionCosmos } from '../../shared/cosmos/cosmos.provisioning';
+import { RecordRepository } from '../../shared/cosmos/record.repository';
+import { SyncErrorRepository } from '../../shared/cosmos/sync-error.repository';
+import { createDataverseConnection, type DataverseConnection } from '../../shared/dataverse';
+import { buildEntityProfile, type EntityProfile } from '../../shared/domain/entity.profile';
+import type { RecordDocument } from '../../shared/domain/record.model';
+import {
+  PullUseCase,
+  type ChangeSource,
+  type PullDeps,
+  type PullOptions,
+  type PullResult,
+} from '../../shared/sync/pull.use-case';
+import { createLogger, type Logger } from '../../shared/telemetry/logger';
+
+export const quietLog: Logger = createLogger({ debug() {}, info() {}, warn() {}, error() {} });
+
+/** Counts writes that reach Cosmos, so tests can assert "no write" for unchanged rows. */
+export class CountingRecords extends RecordRepository {
+  written = 0;
+  override async write(...args: Parameters<RecordRepository['write']>) {
+    const outcome = await super.write(...args);
+    this.written += outcome.written;
+    return outcome;
+  }
+}
+
+export interface PullStack {
+  sim: DataverseSimulator;
+  cosmos: CosmosStandIn;
+  client: CosmosClient;
+  dataverse: DataverseConnection;
+  checkpoints: CheckpointRepository;
+  errors: SyncErrorRepository;
+  records(container: ContainerKey): CountingRecords;
+  container(key: ContainerKey): Container;
+  profile(entity: string, config?: SyncConfig): EntityProfile;
+  pull(
+    entity: string,
+    options?: PullOptions & Partial<Omit<PullDeps, 'records'>> & { config?: SyncConfig },
+  ): Promise<PullResult>;
+  all(key: ContainerKey): Promise<RecordDocument[]>;
+  close(): Promise<void>;
+}
+
+export async function startPullStack(simOptions: SimulatorOptions = {}): Promise<PullStack> {
+  const sim = await startDataverseSimulator({ records: 40, seed: 11, ...simOptions });
+  const cosmos = await startCosmosStandIn();
+  const client = createCosmosClient({
+    COSMOS_ENDPOINT: cosmos.endpoint,
+    COSMOS_KEY: cosmos.key,
+    COSMOS_DATABASE: 'pull',
+  });
+  await provisionCosmos(client, 'pull', 'create');
+  const database = client.database('pull');
+  const dataverse = createDataverseConnection({
+    auth: {
+      url: sim.url,
+      tenantId: sim.tenantId,
+      clientId: DEFAULT_CLIENT_ID,
+      clientSecret: DEFAULT_CLIENT_SECRET,
+      tokenEndpoint: sim.tokenEndpoint,
+    },
+    governor: { maxConcurrency: 4 },
+  });
+  const checkpoints = new CheckpointRepository(database.container(CONTAINERS.syncState.id));
+  const errors = new SyncErrorRepository(database.container(CONTAINERS.syncErrors.id));
+  const repositories = new Map<ContainerKey, CountingRecords>();
+  const records = (key: ContainerKey) => {
+    let repo = repositories.get(key);
+    if (!repo) {
+      repo = new CountingRecords(database.container(CONTAINERS[key].id), {
+        kind: key === 'people' ? 'person' : 'generic',
+        mode: 'parallel',
+      });
+      repositories.set(key, repo);
+    }
+    return repo;
+  };
+  const profile = (entity: string, config: SyncConfig = DEFAULT_SYNC_CONFIG) =>
+    buildEntityProfile(buildCatalog(config).get(entity), config);
+  return {
+    sim,
+    cosmos,
+    client,
+    dataverse,
+    checkpoints,
+    errors,
+    records,
+    container: (key) => database.container(CONTAINERS[key].id),
+    profile,
+    pull: (entity, options = {}) => {
+      const p = profile(entity, options.config);
+      const source: ChangeSource = options.source ?? dataverse.reader;
+      return new PullUseCase(p, {
+        source,
+        records: records(p.container),
+        checkpoints,
+        errors,
+        log: options.log ?? quietLog,
+        timeBudgetMs: options.timeBudgetMs ?? 60_000,
+        ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
+        ...(options.afterPageWrite !== undefined ? { afterPageWrite: options.afterPageWrite } : {}),
+        ...(options.now !== undefined ? { now: options.now } : {}),
+      }).run(options);
+    },
+    all: async (key) => {
+      const { resources } = await database
+        .container(CONTAINERS[key].id)
+        .items.query<RecordDocument>('SELECT * FROM c')
+        .fetchAll();
+      return resources;
+    },
+    close: async () => {
+      client.dispose();
+      await sim.close();
+      await cosmos.close();
+    },
+  };
+}
+
+/** Documents without Cosmos system properties and sync timestamps, for whole-state comparisons. */
+export function comparable(docs: readonly RecordDocument[]): unknown[] {
+  const strip = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(strip);
+    if (value === null || typeof value !== 'object') return value;
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>)
+        .filter(([key]) => !key.startsWith('_') && key !== 'updatedAt' && key !== 'at' && key !== 'seenLoad')
+        .map(([key, item]) => [key, strip(item)]),
+    );
+  };
+  return [...docs].sort((a, b) => a.id.localeCompare(b.id)).map(strip);
+}

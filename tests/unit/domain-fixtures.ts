@@ -1,0 +1,110 @@
+import { BUILT_IN_ENTITIES } from '../../shared/config/entity.catalog';
+import { DEFAULT_SYNC_CONFIG, type SyncConfig } from '../../shared/config/sync-config.schema';
+import { buildEntityProfile, type EntityProfile } from '../../shared/domain/entity.profile';
+
+export function profileOf(name: string, config: SyncConfig = DEFAULT_SYNC_CONFIG): EntityProfile {
+  const entity = BUILT_IN_ENTITIES.find((e) => e.logicalName === name);
+  if (!entity) throw new Error(`no entity ${name}`);
+  return buildEntityProfile(entity, config);
+}
+
+export const LEAD = '11111111-1111-4111-8111-111111111111';
+export const CONTACT = '22222222-2222-4222-8222-222222222222';
+export const ACCOUNT = '33333333-3333-4333-8333-333333333333';
+export const USER = '44444444-4444-4444-8444-444444444444';
+export const OTHER = '55555555-5555-4555-8555-555555555555';
+
+const FV = '@OData.Community.Display.V1.FormattedValue';
+const LLN = '@Microsoft.Dynamics.CRM.lookuplogicalname';
+
+export function leadRow(overrides: Record<string, unknown> = {}, version = 10): Record<string, unknown> {
+  return {
+    '@odata.etag': `W/"${version}"`,
+    leadid: LEAD,
+    firstname: 'Ada',
+    lastname: 'Lovelace',
+    emailaddress1: 'ada@example.com',
+    jobtitle: 'Engineer',
+    telephone1: '+44 1',
+    companyname: 'Analytical Ltd',
+    leadsourcecode: 1,
+    [`leadsourcecode${FV}`]: 'Advertisement',
+    industrycode: null,
+    _parentaccountid_value: null,
+    _parentcontactid_value: null,
+    new_synctomkto: true,
+    merged: false,
+    _masterid_value: null,
+    statecode: 0,
+    [`statecode${FV}`]: 'Open',
+    statuscode: 1,
+    [`statuscode${FV}`]: 'New',
+    _ownerid_value: USER,
+    [`_ownerid_value${LLN}`]: 'systemuser',
+    modifiedon: '2026-01-01T10:00:00Z',
+    versionnumber: version,
+    ...overrides,
+  };
+}
+
+export function contactRow(overrides: Record<string, unknown> = {}, version = 20): Record<string, unknown> {
+  return {
+    '@odata.etag': `W/"${version}"`,
+    contactid: CONTACT,
+    firstname: 'Ada',
+    lastname: 'Lovelace',
+    emailaddress1: 'ada@example.com',
+    jobtitle: 'Engineer',
+    telephone1: '+44 1',
+    mobilephone: null,
+    preferredcontactmethodcode: 2,
+    [`preferredcontactmethodcode${FV}`]: 'Email',
+    donotemail: false,
+    _parentcustomerid_value: ACCOUNT,
+    [`_parentcustomerid_value${LLN}`]: 'account',
+    [`_parentcustomerid_value${FV}`]: 'Analytical Ltd',
+    _originatingleadid_value: null,
+    new_synctomkto: null,
+    merged: false,
+    _masterid_value: null,
+    statecode: 0,
+    [`statecode${FV}`]: 'Active',
+    statuscode: 1,
+    [`statuscode${FV}`]: 'Active',
+    _ownerid_value: USER,
+    [`_ownerid_value${LLN}`]: 'systemuser',
+    modifiedon: '2026-01-01T11:00:00Z',
+    versionnumber: version,
+    ...overrides,
+  };
+}
+
+export function accountRow(overrides: Record<string, unknown> = {}, version = 30): Record<string, unknown> {
+  return {
+    '@odata.etag': `W/"${version}"`,
+    accountid: ACCOUNT,
+    name: 'Analytical Ltd',
+    accountnumber: 'A-1',
+    industrycode: 7,
+    [`industrycode${FV}`]: 'Consulting',
+    websiteurl: null,
+    telephone1: null,
+    address1_city: 'London',
+    address1_country: 'UK',
+    numberofemployees: 1200,
+    [`numberofemployees${FV}`]: '1,200',
+    _primarycontactid_value: CONTACT,
+    [`_primarycontactid_value${LLN}`]: 'contact',
+    _parentaccountid_value: null,
+    new_synctomkto: true,
+    merged: false,
+    _masterid_value: null,
+    statecode: 0,
+    statuscode: 1,
+    _ownerid_value: USER,
+    [`_ownerid_value${LLN}`]: 'systemuser',
+    modifiedon: '2026-01-01T12:00:00Z',
+    versionnumber: version,
+    ...overrides,
+  };
+}
