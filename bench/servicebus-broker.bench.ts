@@ -99,9 +99,11 @@ async function main(): Promise<void> {
   let sessionReceived = 0;
   for (let s = 0; s < sessions; s++) {
     const sr = await client.acceptNextSession('bench-session');
-    for (;;) {
-      const msgs = await sr.receiveMessages(500, { maxWaitTimeInMs: 200 });
-      if (msgs.length === 0) break;
+    // Each session holds total/sessions messages; stop at that count instead of waiting out a timeout.
+    for (let inSession = 0; inSession < total / sessions;) {
+      const msgs = await sr.receiveMessages(500, { maxWaitTimeInMs: 1_000 });
+      if (msgs.length === 0) throw new Error(`session ${sr.sessionId} stalled at ${inSession}`);
+      inSession += msgs.length;
       await Promise.all(msgs.map((m) => sr.completeMessage(m)));
       sessionReceived += msgs.length;
     }

@@ -18,6 +18,7 @@ describe('local Service Bus broker: sessions', () => {
         { name: 'sub', requiresSession: true },
         { name: 'nosession', requiresSession: true },
         { name: 'plain' },
+        { name: 'poison', requiresSession: true, maxDeliveryCount: 3 },
       ],
     });
   });
@@ -242,6 +243,38 @@ describe('local Service Bus broker: sessions', () => {
     for (const s of ['s1', 's2', 's3']) expect(seen.get(s)).toEqual(Array.from({ length: 10 }, (_, i) => i));
     expect(fx.broker.counters('sub')).toMatchObject({ active: 0, locked: 0, completed: 30 });
     for (const r of receivers) await r.close();
+    await sender.close();
+  });
+
+  it('a failing subscribe handler abandons; the message is redelivered, then dead-lettered', async () => {
+    const sender = fx.client.createSender('poison');
+    await sender.sendMessages({ body: 'boom', sessionId: 'p', messageId: 'poison-1' });
+    const receiver = await fx.client.acceptNextSession('poison');
+    const deliveryCounts: number[] = [];
+    receiver.subscribe({
+      processMessage: async (m) => {
+        deliveryCounts.push(m.deliveryCount ?? -1);
+        throw new Error('handler failed');
+      },
+      processError: async () => undefined,
+    });
+    const dead = await eventually(
+      () => fx.broker.deadLetters('poison'),
+      (d) => d.length === 1,
+    );
+    expect(dead[0]).toMatchObject({
+      messageId: 'poison-1',
+      reason: 'MaxDeliveryCountExceeded',
+      sessionId: 'p',
+    });
+    expect(deliveryCounts).toEqual([0, 1, 2]);
+    expect(fx.broker.counters('poison')).toMatchObject({
+      active: 0,
+      locked: 0,
+      abandoned: 3,
+      deadLettered: 1,
+    });
+    await receiver.close();
     await sender.close();
   });
 
