@@ -38,6 +38,13 @@ export const limitsSchema = z.object({
   /** First Retry-After; doubles while a client keeps pushing during its penalty. */
   retryAfterSeconds: z.number().positive().default(5),
   maxRetryAfterSeconds: z.number().positive().default(300),
+  /**
+   * Requests arriving this soon after a 429 was issued were already on the wire when the client
+   * got it (concurrent requests), so they are refused without counting as a Retry-After violation.
+   * Generous enough for a loaded 2-core machine; a client that keeps retrying during the penalty
+   * is still caught by every request after the grace.
+   */
+  violationGraceMs: z.number().min(0).default(50),
 });
 export type SimulatorLimits = z.infer<typeof limitsSchema>;
 

@@ -3,7 +3,8 @@ import { DataverseSimulatorError, errors } from './simulator.errors';
 
 // Service protection limits per client (the real service counts per user per web server): a
 // sliding window of request count and of execution time, plus concurrent requests. A client that
-// comes back before its Retry-After has elapsed is counted as a violation and its wait doubles.
+// comes back before its Retry-After has elapsed is counted as a violation and its wait doubles;
+// requests that arrive within a few milliseconds of the 429 were sent before the client could see it.
 
 interface ClientWindow {
   requests: number[];
@@ -13,6 +14,8 @@ interface ClientWindow {
   execSum: number;
   inFlight: number;
   penaltyUntil: number;
+  /** When the current penalty's first 429 was issued. */
+  penaltyIssuedAt: number;
   retryAfter: number;
   lastError: 'requests' | 'execution' | 'concurrency';
 }
@@ -52,6 +55,7 @@ export class ThrottleLimiter {
         execSum: 0,
         inFlight: 0,
         penaltyUntil: 0,
+        penaltyIssuedAt: 0,
         retryAfter: this.limits.retryAfterSeconds,
         lastError: 'requests',
       };
@@ -100,6 +104,10 @@ export class ThrottleLimiter {
     const w = this.window(clientId);
     const l = this.limits;
     if (t < w.penaltyUntil) {
+      if (t < w.penaltyIssuedAt + l.violationGraceMs) {
+        const remaining = Math.max(1, Math.ceil((w.penaltyUntil - t) / 1000));
+        return { ok: false, error: this.error(w.lastError, remaining), violation: false };
+      }
       w.retryAfter = Math.min(l.maxRetryAfterSeconds, w.retryAfter * 2);
       w.penaltyUntil = t + w.retryAfter * 1000;
       return { ok: false, error: this.error(w.lastError, w.retryAfter), violation: true };
@@ -117,6 +125,7 @@ export class ThrottleLimiter {
       w.lastError = kind;
       w.retryAfter = Math.min(l.maxRetryAfterSeconds, retryAfter);
       w.penaltyUntil = t + w.retryAfter * 1000;
+      w.penaltyIssuedAt = t;
       return { ok: false, error: this.error(kind, w.retryAfter), violation: false };
     }
     w.retryAfter = l.retryAfterSeconds;

@@ -124,14 +124,20 @@ describe('dataverse simulator: service protection limits', () => {
     });
     const first = Number(limited.headers.get('retry-after'));
     expect(first).toBeGreaterThanOrEqual(2);
-    // Pushing during the penalty is a violation and doubles the wait.
+    // A request arriving within the grace after the 429 was already on the wire: refused, not a violation.
+    const concurrent = await api.get('WhoAmI');
+    expect(concurrent.status).toBe(429);
+    expect(Number(concurrent.headers.get('retry-after'))).toBe(first);
+    expect(sim.control.counters().total.retryAfterViolations).toBe(0);
+    // Pushing during the penalty after the grace is a violation and doubles the wait.
+    clock += 100;
     const pushed = await api.get('WhoAmI');
     expect(pushed.status).toBe(429);
     expect(Number(pushed.headers.get('retry-after'))).toBe(Math.min(300, first * 2));
     const c = sim.control.counters();
-    expect(c.total.throttled).toBe(2);
+    expect(c.total.throttled).toBe(3);
     expect(c.total.retryAfterViolations).toBe(1);
-    expect(c.clients[DEFAULT_CLIENT_ID]?.byStatus['429']).toBe(2);
+    expect(c.clients[DEFAULT_CLIENT_ID]?.byStatus['429']).toBe(3);
     // After waiting out Retry-After and the window, requests pass again.
     clock += 61_000 + first * 2000;
     expect((await api.get('WhoAmI')).status).toBe(200);
