@@ -57,7 +57,6 @@ function metadataOf(message: ServiceBusReceivedMessage): Record<string, RpcTyped
 export class ServiceBusDriver {
   private readonly abort = new AbortController();
   private readonly loops: Promise<void>[] = [];
-  private readonly receivers = new Set<ServiceBusReceiver>();
 
   constructor(
     private readonly host: FunctionHost,
@@ -84,13 +83,13 @@ export class ServiceBusDriver {
   }
 
   /**
-   * A pending acceptNextSession ignores the abort signal and ends only when the broker answers
-   * (within the client's operation timeout), so the clients must stay open until the loops end:
-   * closing them first leaves the SDK waiting a full minute for a reply that cannot come.
+   * Lets in-flight invocations finish and settle, like the host draining on shutdown. The loops end
+   * within the receive wait or the client's operation timeout (a pending acceptNextSession ignores
+   * the abort signal), so the clients must stay open until then: closing them first leaves the SDK
+   * waiting a full minute for a reply that cannot come.
    */
   async stop(): Promise<void> {
     this.abort.abort();
-    await Promise.all([...this.receivers].map((r) => r.close().catch(() => undefined)));
     await Promise.all(this.loops);
   }
 
@@ -127,7 +126,6 @@ export class ServiceBusDriver {
         await delay(code === 'ServiceTimeout' ? 0 : 500, this.abort.signal);
         continue;
       }
-      this.receivers.add(receiver);
       try {
         while (!this.stopped) {
           const messages = await receiver.receiveMessages(1, {
@@ -139,7 +137,6 @@ export class ServiceBusDriver {
       } catch (error) {
         if (!this.stopped) this.onError(name, error);
       } finally {
-        this.receivers.delete(receiver);
         await receiver.close().catch(() => undefined);
       }
     }
@@ -149,7 +146,6 @@ export class ServiceBusDriver {
     const receiver = client.createReceiver(queue, {
       maxAutoLockRenewalDurationInMs: this.options.maxAutoLockRenewalDurationMs,
     });
-    this.receivers.add(receiver);
     const inFlight = new Set<Promise<void>>();
     try {
       while (!this.stopped) {
@@ -171,7 +167,6 @@ export class ServiceBusDriver {
       }
       await Promise.all(inFlight);
     } finally {
-      this.receivers.delete(receiver);
       await receiver.close().catch(() => undefined);
     }
   }
