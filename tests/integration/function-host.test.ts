@@ -104,6 +104,46 @@ describe('the functions on the local stack, driven by the host harness', () => {
     expect(errors).toEqual([]);
   });
 
+  it('never runs two jobs of one entity at once: the session gives them to one receiver, in order', async () => {
+    const client = new ServiceBusClient(stack.broker.connectionString);
+    const sender = client.createSender('pull-jobs');
+    const slot = new Date().toISOString();
+    const jobs = [0, 1, 2, 3].map((sequence) => ({
+      body: {
+        kind: 'pull',
+        entity: 'contact',
+        reason: 'manual',
+        correlationId: `exclusive-${sequence}`,
+        slot,
+        requestedAt: slot,
+        sequence,
+      },
+      sessionId: 'contact',
+      messageId: `exclusive-${sequence}`,
+    }));
+    await sender.sendMessages(jobs);
+    await sender.close();
+    await client.close();
+    const runs = new RunHistoryRepository(database.container(CONTAINERS.syncState.id));
+    const done = await waitFor(async () => {
+      const found = (await runs.latest('contact', 20)).filter((r) =>
+        r.correlationId.startsWith('exclusive-'),
+      );
+      return found.length === 4 && found.every((r) => r.finishedAt !== undefined) ? found : undefined;
+    }, 'four finished contact runs');
+    const ordered = [...done].sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+    expect(ordered.map((r) => r.correlationId)).toEqual([
+      'exclusive-0',
+      'exclusive-1',
+      'exclusive-2',
+      'exclusive-3',
+    ]);
+    for (let i = 1; i < ordered.length; i++) {
+      // Each run starts only after the previous one of the same entity has finished.
+      expect(ordered[i]!.startedAt >= ordered[i - 1]!.finishedAt!).toBe(true);
+    }
+  });
+
   it('serves HTTP functions under /api on loopback and answers unknown routes with 404', async () => {
     const port = stack.host?.httpPort;
     const response = await fetch(`http://127.0.0.1:${port}/api/status`);
