@@ -1,18 +1,24 @@
 import type { CosmosClient } from '@azure/cosmos';
 import type { ServiceBusClient } from '@azure/service-bus';
-import { loadEnv, type EnvFor } from '../config/env.schema';
+import { z } from 'zod';
+import { loadEnv, serviceBusEnvShape, type EnvFor } from '../config/env.schema';
 import { CONTAINERS, type ContainerKey, type EntityCatalog } from '../config/entity.catalog';
 import { buildCatalog, loadSyncConfig, type SyncConfig } from '../config/sync-config.schema';
 import { createCosmosClient } from '../cosmos/cosmos.client';
 import { CheckpointRepository } from '../cosmos/checkpoint.repository';
+import { DocumentReader } from '../cosmos/document.reader';
+import { PushCheckpointRepository } from '../cosmos/push-checkpoint.repository';
 import { RecordRepository } from '../cosmos/record.repository';
 import { RunHistoryRepository } from '../cosmos/run-history.repository';
 import { SyncErrorRepository } from '../cosmos/sync-error.repository';
 import { createDataverseConnection, type DataverseConnection } from '../dataverse';
-import type { EntityProfile } from '../domain/entity.profile';
+import { buildEntityProfile, type EntityProfile } from '../domain/entity.profile';
+import type { PersonTable } from '../domain/push.planner';
 import type { JobQueue } from '../queue/job-queue.port';
 import { createServiceBusClient, ServiceBusJobQueue } from '../queue/servicebus.job-queue';
 import { PullUseCase, type PullOptions, type PullResult } from '../sync/pull.use-case';
+import { CreatePersonUseCase } from '../sync/push-create.use-case';
+import { PushUseCase } from '../sync/push.use-case';
 import type { Logger } from '../telemetry/logger';
 
 export type AppEnv = EnvFor<'cosmos' | 'serviceBus' | 'sync'>;
@@ -32,18 +38,38 @@ export interface AppServices {
   dataverse(): DataverseConnection;
   /** Runs the pull of one entity with this process's adapters. */
   pullEntity(profile: EntityProfile, options: PullOptions, log: Logger): Promise<PullResult>;
+  /** Point reads of people documents (push retries, person actions). */
+  peopleDocuments: DocumentReader;
+  pushCheckpoints: PushCheckpointRepository;
+  /** The push of marketing edits to Dynamics, with this process's adapters. */
+  pushUseCase(log: Logger): PushUseCase;
+  /** "Sync person to Dynamics". */
+  createPersonUseCase(log: Logger): CreatePersonUseCase;
   close(): Promise<void>;
 }
 
+/** Adapters a caller supplies instead of the configured ones. */
+export interface AppOverrides {
+  queue?: JobQueue;
+}
+
 /** The composition root shared by every function of one worker process. */
-export async function createAppServices(source: Record<string, string | undefined>): Promise<AppServices> {
-  const env = loadEnv(source, ['cosmos', 'serviceBus', 'sync']);
+export async function createAppServices(
+  source: Record<string, string | undefined>,
+  overrides: AppOverrides = {},
+): Promise<AppServices> {
+  // With an injected queue (the CLI's in-process one) no Service Bus connection is needed, only queue names.
+  const env: AppEnv =
+    overrides.queue === undefined
+      ? loadEnv(source, ['cosmos', 'serviceBus', 'sync'])
+      : { ...z.object(serviceBusEnvShape).parse(source), ...loadEnv(source, ['cosmos', 'sync']) };
   const syncConfig = await loadSyncConfig(env.SYNC_CONFIG);
   const catalog = buildCatalog(syncConfig);
   catalog.enabled(env.SYNC_ENTITIES);
   const cosmos = createCosmosClient(env);
-  const serviceBus: ServiceBusClient = createServiceBusClient(env);
-  const queue = new ServiceBusJobQueue(serviceBus);
+  const serviceBus: ServiceBusClient | undefined =
+    overrides.queue === undefined ? createServiceBusClient(env) : undefined;
+  const queue: JobQueue = overrides.queue ?? new ServiceBusJobQueue(serviceBus as ServiceBusClient);
   const database = cosmos.database(env.COSMOS_DATABASE);
   const checkpoints = new CheckpointRepository(database.container(CONTAINERS.syncState.id));
   const syncErrors = new SyncErrorRepository(database.container(CONTAINERS.syncErrors.id));
@@ -60,6 +86,14 @@ export async function createAppServices(source: Record<string, string | undefine
     }
     return repository;
   };
+  const peopleDocuments = new DocumentReader(database.container(CONTAINERS.people.id));
+  // Leads and contacts are always pushable entities, whether or not SYNC_ENTITIES pulls them.
+  let profiles: Record<PersonTable, EntityProfile> | undefined;
+  const personProfiles = (): Record<PersonTable, EntityProfile> =>
+    (profiles ??= {
+      lead: buildEntityProfile(catalog.get('lead'), syncConfig),
+      contact: buildEntityProfile(catalog.get('contact'), syncConfig),
+    });
   let connection: DataverseConnection | undefined;
   const dataverse = (): DataverseConnection => {
     if (connection === undefined) {
@@ -102,9 +136,34 @@ export async function createAppServices(source: Record<string, string | undefine
         log,
         timeBudgetMs: env.SYNC_TIME_BUDGET_SECONDS * 1000,
       }).run(options),
+    peopleDocuments,
+    pushCheckpoints: new PushCheckpointRepository(database.container(CONTAINERS.syncState.id)),
+    pushUseCase: (log) =>
+      new PushUseCase({
+        dataverse: dataverse().client,
+        people: recordsFor('people'),
+        errors: syncErrors,
+        queue,
+        retryQueueName: env.PUSH_RETRY_QUEUE,
+        profiles: personProfiles(),
+        log,
+        batchSize: env.PUSH_BATCH_SIZE,
+      }),
+    createPersonUseCase: (log) =>
+      new CreatePersonUseCase({
+        dataverse: dataverse().client,
+        people: recordsFor('people'),
+        read: (id) => peopleDocuments.read(id),
+        profiles: personProfiles(),
+        errors: syncErrors,
+        log,
+      }),
     close: async () => {
-      await queue.close();
-      await serviceBus.close();
+      // An injected queue belongs to the caller, who closes it.
+      if (serviceBus !== undefined) {
+        await queue.close();
+        await serviceBus.close();
+      }
       cosmos.dispose();
     },
   };

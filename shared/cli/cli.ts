@@ -3,8 +3,10 @@ import { loadEnv, type ConfigSection } from '../config/env.schema';
 import { buildCatalog, loadSyncConfig } from '../config/sync-config.schema';
 import { createCosmosClient } from '../cosmos/cosmos.client';
 import { provisionCosmos } from '../cosmos/cosmos.provisioning';
+import { registerPushCommand } from './push.command';
+import { registerSyncCommand, type SyncCommandIo } from './sync.command';
 
-export interface CliIo {
+export interface CliIo extends SyncCommandIo {
   env: Record<string, string | undefined>;
   out: (line: string) => void;
   err: (line: string) => void;
@@ -14,6 +16,7 @@ const defaultIo: CliIo = {
   env: process.env,
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
+  stderr: process.stderr,
 };
 
 /** Returns the exit code instead of exiting, so tests can run commands in-process. */
@@ -72,6 +75,11 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
         client.dispose();
       }
     });
+
+  registerSyncCommand(program, io, (exitCode) => {
+    code = exitCode;
+  });
+  registerPushCommand(program, io, (exitCode) => void (code = exitCode));
 
   try {
     await program.parseAsync([...argv], { from: 'node' });

@@ -16,6 +16,8 @@ export const SETTING_NAMES = [
   'COSMOS_ENDPOINT',
   'COSMOS_KEY',
   'COSMOS_DATABASE',
+  'COSMOS',
+  'COSMOS__accountEndpoint',
   'SERVICEBUS',
   'SERVICEBUS__fullyQualifiedNamespace',
   'PULL_JOBS_QUEUE',
@@ -24,6 +26,7 @@ export const SETTING_NAMES = [
   'SYNC_CONFIG',
   'SYNC_SCHEDULE',
   'SYNC_TIME_BUDGET_SECONDS',
+  'PUSH_BATCH_SIZE',
   'LOG_LEVEL',
   'APPLICATIONINSIGHTS_CONNECTION_STRING',
 ] as const;
@@ -108,6 +111,8 @@ export const syncEnvShape = {
     .default('0 */1 * * * *')
     .refine((value) => value.split(/\s+/).length === 6, 'must be a 6-field NCRONTAB expression'),
   SYNC_TIME_BUDGET_SECONDS: intInRange(10, 3600, 240),
+  // Writes per $batch when pushing to Dynamics; a $batch holds at most 1000 requests.
+  PUSH_BATCH_SIZE: intInRange(1, 1000, 100),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   APPLICATIONINSIGHTS_CONNECTION_STRING: optionalText,
 };

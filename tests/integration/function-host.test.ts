@@ -60,7 +60,7 @@ describe('the functions on the local stack, driven by the host harness', () => {
     const host = stack.host;
     if (host === undefined) throw new Error('no host');
     const byName = Object.fromEntries(host.host.registrations.map((r) => [r.metadata.name, r.metadata]));
-    expect(Object.keys(byName).sort()).toEqual(['puller', 'scheduler', 'status']);
+    expect(Object.keys(byName).sort()).toEqual(['puller', 'push-retry', 'pusher', 'scheduler', 'status']);
     const trigger = (name: string) =>
       Object.values(byName[name]?.bindings ?? {}).find((b) => b.direction === 'in');
     expect(trigger('scheduler')).toMatchObject({ type: 'timerTrigger', schedule: '0 */5 * * * *' });

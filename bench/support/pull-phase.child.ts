@@ -1,0 +1,316 @@
+// One benchmark phase in a fresh process, so its peak RSS is its own: an initial load of contacts and
+// accounts through the CLI's runner (scheduler, in-process queue, job handler, pull use case), then
+// 1k edits made through the simulator's control API and an incremental sync; for Cosmos also the
+// stand-in's raw write rate for the same documents. Prints one line `RESULT {json}`.
+// Usage: node --import tsx bench/support/pull-phase.child.ts '<json PhaseInput>'
+import { performance } from 'node:perf_hooks';
+import type { Container } from '@azure/cosmos';
+import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../../local/dataverse/simulator.options';
+import { createAppServices } from '../../shared/app/app.services';
+import { runSyncOnce, type SyncOnceDeps, type SyncOnceReport } from '../../shared/cli/sync-once.runner';
+import type { RecordStore } from '../../shared/sync/pull.use-case';
+import { CONTAINERS, type ContainerKey } from '../../shared/config/entity.catalog';
+import { buildCatalog, DEFAULT_SYNC_CONFIG } from '../../shared/config/sync-config.schema';
+import { provisionCosmos } from '../../shared/cosmos/cosmos.provisioning';
+import { RecordRepository } from '../../shared/cosmos/record.repository';
+import { createDataverseConnection } from '../../shared/dataverse';
+import type { RecordDocument } from '../../shared/domain/record.model';
+import { InProcessJobQueue } from '../../shared/queue/in-process.job-queue';
+import { InMemoryRecordStore } from '../../shared/sync/in-memory.record-store';
+import {
+  InMemoryCheckpointStore,
+  InMemoryErrorSink,
+  InMemoryRunSink,
+} from '../../shared/sync/in-memory.sync-state';
+import { createLogger } from '../../shared/telemetry/logger';
+
+export interface PhaseInput {
+  target: 'memory' | 'cosmos';
+  sim: { url: string; tenantId: string; tokenEndpoint: string };
+  cosmos?: { endpoint: string; key: string };
+  changes: number;
+  /** Tag that makes this phase's edits differ from an earlier phase's. */
+  tag: string;
+}
+
+export interface SyncFigures {
+  read: number;
+  written: number;
+  ms: number;
+  requests: number;
+  ok: boolean;
+  /** Where the time went (summed over both entities, which run at once, so it can exceed `ms`). */
+  split: Split;
+  /** Peak RSS while this stage ran. */
+  peakRss: number;
+}
+
+export interface Split {
+  dataverseMs: number;
+  findMs: number;
+  writeMs: number;
+  checkpointMs: number;
+}
+
+export interface PhaseResult {
+  target: PhaseInput['target'];
+  initial: SyncFigures;
+  incremental: SyncFigures & { changes: number };
+  raw?: { docs: number; ms: number };
+  peakRss: number;
+  /** The kernel's high-water mark for the whole process, raw-write baseline included. */
+  peakRssKernel: number;
+  rssAfterLoad: number;
+  heapAfterLoad: number;
+  /** Estimated JSON size of what the in-memory store holds (part of the RSS in the memory phase). */
+  storeBytes?: number;
+}
+
+const ENTITIES = ['contact', 'account'] as const;
+
+const figures = (report: SyncOnceReport, split: Split, peakRss: number): SyncFigures => ({
+  read: report.entities.reduce((sum, e) => sum + e.read, 0),
+  written: report.entities.reduce((sum, e) => sum + e.written, 0),
+  ms: report.durationMs,
+  requests: report.requests ?? 0,
+  ok: report.ok,
+  split: { ...split },
+  peakRss,
+});
+
+/** Wraps the ports with stopwatches, to say which step limits the rate. */
+function timed(deps: SyncOnceDeps, split: Split): SyncOnceDeps {
+  const clock = async <T>(key: keyof Split, work: () => Promise<T>): Promise<T> => {
+    const t0 = performance.now();
+    try {
+      return await work();
+    } finally {
+      split[key] += performance.now() - t0;
+    }
+  };
+  async function* pages<T>(iterable: AsyncIterable<T>): AsyncGenerator<T> {
+    const iterator = iterable[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await clock('dataverseMs', () => iterator.next());
+      if (next.done === true) return;
+      yield next.value;
+    }
+  }
+  const stores = new Map<ContainerKey, RecordStore>();
+  return {
+    ...deps,
+    source: {
+      readChanges: (options) => pages(deps.source.readChanges(options)),
+      queryModifiedSince: (options) => pages(deps.source.queryModifiedSince(options)),
+    },
+    recordsFor: (key) => {
+      let store = stores.get(key);
+      if (store === undefined) {
+        const inner = deps.recordsFor(key);
+        store = {
+          findForPage: (ids) => clock('findMs', () => inner.findForPage(ids)),
+          write: (docs, etags) => clock('writeMs', () => inner.write(docs, etags)),
+          recordsOf: (entity) => inner.recordsOf(entity),
+        };
+        stores.set(key, store);
+      }
+      return store;
+    },
+    checkpoints: {
+      get: (entity) => deps.checkpoints.get(entity),
+      save: (checkpoint) => clock('checkpointMs', () => deps.checkpoints.save(checkpoint)),
+    },
+  };
+}
+
+const newSplit = (): Split => ({ dataverseMs: 0, findMs: 0, writeMs: 0, checkpointMs: 0 });
+
+async function editRows(simUrl: string, table: string, count: number, tag: string): Promise<void> {
+  const res = await fetch(`${simUrl}/_sim/tables/${table}/rows?limit=${count}&offset=0`);
+  const rows = (await res.json()) as Record<string, unknown>[];
+  const key = `${table}id`;
+  let next = 0;
+  const worker = async () => {
+    while (next < rows.length) {
+      const row = rows[next++] as Record<string, unknown>;
+      const patch = await fetch(`${simUrl}/_sim/tables/${table}/rows/${String(row[key])}`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          values:
+            table === 'contact' ? { jobtitle: `Bench ${tag} ${next}` } : { telephone1: `+1 ${tag} ${next}` },
+        }),
+      });
+      if (!patch.ok) throw new Error(`control PATCH ${table} failed: ${patch.status} ${await patch.text()}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+}
+
+/** The stand-in's write rate for the documents the sync produced, with the repository's write method. */
+async function rawWrites(source: Container[], target: Container[]): Promise<{ docs: number; ms: number }> {
+  let docs = 0;
+  let ms = 0;
+  for (const [i, from] of source.entries()) {
+    const repository = new RecordRepository(target[i] as Container, {
+      kind: from.id === 'people' ? 'person' : 'generic',
+      mode: 'parallel',
+    });
+    const iterator = from.items.query<RecordDocument>('SELECT * FROM c', { maxItemCount: 5000 });
+    while (iterator.hasMoreResults()) {
+      const { resources } = await iterator.fetchNext();
+      // Without _etag the repository creates, exactly as on an initial load.
+      const page = resources.map(({ _etag: _e, ...doc }) => doc as RecordDocument);
+      const t0 = performance.now();
+      const outcome = await repository.write(page);
+      ms += performance.now() - t0;
+      docs += outcome.written;
+    }
+  }
+  return { docs, ms };
+}
+
+const main = async (): Promise<void> => {
+  const input = JSON.parse(process.argv[2] ?? '{}') as PhaseInput;
+  let peakRss = 0;
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }, 50);
+  const log = createLogger(
+    { debug() {}, info() {}, warn: console.error, error: console.error },
+    { level: 'warn' },
+  );
+  const entitiesOf = (catalog: SyncOnceDeps['catalog']) => ENTITIES.map((e) => catalog.get(e));
+
+  let deps: SyncOnceDeps;
+  let close = async () => undefined as void;
+  let storeBytes: (() => number) | undefined;
+  let cosmosRaw: (() => Promise<{ docs: number; ms: number }>) | undefined;
+  if (input.target === 'memory') {
+    const dataverse = createDataverseConnection({
+      auth: {
+        url: input.sim.url,
+        tenantId: input.sim.tenantId,
+        clientId: DEFAULT_CLIENT_ID,
+        clientSecret: DEFAULT_CLIENT_SECRET,
+        tokenEndpoint: input.sim.tokenEndpoint,
+      },
+    });
+    const stores = new Map<ContainerKey, InMemoryRecordStore>();
+    const recordsFor = (key: ContainerKey) => {
+      let store = stores.get(key);
+      if (store === undefined) {
+        store = new InMemoryRecordStore(key === 'people' ? 'person' : 'generic');
+        stores.set(key, store);
+      }
+      return store;
+    };
+    storeBytes = () => [...stores.values()].reduce((sum, s) => sum + s.bytes, 0);
+    deps = {
+      catalog: buildCatalog(DEFAULT_SYNC_CONFIG),
+      syncConfig: DEFAULT_SYNC_CONFIG,
+      source: dataverse.reader,
+      recordsFor,
+      checkpoints: new InMemoryCheckpointStore(),
+      errors: new InMemoryErrorSink(),
+      runs: new InMemoryRunSink(),
+      queueName: 'pull-jobs',
+      schedule: '0 */1 * * * *',
+      timeBudgetMs: 240_000,
+      log,
+      concurrency: 2,
+      requestCount: () => dataverse.governor.counters().requests,
+    };
+  } else {
+    const cosmos = input.cosmos as NonNullable<PhaseInput['cosmos']>;
+    const env = {
+      DATAVERSE_URL: input.sim.url,
+      DATAVERSE_TENANT_ID: input.sim.tenantId,
+      DATAVERSE_CLIENT_ID: DEFAULT_CLIENT_ID,
+      DATAVERSE_CLIENT_SECRET: DEFAULT_CLIENT_SECRET,
+      DATAVERSE_TOKEN_ENDPOINT: input.sim.tokenEndpoint,
+      COSMOS_ENDPOINT: cosmos.endpoint,
+      COSMOS_KEY: cosmos.key,
+      COSMOS_DATABASE: `bench-${input.tag}`,
+    };
+    const queue = new InProcessJobQueue();
+    // The CLI's composition exactly: the repositories and write mode the app picks for this endpoint.
+    const services = await createAppServices(env, { queue });
+    await provisionCosmos(services.cosmos, env.COSMOS_DATABASE, 'create');
+    const dataverse = services.dataverse();
+    deps = {
+      catalog: services.catalog,
+      syncConfig: services.syncConfig,
+      source: dataverse.reader,
+      recordsFor: (key) => services.recordsFor(key),
+      checkpoints: services.checkpoints,
+      errors: services.syncErrors,
+      runs: services.runs,
+      // No shared queue: each run gets a fresh one, as each CLI invocation does (the slot's message
+      // ids would otherwise be dropped as duplicates by the second run).
+      queueName: services.env.PULL_JOBS_QUEUE,
+      schedule: services.env.SYNC_SCHEDULE,
+      timeBudgetMs: 240_000,
+      log,
+      concurrency: 2,
+      requestCount: () => dataverse.governor.counters().requests,
+    };
+    cosmosRaw = async () => {
+      const rawDb = `raw-${input.tag}`;
+      await provisionCosmos(services.cosmos, rawDb, 'create');
+      const keys: ContainerKey[] = ['people', 'accounts'];
+      return rawWrites(
+        keys.map((k) => services.cosmos.database(env.COSMOS_DATABASE).container(CONTAINERS[k].id)),
+        keys.map((k) => services.cosmos.database(rawDb).container(CONTAINERS[k].id)),
+      );
+    };
+    close = async () => {
+      await queue.close();
+      await services.close();
+    };
+  }
+
+  const stage = async (): Promise<SyncFigures> => {
+    const split = newSplit();
+    peakRss = process.memoryUsage().rss;
+    const report = await runSyncOnce(entitiesOf(deps.catalog), timed(deps, split));
+    const figure = figures(report, split, Math.max(peakRss, process.memoryUsage().rss));
+    overallPeak = Math.max(overallPeak, figure.peakRss);
+    return figure;
+  };
+  let overallPeak = 0;
+  try {
+    const initial = await stage();
+    const rssAfterLoad = process.memoryUsage().rss;
+    const heapAfterLoad = process.memoryUsage().heapUsed;
+    const contactEdits = Math.round(input.changes * (5 / 6));
+    await editRows(input.sim.url, 'contact', contactEdits, input.tag);
+    await editRows(input.sim.url, 'account', input.changes - contactEdits, input.tag);
+    const incremental = await stage();
+    const raw = cosmosRaw !== undefined ? await cosmosRaw() : undefined;
+    const result: PhaseResult = {
+      target: input.target,
+      initial,
+      incremental: { ...incremental, changes: input.changes },
+      ...(raw !== undefined ? { raw } : {}),
+      // The sync's stages only: the raw-write baseline afterwards is benchmark code.
+      peakRss: overallPeak,
+      peakRssKernel: process.resourceUsage().maxRSS * 1024,
+      rssAfterLoad,
+      heapAfterLoad,
+      ...(storeBytes !== undefined ? { storeBytes: storeBytes() } : {}),
+    };
+    process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+  } finally {
+    clearInterval(sampler);
+    await close();
+  }
+};
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,112 @@
+locals {
+  identity_client_id = azurerm_user_assigned_identity.app.client_id
+
+  # Every setting the code reads (SETTING_NAMES in shared/config/env.schema.ts and
+  # TELEMETRY_SETTING_NAMES in shared/telemetry) plus the identity-based connection sections the
+  # Functions host reads for bindings. The infra tests check this map against those lists.
+  # APPLICATIONINSIGHTS_CONNECTION_STRING is set through site_config below, as the provider wants.
+  app_settings = {
+    # Host storage through the identity; see the note on AzureWebJobsStorage below.
+    "AzureWebJobsStorage"              = ""
+    "AzureWebJobsStorage__accountName" = azurerm_storage_account.host.name
+    "AzureWebJobsStorage__credential"  = "managedidentity"
+    "AzureWebJobsStorage__clientId"    = local.identity_client_id
+
+    # Service Bus: binding connection "SERVICEBUS" and the app's own sender.
+    "SERVICEBUS__fullyQualifiedNamespace" = "${azurerm_servicebus_namespace.main.name}.servicebus.windows.net"
+    "SERVICEBUS__credential"              = "managedidentity"
+    "SERVICEBUS__clientId"                = local.identity_client_id
+    "PULL_JOBS_QUEUE"                     = azurerm_servicebus_queue.pull_jobs.name
+    "PUSH_RETRY_QUEUE"                    = azurerm_servicebus_queue.push_retry.name
+
+    # Cosmos DB: binding connection "COSMOS" (pusher trigger) and the app's own client.
+    "COSMOS__accountEndpoint" = azurerm_cosmosdb_account.main.endpoint
+    "COSMOS__credential"      = "managedidentity"
+    "COSMOS__clientId"        = local.identity_client_id
+    "COSMOS_ENDPOINT"         = azurerm_cosmosdb_account.main.endpoint
+    "COSMOS_DATABASE"         = azurerm_cosmosdb_sql_database.main.name
+
+    # DefaultAzureCredential in the app picks the user-assigned identity by this id.
+    "AZURE_CLIENT_ID" = local.identity_client_id
+
+    # Dynamics 365: the secret is a Key Vault reference resolved with keyVaultReferenceIdentity.
+    "DATAVERSE_URL"             = trimsuffix(var.dataverse_url, "/")
+    "DATAVERSE_TENANT_ID"       = var.dataverse_tenant_id
+    "DATAVERSE_CLIENT_ID"       = var.dataverse_client_id
+    "DATAVERSE_CLIENT_SECRET"   = "@Microsoft.KeyVault(SecretUri=${local.dataverse_secret_uri})"
+    "DATAVERSE_MAX_CONCURRENCY" = tostring(var.dataverse_max_concurrency)
+
+    "SYNC_ENTITIES"            = var.sync_entities
+    "SYNC_SCHEDULE"            = var.sync_schedule
+    "SYNC_TIME_BUDGET_SECONDS" = tostring(var.sync_time_budget_seconds)
+    "SYNC_CONFIG"              = var.sync_config_path
+    "PUSH_BATCH_SIZE"          = tostring(var.push_batch_size)
+    "LOG_LEVEL"                = var.log_level
+
+    # Entra ID ingestion into Application Insights (its local auth is off).
+    "APPLICATIONINSIGHTS_AUTHENTICATION_STRING" = "ClientId=${local.identity_client_id};Authorization=AAD"
+  }
+}
+
+resource "azurerm_service_plan" "main" {
+  name                = local.names.plan
+  resource_group_name = azurerm_resource_group.main.name
+  location            = azurerm_resource_group.main.location
+  os_type             = "Linux"
+  sku_name            = "FC1"
+  tags                = local.tags
+}
+
+resource "azurerm_function_app_flex_consumption" "main" {
+  name                = local.names.function_app
+  resource_group_name = azurerm_resource_group.main.name
+  location            = azurerm_resource_group.main.location
+  service_plan_id     = azurerm_service_plan.main.id
+
+  runtime_name           = "node"
+  runtime_version        = "22"
+  maximum_instance_count = var.function_maximum_instance_count
+  instance_memory_in_mb  = var.function_instance_memory_mb
+
+  # The deployment package is read with the identity too, never with a storage key.
+  storage_container_type            = "blobContainer"
+  storage_container_endpoint        = "${azurerm_storage_account.host.primary_blob_endpoint}${azurerm_storage_container.deployment.name}"
+  storage_authentication_type       = "UserAssignedIdentity"
+  storage_user_assigned_identity_id = azurerm_user_assigned_identity.app.id
+
+  identity {
+    type         = "UserAssigned"
+    identity_ids = [azurerm_user_assigned_identity.app.id]
+  }
+
+  # @Microsoft.KeyVault(...) app settings are resolved with this identity (keyVaultReferenceIdentity).
+  key_vault_reference_identity_id = azurerm_user_assigned_identity.app.id
+
+  https_only                                     = true
+  public_network_access_enabled                  = true
+  webdeploy_publish_basic_authentication_enabled = false
+
+  site_config {
+    application_insights_connection_string = azurerm_application_insights.main.connection_string
+    minimum_tls_version                    = "1.2"
+    scm_minimum_tls_version                = "1.2"
+    http2_enabled                          = true
+  }
+
+  # An explicit empty AzureWebJobsStorage stops the provider from injecting a key-based connection
+  # string next to the identity settings (hashicorp/terraform-provider-azurerm#29149, #30732); the
+  # host then reads the AzureWebJobsStorage__* section.
+  app_settings = local.app_settings
+
+  tags = merge(local.tags, { "azd-service-name" = "sync" })
+
+  # Roles first: the host starts right after creation and needs storage, Service Bus, Cosmos and
+  # Key Vault access on its first try.
+  depends_on = [
+    azurerm_role_assignment.app_storage,
+    azurerm_role_assignment.app_servicebus,
+    azurerm_role_assignment.app_key_vault_secrets_user,
+    azurerm_role_assignment.app_monitoring_metrics_publisher,
+    azurerm_cosmosdb_sql_role_assignment.app_data_contributor,
+  ]
+}

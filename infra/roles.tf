@@ -1,0 +1,64 @@
+# Every data-plane permission of the app goes to the one user-assigned identity, each at the
+# narrowest scope that works. Nothing here is granted to a key, a SAS or a connection string.
+
+locals {
+  app_principal_id = azurerm_user_assigned_identity.app.principal_id
+
+  # Blob Data Owner: the host keeps keys, timer and singleton leases in blobs, and Flex reads the
+  # deployment package. Queue and Table: the host's internal queues and diagnostic events table.
+  storage_roles = [
+    "Storage Blob Data Owner",
+    "Storage Queue Data Contributor",
+    "Storage Table Data Contributor",
+  ]
+
+  # The scheduler and the puller's continuations send; the puller and the retry worker receive.
+  servicebus_roles = [
+    "Azure Service Bus Data Sender",
+    "Azure Service Bus Data Receiver",
+  ]
+
+  # Cosmos DB Built-in Data Contributor (a data-plane SQL role, not an Azure RBAC role).
+  cosmos_data_contributor_role_id = "00000000-0000-0000-0000-000000000002"
+}
+
+resource "azurerm_role_assignment" "app_storage" {
+  for_each             = toset(local.storage_roles)
+  scope                = azurerm_storage_account.host.id
+  role_definition_name = each.value
+  principal_id         = local.app_principal_id
+  principal_type       = "ServicePrincipal"
+}
+
+resource "azurerm_role_assignment" "app_servicebus" {
+  for_each             = toset(local.servicebus_roles)
+  scope                = azurerm_servicebus_namespace.main.id
+  role_definition_name = each.value
+  principal_id         = local.app_principal_id
+  principal_type       = "ServicePrincipal"
+}
+
+resource "azurerm_role_assignment" "app_key_vault_secrets_user" {
+  scope                = azurerm_key_vault.main.id
+  role_definition_name = "Key Vault Secrets User"
+  principal_id         = local.app_principal_id
+  principal_type       = "ServicePrincipal"
+}
+
+# Entra-authenticated telemetry ingestion (Application Insights local auth is off).
+resource "azurerm_role_assignment" "app_monitoring_metrics_publisher" {
+  scope                = azurerm_application_insights.main.id
+  role_definition_name = "Monitoring Metrics Publisher"
+  principal_id         = local.app_principal_id
+  principal_type       = "ServicePrincipal"
+}
+
+# Scoped to the marketing database: the app reads and writes documents in its containers and
+# nothing else in the account. Creating containers stays with Terraform (control plane).
+resource "azurerm_cosmosdb_sql_role_assignment" "app_data_contributor" {
+  resource_group_name = azurerm_resource_group.main.name
+  account_name        = azurerm_cosmosdb_account.main.name
+  role_definition_id  = "${azurerm_cosmosdb_account.main.id}/sqlRoleDefinitions/${local.cosmos_data_contributor_role_id}"
+  principal_id        = local.app_principal_id
+  scope               = "${azurerm_cosmosdb_account.main.id}/dbs/${azurerm_cosmosdb_sql_database.main.name}"
+}

@@ -1,0 +1,161 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import { createAppServices, type AppServices } from '../app/app.services';
+import type { EntityDefinition } from '../config/entity.catalog';
+import { InProcessJobQueue } from '../queue/in-process.job-queue';
+import { createLogger, type LogLevel, type LogSink } from '../telemetry/logger';
+import { ProgressDisplay, type ProgressStream } from './progress.display';
+import { runSyncOnce, SYNC_QUEUE_OPTIONS } from './sync-once.runner';
+import { renderSummary } from './sync-summary.table';
+
+/** Knobs tests and benchmarks turn; the command line does not expose them. */
+export interface SyncTuning {
+  timeBudgetMs?: number;
+  pageSize?: number;
+  maxDeliveryCount?: number;
+  redeliveryDelayMs?: number;
+  /** Period of the plain progress lines when stderr is not a terminal. */
+  reportMs?: number;
+}
+
+export interface SyncCommandIo {
+  env: Record<string, string | undefined>;
+  out: (line: string) => void;
+  err: (line: string) => void;
+  /** Raw stderr for the live display; without it (or when not a TTY) progress is plain lines via `err`. */
+  stderr?: ProgressStream;
+  tuning?: SyncTuning;
+}
+
+interface SyncCliOptions {
+  once?: boolean;
+  entity?: string[];
+  concurrency: number;
+}
+
+/** Exit codes: 0 all synced, 1 a job failed / retries exhausted / an entity paused / bad config, 2 usage. */
+export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+const concurrencyOf = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 16) throw new InvalidArgumentError('must be a whole number 1-16');
+  return n;
+};
+
+export function registerSyncCommand(
+  program: Command,
+  io: SyncCommandIo,
+  setExitCode: (code: number) => void,
+): void {
+  program
+    .command('sync')
+    .description('pull Dynamics into Cosmos in this process (scheduler and pullers on an in-process queue)')
+    .option('--once', 'run until every entity is caught up, then exit')
+    .option('--entity <name>', 'sync only this entity (repeatable; default SYNC_ENTITIES)', collect)
+    .option('--concurrency <n>', 'entities pulled at once (1-16)', concurrencyOf, 4)
+    .action(async (options: SyncCliOptions) => {
+      setExitCode(await syncCommand(options, io));
+    });
+}
+
+async function syncCommand(options: SyncCliOptions, io: SyncCommandIo): Promise<number> {
+  if (options.once !== true) {
+    io.err(
+      'sync: only --once is supported here; the continuous sync runs on Azure Functions (npm start locally)',
+    );
+    return EXIT.usage;
+  }
+  const tuning = io.tuning ?? {};
+  const queue = new InProcessJobQueue({
+    ...SYNC_QUEUE_OPTIONS,
+    ...(tuning.maxDeliveryCount !== undefined ? { maxDeliveryCount: tuning.maxDeliveryCount } : {}),
+    ...(tuning.redeliveryDelayMs !== undefined ? { redeliveryDelayMs: tuning.redeliveryDelayMs } : {}),
+  });
+  let services: AppServices | undefined;
+  try {
+    try {
+      services = await createAppServices(io.env, { queue });
+    } catch (error) {
+      io.err((error as Error).message);
+      return EXIT.failed;
+    }
+    const entities = resolveEntities(options.entity ?? [], services, io);
+    if (entities === undefined) return EXIT.usage;
+    let dataverse: ReturnType<AppServices['dataverse']>;
+    try {
+      dataverse = services.dataverse();
+    } catch (error) {
+      io.err((error as Error).message);
+      return EXIT.failed;
+    }
+
+    const display = new ProgressDisplay({
+      line: io.err,
+      ...(io.stderr !== undefined ? { stream: io.stderr } : {}),
+      ...(tuning.reportMs !== undefined ? { reportMs: tuning.reportMs } : {}),
+    });
+    const explicitLevel = io.env.LOG_LEVEL?.trim();
+    // Info lines per job would drown the progress; LOG_LEVEL set explicitly still wins.
+    const level: LogLevel = explicitLevel ? services.env.LOG_LEVEL : 'warn';
+    const toDisplay =
+      (lvl: string) =>
+      (...args: unknown[]) =>
+        display.log(`${lvl}: ${args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ')}`);
+    const sink: LogSink = {
+      debug: toDisplay('debug'),
+      info: toDisplay('info'),
+      warn: toDisplay('warn'),
+      error: toDisplay('error'),
+    };
+    const log = createLogger(sink, { level });
+    const names = entities.map((e) => e.logicalName);
+    io.err(
+      `Syncing ${names.join(', ')} from Dataverse into Cosmos DB database ${services.env.COSMOS_DATABASE}`,
+    );
+
+    const s = services;
+    const report = await runSyncOnce(entities, {
+      catalog: s.catalog,
+      syncConfig: s.syncConfig,
+      source: dataverse.reader,
+      recordsFor: (container) => s.recordsFor(container),
+      checkpoints: s.checkpoints,
+      errors: s.syncErrors,
+      runs: s.runs,
+      queue,
+      queueName: s.env.PULL_JOBS_QUEUE,
+      schedule: s.env.SYNC_SCHEDULE,
+      timeBudgetMs: tuning.timeBudgetMs ?? s.env.SYNC_TIME_BUDGET_SECONDS * 1000,
+      ...(tuning.pageSize !== undefined ? { pageSize: tuning.pageSize } : {}),
+      concurrency: options.concurrency,
+      requestCount: () => dataverse.governor.counters().requests,
+      log,
+      onStart: (progress) => display.start(progress),
+      onProgress: (p) => display.update(p),
+    }).finally(() => display.stop());
+    io.out(renderSummary(report));
+    return report.ok ? EXIT.ok : EXIT.failed;
+  } finally {
+    await queue.close();
+    await services?.close();
+  }
+}
+
+function resolveEntities(
+  requested: readonly string[],
+  services: AppServices,
+  io: SyncCommandIo,
+): EntityDefinition[] | undefined {
+  const names =
+    requested.length > 0 ? requested.map((n) => n.trim().toLowerCase()) : services.env.SYNC_ENTITIES;
+  const known = services.catalog.names;
+  const unknown = names.filter((name) => !known.includes(name));
+  if (unknown.length > 0) {
+    io.err(
+      `sync: unknown entit${unknown.length === 1 ? 'y' : 'ies'} ${unknown.map((n) => `"${n}"`).join(', ')}; known entities: ${known.join(', ')} (custom ones are declared in SYNC_CONFIG)`,
+    );
+    return undefined;
+  }
+  return [...new Set(names)].map((name) => services.catalog.get(name));
+}

@@ -1,0 +1,587 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { contentHash, sameValue } from './content.hash';
+import { columnType, type ColumnType, type EntityProfile, type PersonFieldRule } from './entity.profile';
+import { incomingMarketingValues } from './page.planner';
+import {
+  fieldValueSchema,
+  personRecordSchema,
+  type FieldValue,
+  type FieldValues,
+  type PersonRecord,
+  type PersonSource,
+} from './record.model';
+import type { MappedRow } from './row.mapper';
+import { threeWayMerge } from './three-way.merge';
+
+export type PersonTable = 'lead' | 'contact';
+
+/** Dataverse single-line text holds at most 4000 characters; anything longer is never sent. */
+export const MAX_TEXT_LENGTH = 4000;
+
+const STATE_COLUMNS = new Set(['statecode', 'statuscode']);
+const isLookupColumn = (column: string): boolean => /^_[a-z0-9_]+_value$/.test(column);
+
+/**
+ * Fields a push may write: the direction allows it and the column takes a plain value. Lookups
+ * (owner, parent account) and state change through dedicated Dynamics actions, never a field PATCH.
+ */
+export function pushableRules(rules: readonly PersonFieldRule[]): PersonFieldRule[] {
+  return rules.filter(
+    (rule) =>
+      rule.direction !== 'pull' &&
+      rule.useLookupName !== true &&
+      !isLookupColumn(rule.dynamics) &&
+      !STATE_COLUMNS.has(rule.dynamics),
+  );
+}
+
+/**
+ * What the person's sync state says about its last push; it lives at the top level of the document
+ * because the record model's `sync` object does not keep unknown keys.
+ */
+export const pushStateSchema = z.object({
+  status: z.enum(['error', 'retrying', 'parked', 'creating']),
+  code: z.string(),
+  message: z.string(),
+  at: z.string(),
+  /** Identifies the edit that failed: the same edit is not retried forever, a new edit is tried. */
+  signature: z.string(),
+  attempt: z.number().int().nonnegative().optional(),
+  nextAttemptAt: z.string().optional(),
+  fields: z.array(z.string()).optional(),
+});
+export type PushState = z.output<typeof pushStateSchema>;
+
+export const PUSH_STATE_KEY = 'pushState';
+
+export function pushStateOf(doc: object): PushState | undefined {
+  const parsed = pushStateSchema.safeParse((doc as Record<string, unknown>)[PUSH_STATE_KEY]);
+  return parsed.success ? parsed.data : undefined;
+}
+
+export function withPushState<T extends object>(doc: T, state: PushState | undefined): T {
+  const { [PUSH_STATE_KEY]: _old, ...rest } = doc as Record<string, unknown>;
+  return (state === undefined ? rest : { ...rest, [PUSH_STATE_KEY]: state }) as T;
+}
+
+export type ParsedDocument =
+  | { kind: 'person'; person: PersonRecord }
+  | { kind: 'other'; id: string; entity: string }
+  | { kind: 'invalid'; id: string | null; message: string; excerpt: string };
+
+function excerptOf(raw: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(raw, (_key, value: unknown) =>
+      typeof value === 'string' && value.length > 60 ? `${value.slice(0, 60)}...` : value,
+    );
+  } catch {
+    text = String(raw);
+  }
+  return (text ?? String(raw)).slice(0, 500);
+}
+
+/** Validates one document from the change feed; a bad one is reported, never thrown. */
+export function parsePushDocument(raw: unknown): ParsedDocument {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { kind: 'invalid', id: null, message: 'document is not a JSON object', excerpt: excerptOf(raw) };
+  }
+  const doc = raw as Record<string, unknown>;
+  const id = typeof doc.id === 'string' && doc.id !== '' ? doc.id : null;
+  if (id !== null && doc.entity !== 'person') {
+    return { kind: 'other', id, entity: typeof doc.entity === 'string' ? doc.entity : '(none)' };
+  }
+  // A marketing-only person has no Dynamics side yet: it waits for "sync person to Dynamics".
+  if (id !== null && doc.dynamics === undefined) {
+    return { kind: 'other', id, entity: 'person' };
+  }
+  const parsed = personRecordSchema.safeParse(raw);
+  if (!parsed.success) {
+    return {
+      kind: 'invalid',
+      id,
+      message: parsed.error.issues
+        .slice(0, 5)
+        .map((issue) => `${issue.path.join('.') || '(document)'}: ${issue.message}`)
+        .join('; ')
+        .slice(0, 1000),
+      excerpt: excerptOf(raw),
+    };
+  }
+  return { kind: 'person', person: parsed.data };
+}
+
+type Converted = { ok: true; value: unknown } | { ok: false; message: string };
+
+/** A marketing value as the Dataverse column takes it, or why it cannot be sent. */
+export function toColumnValue(rule: PersonFieldRule, value: FieldValue, type?: ColumnType): Converted {
+  if (value === null) return { ok: true, value: null };
+  const kind = type ?? columnType(rule.dynamics, false);
+  const fail = (expected: string): Converted => ({
+    ok: false,
+    message: `${rule.marketing}: expected ${expected}, got ${describe(value)}`,
+  });
+  switch (kind) {
+    case 'string':
+      if (typeof value !== 'string') return fail('text');
+      if (value.length > MAX_TEXT_LENGTH) {
+        return {
+          ok: false,
+          message: `${rule.marketing}: ${value.length} characters, at most ${MAX_TEXT_LENGTH}`,
+        };
+      }
+      return { ok: true, value };
+    case 'int':
+      return typeof value === 'number' && Number.isInteger(value)
+        ? { ok: true, value }
+        : fail('a whole number');
+    case 'decimal':
+      return typeof value === 'number' && Number.isFinite(value) ? { ok: true, value } : fail('a number');
+    case 'bool':
+      return typeof value === 'boolean' ? { ok: true, value } : fail('true or false');
+    case 'datetime':
+      return typeof value === 'string' && !Number.isNaN(Date.parse(value))
+        ? { ok: true, value }
+        : fail('an ISO 8601 date');
+    case 'choice':
+      if (typeof value === 'number' && Number.isInteger(value)) return { ok: true, value };
+      if (typeof value === 'object' && 'value' in value && typeof value.value === 'number') {
+        return { ok: true, value: value.value };
+      }
+      return fail('a choice value');
+    case 'lookup':
+      return fail('no lookup (lookups are not pushed)');
+    case 'any':
+      if (typeof value === 'string') {
+        return value.length > MAX_TEXT_LENGTH
+          ? {
+              ok: false,
+              message: `${rule.marketing}: ${value.length} characters, at most ${MAX_TEXT_LENGTH}`,
+            }
+          : { ok: true, value };
+      }
+      if (typeof value === 'number' || typeof value === 'boolean') return { ok: true, value };
+      if ('value' in value && typeof value.value === 'number') return { ok: true, value: value.value };
+      return fail('a plain value');
+  }
+}
+
+function describe(value: FieldValue): string {
+  if (typeof value === 'string') return value.length > 40 ? `text of ${value.length} characters` : 'text';
+  if (typeof value === 'object' && value !== null) return 'id' in value ? 'a lookup' : 'a choice';
+  return typeof value;
+}
+
+/** The top-level marketing values of the fields the rules cover (absent fields are left out). */
+export function marketingValues(person: object, rules: readonly PersonFieldRule[]): FieldValues {
+  const doc = person as Record<string, unknown>;
+  const out: FieldValues = {};
+  for (const rule of rules) {
+    if (!(rule.marketing in doc)) continue;
+    const parsed = fieldValueSchema.safeParse(doc[rule.marketing]);
+    if (parsed.success) out[rule.marketing] = parsed.data;
+  }
+  return out;
+}
+
+/** Marketing edits: push-allowed fields whose value differs from the last value agreed with Dynamics. */
+export function pendingEdits(person: PersonRecord, rules: readonly PersonFieldRule[]): FieldValues {
+  const current = marketingValues(person, pushableRules(rules));
+  const out: FieldValues = {};
+  for (const [field, value] of Object.entries(current)) {
+    // An absent agreed value is null on the Dynamics side: the pull stores every mapped field.
+    if (!sameValue(value, person.sync.agreed[field] ?? null)) out[field] = value;
+  }
+  return out;
+}
+
+/** The PATCH body for marketing values, or the fields that cannot be sent. */
+export function patchBody(
+  changes: FieldValues,
+  rules: readonly PersonFieldRule[],
+): { ok: true; body: Record<string, unknown> } | { ok: false; fields: string[]; message: string } {
+  const byField = new Map(rules.map((rule) => [rule.marketing, rule]));
+  const body: Record<string, unknown> = {};
+  const problems: string[] = [];
+  const fields: string[] = [];
+  for (const [field, value] of Object.entries(changes)) {
+    const rule = byField.get(field);
+    if (rule === undefined) continue;
+    const converted = toColumnValue(rule, value);
+    if (converted.ok) body[rule.dynamics] = converted.value;
+    else {
+      fields.push(field);
+      problems.push(converted.message);
+    }
+  }
+  if (fields.length > 0) return { ok: false, fields, message: problems.join('; ').slice(0, 1000) };
+  return { ok: true, body };
+}
+
+export type SkipReason =
+  | 'in_sync'
+  | 'deleted_in_dynamics'
+  | 'excluded'
+  | 'merged'
+  | 'not_linked'
+  | 'creating'
+  | 'error_recorded'
+  | 'retry_pending'
+  | 'parked';
+
+export interface PushTarget {
+  table: PersonTable;
+  rowId: string;
+  /** The row version the agreed values belong to: the PATCH is conditional on it (If-Match). */
+  etag: string;
+}
+
+export type PushPlan =
+  | { kind: 'skip'; reason: SkipReason }
+  /** In sync again (a pull settled it) while the state still shows a failure: clear the state. */
+  | { kind: 'resolved' }
+  | {
+      kind: 'invalid';
+      target: PushTarget;
+      code: 'invalid_value';
+      message: string;
+      fields: string[];
+      signature: string;
+    }
+  | {
+      kind: 'push';
+      target: PushTarget;
+      /** The marketing values being sent, by marketing field. */
+      changes: FieldValues;
+      body: Record<string, unknown>;
+      /** The top-level values the plan was made from (detects a marketing edit made meanwhile). */
+      planned: FieldValues;
+      signature: string;
+    };
+
+export interface PlanOptions {
+  /** Ignore a recorded failure of the same edit (a retry message or an operator's retry). */
+  force?: boolean;
+}
+
+export function pushSignature(target: PushTarget, changes: FieldValues): string {
+  return contentHash({ table: target.table, rowId: target.rowId, etag: target.etag, changes });
+}
+
+/** Decides what, if anything, to send to Dynamics for one person. */
+export function planPush(
+  person: PersonRecord,
+  rules: readonly PersonFieldRule[],
+  options: PlanOptions = {},
+): PushPlan {
+  const table = person.type;
+  const rowId = table === 'lead' ? person.dynamics.leadId : person.dynamics.contactId;
+  const state = pushStateOf(person);
+  if (rowId === undefined || person.dynamics[table] === undefined) {
+    return { kind: 'skip', reason: state?.status === 'creating' ? 'creating' : 'not_linked' };
+  }
+  // The row is gone or no longer synced: marketing edits stay in Cosmos, nothing is written back.
+  if (person.sync.deletedInDynamics !== undefined || person.dynamics[table]?.deletedAt !== undefined) {
+    return { kind: 'skip', reason: 'deleted_in_dynamics' };
+  }
+  if (person.sync.excluded !== undefined) return { kind: 'skip', reason: 'excluded' };
+  if (person.sync.merged !== undefined) return { kind: 'skip', reason: 'merged' };
+  const changes = pendingEdits(person, rules);
+  if (Object.keys(changes).length === 0) {
+    return state !== undefined && state.status !== 'creating'
+      ? { kind: 'resolved' }
+      : { kind: 'skip', reason: 'in_sync' };
+  }
+  const target: PushTarget = { table, rowId, etag: person.dynamics.etag };
+  const signature = pushSignature(target, changes);
+  if (!options.force && state !== undefined && state.signature === signature) {
+    const reason: SkipReason =
+      state.status === 'retrying' ? 'retry_pending' : state.status === 'parked' ? 'parked' : 'error_recorded';
+    return { kind: 'skip', reason };
+  }
+  const body = patchBody(changes, pushableRules(rules));
+  if (!body.ok) {
+    return {
+      kind: 'invalid',
+      target,
+      code: 'invalid_value',
+      message: body.message,
+      fields: body.fields,
+      signature,
+    };
+  }
+  return {
+    kind: 'push',
+    target,
+    changes,
+    body: body.body,
+    planned: marketingValues(person, rules),
+    signature,
+  };
+}
+
+export interface ConflictResolution {
+  /** The values the person should hold once settled (the merge result). */
+  values: FieldValues;
+  /** What Dynamics holds now. */
+  incoming: FieldValues;
+  conflicts: string[];
+  /** Marketing values still to send after the merge (empty: nothing to write). */
+  changes: FieldValues;
+  body: Record<string, unknown>;
+}
+
+/**
+ * A 412 on the PATCH: Dynamics changed the row since the last agreement. Re-merge three ways
+ * against the row as it is now, with the entity's conflict rule, and send only what marketing
+ * still owns.
+ */
+export function resolveConflict(
+  person: PersonRecord,
+  rules: readonly PersonFieldRule[],
+  incoming: FieldValues,
+):
+  | { ok: true; resolution: ConflictResolution }
+  | { ok: false; fields: string[]; message: string; incoming: FieldValues } {
+  const merge = threeWayMerge(rules, incoming, person.sync.agreed, marketingValues(person, rules));
+  const pushable = new Set(pushableRules(rules).map((rule) => rule.marketing));
+  const changes: FieldValues = {};
+  for (const field of merge.pendingPush) {
+    if (pushable.has(field)) changes[field] = merge.values[field] ?? null;
+  }
+  const body = patchBody(changes, pushableRules(rules));
+  if (!body.ok) return { ok: false, fields: body.fields, message: body.message, incoming };
+  return {
+    ok: true,
+    resolution: { values: merge.values, incoming, conflicts: merge.conflicts, changes, body: body.body },
+  };
+}
+
+/** What is known about the row after a successful push (or a merge that needed no write). */
+export interface PushedRow {
+  table: PersonTable;
+  rowId: string;
+  etag: string;
+  versionnumber: number;
+  modifiedon: string | null;
+  /** Dynamics' values of the person's fields now. */
+  incoming: FieldValues;
+  /** Top-level values the person should take, unless marketing edited the field meanwhile. */
+  settled: FieldValues;
+  /** Top-level values the push was planned from. */
+  planned: FieldValues;
+  /** The row as returned, to refresh the stored source (so the next pull of this version writes nothing). */
+  row?: MappedRow;
+}
+
+/** Marketing values Dynamics holds in a returned row, by the person's rules. */
+export function incomingOf(rules: readonly PersonFieldRule[], row: MappedRow): FieldValues {
+  return incomingMarketingValues(rules, row);
+}
+
+export function sourceOf(row: MappedRow, previous: PersonSource | undefined): PersonSource {
+  return {
+    id: row.id,
+    table: row.table,
+    etag: row.etag,
+    versionnumber: row.versionnumber,
+    modifiedon: row.modifiedon,
+    statecode: row.statecode,
+    statuscode: row.statuscode,
+    merged: row.merged,
+    masterId: row.masterId,
+    hash: row.hash,
+    values: row.values,
+    ...(previous?.seenLoad !== undefined ? { seenLoad: previous.seenLoad } : {}),
+  };
+}
+
+/**
+ * Records a push on the person: the new agreed values, etag and version. Applied to the latest
+ * stored version, so a marketing edit made while the push ran is kept (and pushed next), and a
+ * version the pull already recorded is not rolled back. Undefined: nothing to write.
+ */
+export function applyPushed(
+  person: PersonRecord,
+  pushed: PushedRow,
+  rules: readonly PersonFieldRule[],
+  now: string,
+): PersonRecord | undefined {
+  if (person.type !== pushed.table) return undefined;
+  const source = person.dynamics[pushed.table];
+  if (person.dynamics.versionnumber >= pushed.versionnumber) {
+    // The pull got there first with this version or a newer one; only a stale failure state remains.
+    return pushStateOf(person) === undefined ? undefined : withPushState(person, undefined);
+  }
+  const doc = person as Record<string, unknown>;
+  const top: FieldValues = {};
+  for (const rule of rules) {
+    const field = rule.marketing;
+    if (!(field in pushed.settled)) continue;
+    const unchanged = sameValue(doc[field] ?? null, pushed.planned[field] ?? null);
+    top[field] = unchanged ? (pushed.settled[field] ?? null) : (doc[field] as FieldValue);
+  }
+  const agreed: FieldValues = { ...person.sync.agreed };
+  for (const rule of rules) agreed[rule.marketing] = pushed.incoming[rule.marketing] ?? null;
+  const idKey = pushed.table === 'lead' ? 'leadId' : 'contactId';
+  const nextSource: PersonSource | undefined =
+    pushed.row !== undefined
+      ? sourceOf(pushed.row, source)
+      : source !== undefined
+        ? { ...source, etag: pushed.etag, versionnumber: pushed.versionnumber, modifiedon: pushed.modifiedon }
+        : undefined;
+  const next: PersonRecord = {
+    ...person,
+    ...top,
+    dynamics: {
+      ...person.dynamics,
+      [idKey]: pushed.rowId,
+      etag: pushed.etag,
+      versionnumber: pushed.versionnumber,
+      modifiedon: pushed.modifiedon,
+      ...(nextSource !== undefined ? { [pushed.table]: nextSource } : {}),
+    },
+    sync: { ...person.sync, agreed, updatedAt: now },
+  };
+  return withPushState(next, undefined);
+}
+
+/** Marks the person as failing to push, for the API and for "not retried forever". */
+export function withPushFailure(person: PersonRecord, state: PushState): PersonRecord | undefined {
+  const current = pushStateOf(person);
+  if (
+    current !== undefined &&
+    current.status === state.status &&
+    current.signature === state.signature &&
+    current.code === state.code &&
+    current.attempt === state.attempt
+  ) {
+    return undefined;
+  }
+  return withPushState(person, state);
+}
+
+// ---------------------------------------------------------------- create in Dynamics
+
+/** A marketing person that may not be linked to Dynamics yet. */
+export const marketingPersonSchema = z.looseObject({
+  id: z.string().min(1),
+  entity: z.literal('person'),
+  type: z.enum(['lead', 'contact']).optional(),
+  email: fieldValueSchema.optional(),
+  dynamics: z.looseObject({ leadId: z.string().optional(), contactId: z.string().optional() }).optional(),
+  _etag: z.string().optional(),
+});
+export type MarketingPerson = z.output<typeof marketingPersonSchema>;
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The Dynamics id a person is created with. Derived from the person's id, so two concurrent or
+ * retried creates of one person choose the same id and If-None-Match lets only one of them in.
+ */
+export function rowIdFor(personId: string, table: PersonTable): string {
+  if (GUID.test(personId)) return personId.toLowerCase();
+  const hex = createHash('sha256').update(`person:${table}:${personId}`).digest('hex');
+  // Shaped as a name-based (version 5, RFC 4122 variant) UUID.
+  const variant = ((parseInt(hex.slice(16, 18), 16) & 0x3f) | 0x80).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(18, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** The row to create: push-allowed fields with a value, and the owner when given. */
+export function createBody(
+  person: object,
+  rules: readonly PersonFieldRule[],
+  ownerId: string | undefined,
+): { ok: true; body: Record<string, unknown> } | { ok: false; fields: string[]; message: string } {
+  const values = marketingValues(person, pushableRules(rules));
+  const present: FieldValues = {};
+  for (const [field, value] of Object.entries(values)) if (value !== null) present[field] = value;
+  const body = patchBody(present, pushableRules(rules));
+  if (!body.ok) return body;
+  if (ownerId !== undefined) body.body['ownerid@odata.bind'] = `/systemusers(${ownerId.toLowerCase()})`;
+  return body;
+}
+
+export function emailOf(person: object): string | undefined {
+  const email = (person as Record<string, unknown>).email;
+  return typeof email === 'string' && email.trim() !== '' ? email.trim() : undefined;
+}
+
+/**
+ * Before creating, the person names the row it is about to get, so a pull that sees the row first
+ * joins it to this person instead of making a second one.
+ */
+export function reserveCreate(
+  person: MarketingPerson,
+  table: PersonTable,
+  rowId: string,
+  signature: string,
+  now: string,
+): PersonRecord {
+  const idKey = table === 'lead' ? 'leadId' : 'contactId';
+  const sync = (person as Record<string, unknown>).sync;
+  const agreed =
+    typeof sync === 'object' && sync !== null && 'agreed' in sync
+      ? (sync as { agreed: FieldValues }).agreed
+      : {};
+  const doc = {
+    ...person,
+    type: table,
+    dynamics: {
+      ...(person.dynamics ?? {}),
+      [idKey]: rowId,
+      etag: '',
+      versionnumber: 0,
+      modifiedon: null,
+    },
+    sync: { updatedAt: now, agreed },
+  } as PersonRecord;
+  return withPushState(doc, {
+    status: 'creating',
+    code: 'creating',
+    message: `being created in Dynamics as ${table} ${rowId}`,
+    at: now,
+    signature,
+  });
+}
+
+/**
+ * Joins a person to its Dynamics row (just created, or found by email). Values are merged three
+ * ways with no agreed base: equal values agree, differing ones follow the entity's conflict rule,
+ * and what marketing wins stays pending for the pusher.
+ */
+export function linkPerson(
+  person: object,
+  profile: EntityProfile,
+  row: MappedRow,
+  now: string,
+): PersonRecord {
+  const table = profile.logicalName as PersonTable;
+  const rules = profile.personFields;
+  const incoming = incomingMarketingValues(rules, row);
+  const current = marketingValues(person, rules);
+  const merge = threeWayMerge(rules, incoming, undefined, current);
+  const idKey = table === 'lead' ? 'leadId' : 'contactId';
+  const base = person as Record<string, unknown>;
+  const dynamics = (
+    typeof base.dynamics === 'object' && base.dynamics !== null ? base.dynamics : {}
+  ) as Record<string, unknown>;
+  const doc = {
+    ...base,
+    ...merge.values,
+    entity: 'person',
+    type: table,
+    dynamics: {
+      ...dynamics,
+      [idKey]: row.id,
+      etag: row.etag,
+      versionnumber: row.versionnumber,
+      modifiedon: row.modifiedon,
+      [table]: sourceOf(row, undefined),
+    },
+    sync: { updatedAt: now, agreed: merge.agreed },
+  } as PersonRecord;
+  return withPushState(doc, undefined);
+}

@@ -1,0 +1,295 @@
+import { z } from 'zod';
+import type { BatchEntry } from '../dataverse/batch.codec';
+import { mapHttpError, type DataverseError } from '../dataverse/dataverse.errors';
+import { and, encodeQuery, eq } from '../dataverse/odata.query';
+import type { EntityProfile } from '../domain/entity.profile';
+import {
+  createBody,
+  emailOf,
+  linkPerson,
+  marketingPersonSchema,
+  pushStateOf,
+  reserveCreate,
+  rowIdFor,
+  withPushState,
+  type MarketingPerson,
+  type PersonTable,
+} from '../domain/push.planner';
+import type { PersonRecord } from '../domain/record.model';
+import { mapRow, type MappedRow } from '../domain/row.mapper';
+import type { Logger } from '../telemetry/logger';
+import type { ErrorSink } from './pull.use-case';
+import type { PersonStore, PushGateway } from './push.use-case';
+
+export const createPersonRequestSchema = z.object({
+  personId: z.string().min(1).max(255),
+  as: z.enum(['lead', 'contact']).default('lead'),
+  ownerId: z
+    .string()
+    .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID')
+    .optional(),
+});
+export type CreatePersonRequest = z.input<typeof createPersonRequestSchema>;
+
+export type CreatePersonResult =
+  | { status: 'created' | 'linked' | 'exists'; table: PersonTable; rowId: string }
+  /** The Dynamics row found by email already belongs to another person document. */
+  | { status: 'duplicate'; table: PersonTable; rowId: string; otherPersonId: string }
+  | { status: 'not_found' }
+  | { status: 'rejected'; code: string; message: string };
+
+export interface CreatePersonDeps {
+  dataverse: PushGateway;
+  people: PersonStore;
+  read(id: string): Promise<Record<string, unknown> | undefined>;
+  profiles: Record<PersonTable, EntityProfile>;
+  errors: ErrorSink;
+  log: Logger;
+  now?: () => Date;
+}
+
+const PREFER = 'return=representation,odata.include-annotations="*"';
+const MAX_WRITE_ATTEMPTS = 5;
+
+/**
+ * "Sync person to Dynamics": links a marketing-only person to an existing lead or contact with
+ * the same email, or creates one with an id derived from the person through PATCH +
+ * If-None-Match: *, so a retried or concurrent create of the same person makes one row.
+ * Transient failures are thrown: the caller (an HTTP action) retries, and every step is idempotent.
+ */
+export class CreatePersonUseCase {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: CreatePersonDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async run(input: CreatePersonRequest): Promise<CreatePersonResult> {
+    const request = createPersonRequestSchema.parse(input);
+    const raw = await this.deps.read(request.personId);
+    if (raw === undefined) return { status: 'not_found' };
+    const parsed = marketingPersonSchema.safeParse(raw);
+    if (!parsed.success) {
+      const message = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+      return this.reject(request.personId, request.as, 'invalid_document', message);
+    }
+    let person = parsed.data;
+    const linked = this.linkedRow(person);
+    if (linked !== undefined && linked.linked) return { status: 'exists', ...linked.target };
+
+    let target = linked?.target;
+    if (target === undefined) {
+      const found = await this.findByEmail(person);
+      if (found !== undefined) return this.linkFound(person, found);
+      const table = request.as;
+      const rowId = rowIdFor(person.id, table);
+      const reserved = await this.reserve(person, table, rowId);
+      if (reserved.kind === 'linked') return { status: 'exists', ...reserved.target };
+      person = reserved.person;
+      target = reserved.target;
+    }
+    return this.create(person, target.table, target.rowId, request.ownerId);
+  }
+
+  /** The row the person is (or is about to be) linked to; `linked` once the row has been read. */
+  private linkedRow(
+    person: MarketingPerson,
+  ): { target: { table: PersonTable; rowId: string }; linked: boolean } | undefined {
+    const dynamics = (person.dynamics ?? {}) as Record<string, unknown>;
+    const type = person.type;
+    for (const table of (type === 'contact' ? ['contact', 'lead'] : ['lead', 'contact']) as PersonTable[]) {
+      const rowId = table === 'lead' ? person.dynamics?.leadId : person.dynamics?.contactId;
+      if (rowId === undefined) continue;
+      return { target: { table, rowId }, linked: dynamics[table] !== undefined };
+    }
+    return undefined;
+  }
+
+  /** One $batch of two reads: an active contact with this email wins over an active lead. */
+  private async findByEmail(person: MarketingPerson): Promise<MappedRow | undefined> {
+    const email = emailOf(person);
+    if (email === undefined) return undefined;
+    const tables: PersonTable[] = ['contact', 'lead'];
+    const entries: BatchEntry[] = tables.map((table) => {
+      const profile = this.deps.profiles[table];
+      const query = encodeQuery({
+        $select: profile.select.join(','),
+        $filter: and(eq('emailaddress1', email), eq('statecode', 0)),
+        $top: 1,
+      });
+      return {
+        method: 'GET',
+        url: `${profile.entitySet}?${query}`,
+        headers: { Prefer: 'odata.include-annotations="*"' },
+      };
+    });
+    const results = await this.deps.dataverse.executeBatch(entries, { continueOnError: true });
+    for (const [i, table] of tables.entries()) {
+      const result = results[i];
+      if (!result?.ok) throw this.errorOf(result, 'GET', this.deps.profiles[table].entitySet);
+      const rows = (result.body as { value?: unknown[] } | undefined)?.value ?? [];
+      for (const raw of rows) {
+        const mapped = mapRow(this.deps.profiles[table], raw);
+        if (mapped.ok && !mapped.row.merged) return mapped.row;
+      }
+    }
+    return undefined;
+  }
+
+  private async linkFound(person: MarketingPerson, row: MappedRow): Promise<CreatePersonResult> {
+    const table = row.table as PersonTable;
+    const others = await this.deps.people.findForPage([row.id]);
+    const other = others.docs.find((doc) => doc.id !== person.id);
+    if (other !== undefined) {
+      this.deps.log.warn('person already synced under another document', {
+        personId: person.id,
+        other: other.id,
+      });
+      return { status: 'duplicate', table, rowId: row.id, otherPersonId: other.id };
+    }
+    const written = await this.writeLinked(person, row);
+    return written ? { status: 'linked', table, rowId: row.id } : { status: 'exists', table, rowId: row.id };
+  }
+
+  /** Names the row on the person before creating it, guarded by the person's _etag. */
+  private async reserve(
+    person: MarketingPerson,
+    table: PersonTable,
+    rowId: string,
+  ): Promise<
+    | { kind: 'reserved'; person: MarketingPerson; target: { table: PersonTable; rowId: string } }
+    | { kind: 'linked'; target: { table: PersonTable; rowId: string } }
+  > {
+    let current = person;
+    for (let attempt = 1; ; attempt += 1) {
+      const doc = reserveCreate(current, table, rowId, `create:${table}:${rowId}`, this.now().toISOString());
+      const outcome = await this.deps.people.write([doc], this.etagOf(current));
+      if (outcome.conflicts.length === 0) {
+        const stored = await this.deps.read(person.id);
+        const parsed = marketingPersonSchema.safeParse(stored ?? doc);
+        return { kind: 'reserved', person: parsed.success ? parsed.data : doc, target: { table, rowId } };
+      }
+      // Someone else wrote the person meanwhile (maybe the same action, running twice): look again.
+      const fresh = await this.deps.read(person.id);
+      const parsed = marketingPersonSchema.safeParse(fresh);
+      if (!parsed.success)
+        throw new Error(`person ${person.id} disappeared or became invalid while being created`);
+      current = parsed.data;
+      const linked = this.linkedRow(current);
+      if (linked?.linked) return { kind: 'linked', target: linked.target };
+      if (linked !== undefined) return { kind: 'reserved', person: current, target: linked.target };
+      if (attempt >= MAX_WRITE_ATTEMPTS)
+        throw new Error(`person ${person.id} kept changing while being created`);
+    }
+  }
+
+  private async create(
+    person: MarketingPerson,
+    table: PersonTable,
+    rowId: string,
+    ownerId: string | undefined,
+  ): Promise<CreatePersonResult> {
+    const profile = this.deps.profiles[table];
+    const body = createBody(person, profile.personFields, ownerId);
+    if (!body.ok) return this.reject(person.id, table, 'invalid_value', body.message, person);
+    const url = `${profile.entitySet}(${rowId})?$select=${profile.select.join(',')}`;
+    const [created] = await this.deps.dataverse.executeBatch([
+      { method: 'PATCH', url, headers: { 'If-None-Match': '*', Prefer: PREFER }, body: body.body },
+    ]);
+    let row: MappedRow | undefined;
+    let status: 'created' | 'exists' = 'created';
+    if (created?.ok) row = this.rowOf(table, created.body);
+    else {
+      const error = this.errorOf(created, 'PATCH', `${profile.entitySet}(${rowId})`);
+      if (error.code !== 'already_exists') {
+        if (error.retryable) throw error;
+        return this.reject(person.id, table, error.code, error.message, person);
+      }
+      // A concurrent or earlier attempt created it: read it and link.
+      status = 'exists';
+      const [read] = await this.deps.dataverse.executeBatch([
+        { method: 'GET', url, headers: { Prefer: 'odata.include-annotations="*"' } },
+      ]);
+      if (!read?.ok) throw this.errorOf(read, 'GET', `${profile.entitySet}(${rowId})`);
+      row = this.rowOf(table, read.body);
+    }
+    if (row === undefined) {
+      throw mapHttpError(502, { get: () => null }, 'unreadable row', { method: 'PATCH', path: url });
+    }
+    const written = await this.writeLinked(person, row);
+    return { status: written && status === 'created' ? 'created' : status, table, rowId };
+  }
+
+  /** Writes the link; if the pull linked the person first, its version stands. */
+  private async writeLinked(person: MarketingPerson, row: MappedRow): Promise<boolean> {
+    const table = row.table as PersonTable;
+    let current: MarketingPerson = person;
+    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt += 1) {
+      const doc = linkPerson(current, this.deps.profiles[table], row, this.now().toISOString());
+      const outcome = await this.deps.people.write([doc], this.etagOf(current));
+      if (outcome.conflicts.length === 0) return true;
+      const fresh = marketingPersonSchema.safeParse(await this.deps.read(person.id));
+      if (!fresh.success) return false;
+      current = fresh.data;
+      const dynamics = (current.dynamics ?? {}) as Record<string, unknown>;
+      const source = dynamics[table] as { versionnumber?: number } | undefined;
+      if (source !== undefined && (source.versionnumber ?? 0) >= row.versionnumber) return false;
+    }
+    throw new Error(`person ${person.id} kept changing while being linked`);
+  }
+
+  private async reject(
+    personId: string,
+    table: PersonTable,
+    code: string,
+    message: string,
+    person?: MarketingPerson,
+  ): Promise<CreatePersonResult> {
+    const at = this.now().toISOString();
+    await this.deps.errors.record({
+      entity: table,
+      recordId: personId,
+      operation: 'push',
+      direction: 'marketing-to-dynamics',
+      code,
+      message: `sync person to Dynamics failed: ${message}`.slice(0, 2000),
+      at,
+    });
+    if (person !== undefined && pushStateOf(person)?.status === 'creating') {
+      // The person shows why; the reservation stays, so a retry after a fix creates the same row.
+      const state = withPushState(person, {
+        status: 'error',
+        code,
+        message: message.slice(0, 1000),
+        at,
+        signature: pushStateOf(person)?.signature ?? 'create',
+      });
+      await this.deps.people.write([state as unknown as PersonRecord], this.etagOf(person));
+    }
+    return { status: 'rejected', code, message };
+  }
+
+  private etagOf(person: MarketingPerson): Map<string, string> {
+    return new Map(person._etag !== undefined ? [[person.id, person._etag]] : []);
+  }
+
+  private rowOf(table: PersonTable, body: unknown): MappedRow | undefined {
+    const mapped = mapRow(this.deps.profiles[table], body);
+    return mapped.ok ? mapped.row : undefined;
+  }
+
+  private errorOf(
+    result: { status: number; headers: Record<string, string>; body: unknown; executed: boolean } | undefined,
+    method: string,
+    path: string,
+  ): DataverseError {
+    if (result === undefined || !result.executed) {
+      return mapHttpError(503, { get: () => null }, 'the request was not executed', { method, path });
+    }
+    const headers = result.headers;
+    return mapHttpError(result.status, { get: (name) => headers[name.toLowerCase()] ?? null }, result.body, {
+      method,
+      path,
+    });
+  }
+}

@@ -1,0 +1,653 @@
+import type { FoundDocuments, WriteOutcome } from '../cosmos/record.repository';
+import type { BatchEntry, BatchItemResult } from '../dataverse/batch.codec';
+import type { BatchOptions } from '../dataverse/dataverse.client';
+import { isDataverseError, mapHttpError, type DataverseError } from '../dataverse/dataverse.errors';
+import type { EntityProfile } from '../domain/entity.profile';
+import {
+  applyPushed,
+  incomingOf,
+  parsePushDocument,
+  planPush,
+  resolveConflict,
+  withPushFailure,
+  withPushState,
+  type PersonTable,
+  type PushedRow,
+  type PushState,
+} from '../domain/push.planner';
+import { isPerson, type FieldValues, type PersonRecord, type RecordDocument } from '../domain/record.model';
+import { mapRow, type MappedRow } from '../domain/row.mapper';
+import type { JobQueue } from '../queue/job-queue.port';
+import type { Logger } from '../telemetry/logger';
+import type { ErrorSink } from './pull.use-case';
+import { pushRetryMessageId, retryDelayMs, type PushRetryMessage } from './push-retry.message';
+
+/** The Dataverse side of a push (DataverseClient satisfies it): everything goes through $batch. */
+export interface PushGateway {
+  executeBatch(entries: readonly BatchEntry[], options?: BatchOptions): Promise<BatchItemResult[]>;
+}
+
+/** The people container (RecordRepository satisfies it): reads by id, writes guarded by _etag. */
+export interface PersonStore {
+  findForPage(ids: readonly string[]): Promise<FoundDocuments>;
+  write(docs: readonly RecordDocument[], knownEtags?: ReadonlyMap<string, string>): Promise<WriteOutcome>;
+}
+
+export interface RetryPolicy {
+  /** Retries before the edit is parked. */
+  maxAttempts: number;
+  baseMs: number;
+  maxMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 8, baseMs: 30_000, maxMs: 30 * 60_000 };
+
+export interface PushDeps {
+  dataverse: PushGateway;
+  people: PersonStore;
+  errors: ErrorSink;
+  queue: JobQueue;
+  retryQueueName: string;
+  profiles: Record<PersonTable, EntityProfile>;
+  log: Logger;
+  /** PATCH requests per $batch (1..1000). */
+  batchSize?: number;
+  /** $batch requests in flight at once (the governor still caps all Dataverse traffic). */
+  batchConcurrency?: number;
+  retry?: Partial<RetryPolicy>;
+  /** Rounds of 412 -> read -> re-merge -> PATCH before the edit goes to the retry queue. */
+  maxConflictRounds?: number;
+  now?: () => Date;
+  random?: () => number;
+  /** Test seam: runs after Dynamics accepted writes and before they are recorded (crash injection). */
+  afterDynamicsWrite?: (personIds: readonly string[]) => Promise<void> | void;
+}
+
+export interface PushRunOptions {
+  /** The retry attempt this run is (0 = first try from the change feed). */
+  attempt?: number;
+  /** Try again even if this very edit already failed (a retry message, an operator's retry). */
+  force?: boolean;
+  firstFailedAt?: string;
+  correlationId?: string;
+}
+
+export type PersonOutcome =
+  'pushed' | 'settled' | 'in_sync' | 'skipped' | 'invalid' | 'rejected' | 'retrying' | 'parked';
+
+export interface PushSummary {
+  documents: number;
+  /** Marketing edits Dynamics accepted. */
+  pushed: number;
+  /** 412s re-merged and settled without a write (Dynamics already had the values). */
+  settled: number;
+  conflicts: number;
+  inSync: number;
+  skipped: number;
+  /** Bad documents and values that cannot be sent: error records. */
+  invalid: number;
+  /** Rejected by Dynamics (validation, privilege, missing row): error records. */
+  rejected: number;
+  retrying: number;
+  parked: number;
+  /** $batch requests sent. */
+  requests: number;
+  /** Cosmos documents written (agreed values and failure states). */
+  cosmosWrites: number;
+  outcomes: Map<string, PersonOutcome>;
+}
+
+interface WorkItem {
+  person: PersonRecord;
+  table: PersonTable;
+  rowId: string;
+  etag: string;
+  body: Record<string, unknown>;
+  changes: FieldValues;
+  planned: FieldValues;
+  /** Values after a conflict merge (undefined: a plain push). */
+  merged?: FieldValues;
+  signature: string;
+}
+
+interface Done {
+  item: WorkItem;
+  pushed: PushedRow;
+  /** False when a re-merge found Dynamics already holding the settled values. */
+  wrote: boolean;
+}
+
+interface Failure {
+  person: PersonRecord;
+  table: PersonTable;
+  signature: string;
+  code: string;
+  message: string;
+  fields?: string[];
+}
+
+const PREFER_WRITE = 'return=representation,odata.include-annotations="*"';
+const PREFER_READ = 'odata.include-annotations="*"';
+const MAX_RECORD_ATTEMPTS = 5;
+
+const emptySummary = (): PushSummary => ({
+  documents: 0,
+  pushed: 0,
+  settled: 0,
+  conflicts: 0,
+  inSync: 0,
+  skipped: 0,
+  invalid: 0,
+  rejected: 0,
+  retrying: 0,
+  parked: 0,
+  requests: 0,
+  cosmosWrites: 0,
+  outcomes: new Map(),
+});
+
+/**
+ * Pushes marketing edits of people to Dynamics. Only values that differ from the last agreed
+ * values are sent (no echo, nothing filtered by author), as PATCHes with If-Match grouped in
+ * $batch requests that continue on error. A 412 is re-merged three ways against the current row.
+ * Accepted writes are recorded on the document under its _etag; rejections become error records;
+ * transient failures go to the push-retry queue with backoff and are parked after the last attempt.
+ */
+export class PushUseCase {
+  private readonly now: () => Date;
+  private readonly batchSize: number;
+  private readonly retry: RetryPolicy;
+
+  constructor(private readonly deps: PushDeps) {
+    this.now = deps.now ?? (() => new Date());
+    this.batchSize = Math.min(1000, Math.max(1, Math.floor(deps.batchSize ?? 100)));
+    this.retry = { ...DEFAULT_RETRY_POLICY, ...(deps.retry ?? {}) };
+  }
+
+  /** Pushes the edits found in a set of changed documents (a change-feed batch, a retry, a CLI page). */
+  async pushDocuments(raws: readonly unknown[], options: PushRunOptions = {}): Promise<PushSummary> {
+    const summary = emptySummary();
+    summary.documents = raws.length;
+    const at = this.now().toISOString();
+    const latest = new Map<string, PersonRecord>();
+    for (const raw of raws) {
+      const parsed = parsePushDocument(raw);
+      if (parsed.kind === 'other') {
+        summary.skipped += 1;
+        continue;
+      }
+      if (parsed.kind === 'invalid') {
+        summary.invalid += 1;
+        if (parsed.id !== null) summary.outcomes.set(parsed.id, 'invalid');
+        await this.deps.errors.record({
+          entity: 'person',
+          recordId: parsed.id,
+          operation: 'push',
+          direction: 'marketing-to-dynamics',
+          code: 'invalid_document',
+          message: `document cannot be pushed: ${parsed.message}`,
+          excerpt: parsed.excerpt,
+          at,
+          ...(options.correlationId !== undefined ? { correlationId: options.correlationId } : {}),
+        });
+        continue;
+      }
+      // The feed may hold several versions of one person: the last one is the newest.
+      latest.set(parsed.person.id, parsed.person);
+    }
+
+    const work: WorkItem[] = [];
+    const failures: Failure[] = [];
+    const cleared: PersonRecord[] = [];
+    for (const person of latest.values()) {
+      const rules = this.rules(person.type);
+      const plan = planPush(person, rules, { force: options.force === true });
+      switch (plan.kind) {
+        case 'skip':
+          if (plan.reason === 'in_sync') summary.inSync += 1;
+          else summary.skipped += 1;
+          summary.outcomes.set(person.id, plan.reason === 'in_sync' ? 'in_sync' : 'skipped');
+          break;
+        case 'resolved':
+          summary.inSync += 1;
+          summary.outcomes.set(person.id, 'in_sync');
+          cleared.push(withPushState(person, undefined));
+          break;
+        case 'invalid':
+          summary.invalid += 1;
+          summary.outcomes.set(person.id, 'invalid');
+          failures.push({
+            person,
+            table: plan.target.table,
+            signature: plan.signature,
+            code: plan.code,
+            message: `not sent to Dynamics: ${plan.message}`,
+            fields: plan.fields,
+          });
+          break;
+        case 'push':
+          work.push({
+            person,
+            table: plan.target.table,
+            rowId: plan.target.rowId,
+            etag: plan.target.etag,
+            body: plan.body,
+            changes: plan.changes,
+            planned: plan.planned,
+            signature: plan.signature,
+          });
+      }
+    }
+    if (cleared.length > 0) summary.cosmosWrites += (await this.deps.people.write(cleared)).written;
+    await this.reject(failures, summary, options);
+
+    const chunks: WorkItem[][] = [];
+    for (let i = 0; i < work.length; i += this.batchSize) chunks.push(work.slice(i, i + this.batchSize));
+    let next = 0;
+    const worker = async () => {
+      while (next < chunks.length) {
+        const chunk = chunks[next++] as WorkItem[];
+        await this.pushChunk(chunk, summary, options);
+      }
+    };
+    const lanes = Math.max(1, Math.min(this.deps.batchConcurrency ?? 4, chunks.length));
+    await Promise.all(Array.from({ length: lanes }, worker));
+    this.deps.log.info('push finished', {
+      documents: summary.documents,
+      pushed: summary.pushed,
+      settled: summary.settled,
+      conflicts: summary.conflicts,
+      invalid: summary.invalid,
+      rejected: summary.rejected,
+      retrying: summary.retrying,
+      parked: summary.parked,
+      requests: summary.requests,
+    });
+    return summary;
+  }
+
+  private rules(table: PersonTable) {
+    return this.deps.profiles[table].personFields;
+  }
+
+  /** One $batch of PATCHes, then rounds of 412 -> read -> re-merge -> PATCH; then records the outcome. */
+  private async pushChunk(items: WorkItem[], summary: PushSummary, options: PushRunOptions): Promise<void> {
+    const succeeded: Done[] = [];
+    const rejected: Failure[] = [];
+    const transient: Failure[] = [];
+    let pending = items;
+    const rounds = this.deps.maxConflictRounds ?? 3;
+    for (let round = 0; pending.length > 0; round += 1) {
+      const results = await this.send(
+        pending.map((item) => this.patchOf(item)),
+        pending,
+        transient,
+        summary,
+      );
+      if (results === undefined) break;
+      const conflicted: WorkItem[] = [];
+      pending.forEach((item, i) => {
+        const result = results[i];
+        if (result?.ok) {
+          succeeded.push({ item, pushed: this.pushedFrom(item, result.body), wrote: true });
+          return;
+        }
+        const error = this.errorOf(result, 'PATCH', item);
+        if (error.code === 'precondition_failed') conflicted.push(item);
+        else (error.retryable ? transient : rejected).push(this.failure(item, error));
+      });
+      summary.conflicts += conflicted.length;
+      if (conflicted.length === 0) break;
+      if (round >= rounds) {
+        for (const item of conflicted) {
+          transient.push({
+            ...this.failure(item),
+            code: 'conflict_loop',
+            message: `the row kept changing in Dynamics during ${rounds + 1} attempts`,
+          });
+        }
+        break;
+      }
+      pending = await this.remerge(conflicted, succeeded, rejected, transient, summary);
+    }
+    if (succeeded.length > 0) {
+      await this.deps.afterDynamicsWrite?.(succeeded.map((s) => s.item.person.id));
+      await this.record(succeeded, summary);
+    }
+    await this.reject(rejected, summary, options);
+    await this.defer(transient, summary, options);
+  }
+
+  /** Sends one $batch; a failure of the whole batch makes every item transient. */
+  private async send(
+    entries: BatchEntry[],
+    items: readonly WorkItem[],
+    transient: Failure[],
+    summary: PushSummary,
+  ): Promise<BatchItemResult[] | undefined> {
+    summary.requests += 1;
+    try {
+      return await this.deps.dataverse.executeBatch(entries, { continueOnError: true });
+    } catch (error) {
+      if (!isDataverseError(error)) throw error;
+      this.deps.log.warn('push batch failed', { code: error.code, retryable: error.retryable });
+      for (const item of items) transient.push(this.failure(item, error));
+      return undefined;
+    }
+  }
+
+  private patchOf(item: WorkItem): BatchEntry {
+    const profile = this.deps.profiles[item.table];
+    return {
+      method: 'PATCH',
+      url: `${profile.entitySet}(${item.rowId})?$select=${profile.select.join(',')}`,
+      headers: { 'If-Match': item.etag, Prefer: PREFER_WRITE },
+      body: item.body,
+    };
+  }
+
+  /** Reads the current rows of the conflicted items (one $batch) and re-merges each. */
+  private async remerge(
+    conflicted: WorkItem[],
+    succeeded: Done[],
+    rejected: Failure[],
+    transient: Failure[],
+    summary: PushSummary,
+  ): Promise<WorkItem[]> {
+    const entries: BatchEntry[] = conflicted.map((item) => {
+      const profile = this.deps.profiles[item.table];
+      return {
+        method: 'GET',
+        url: `${profile.entitySet}(${item.rowId})?$select=${profile.select.join(',')}`,
+        headers: { Prefer: PREFER_READ },
+      };
+    });
+    const results = await this.send(entries, conflicted, transient, summary);
+    if (results === undefined) return [];
+    const retry: WorkItem[] = [];
+    conflicted.forEach((item, i) => {
+      const result = results[i];
+      if (!result?.ok) {
+        const error = this.errorOf(result, 'GET', item);
+        (error.retryable ? transient : rejected).push(this.failure(item, error));
+        return;
+      }
+      const row = this.rowOf(item.table, result.body);
+      if (row === undefined) {
+        transient.push({
+          ...this.failure(item),
+          code: 'bad_response',
+          message: 'Dynamics returned an unreadable row',
+        });
+        return;
+      }
+      const rules = this.rules(item.table);
+      const incoming = incomingOf(rules, row);
+      const outcome = resolveConflict(item.person, rules, incoming);
+      if (!outcome.ok) {
+        rejected.push({
+          ...this.failure(item),
+          code: 'invalid_value',
+          message: `not sent to Dynamics: ${outcome.message}`,
+          fields: outcome.fields,
+        });
+        return;
+      }
+      const resolution = outcome.resolution;
+      if (Object.keys(resolution.changes).length === 0) {
+        succeeded.push({
+          item: { ...item, merged: resolution.values },
+          pushed: {
+            table: item.table,
+            rowId: item.rowId,
+            etag: row.etag,
+            versionnumber: row.versionnumber,
+            modifiedon: row.modifiedon,
+            incoming,
+            settled: resolution.values,
+            planned: item.planned,
+            row,
+          },
+          wrote: false,
+        });
+        return;
+      }
+      retry.push({
+        ...item,
+        etag: row.etag,
+        body: resolution.body,
+        changes: resolution.changes,
+        merged: resolution.values,
+      });
+    });
+    return retry;
+  }
+
+  private rowOf(table: PersonTable, body: unknown): MappedRow | undefined {
+    if (typeof body !== 'object' || body === null) return undefined;
+    const mapped = mapRow(this.deps.profiles[table], body);
+    return mapped.ok ? mapped.row : undefined;
+  }
+
+  /** What Dynamics holds after an accepted PATCH: the returned row, or agreed values plus what was sent. */
+  private pushedFrom(item: WorkItem, body: unknown): PushedRow {
+    const rules = this.rules(item.table);
+    const row = this.rowOf(item.table, body);
+    const base: FieldValues = item.merged ?? item.planned;
+    if (row === undefined) {
+      const returned = (body as Record<string, unknown> | undefined)?.['@odata.etag'];
+      return {
+        table: item.table,
+        rowId: item.rowId,
+        // Without the new etag the next PATCH would 412 and re-merge: safe, only slower.
+        etag: typeof returned === 'string' ? returned : item.etag,
+        // The write moved the row's version at least one step; the next pull brings the exact one.
+        versionnumber: item.person.dynamics.versionnumber + 1,
+        modifiedon: item.person.dynamics.modifiedon,
+        incoming: { ...item.person.sync.agreed, ...item.changes },
+        settled: { ...base, ...item.changes },
+        planned: item.planned,
+      };
+    }
+    const incoming = incomingOf(rules, row);
+    const settled: FieldValues = { ...base };
+    // Dynamics may normalise what it stores; taking its value stops the edit from looking pending forever.
+    for (const field of Object.keys(item.changes)) settled[field] = incoming[field] ?? null;
+    return {
+      table: item.table,
+      rowId: item.rowId,
+      etag: row.etag,
+      versionnumber: row.versionnumber,
+      modifiedon: row.modifiedon,
+      incoming,
+      settled,
+      planned: item.planned,
+      row,
+    };
+  }
+
+  /** Records accepted writes on the documents; a document changed meanwhile is re-read and re-applied. */
+  private async record(done: Done[], summary: PushSummary): Promise<void> {
+    const at = this.now().toISOString();
+    const byId = new Map(done.map((d) => [d.item.person.id, d]));
+    for (const d of done) {
+      summary.outcomes.set(d.item.person.id, d.wrote ? 'pushed' : 'settled');
+      if (d.wrote) summary.pushed += 1;
+      else summary.settled += 1;
+    }
+    let docs = done.map((d) => d.item.person);
+    for (let attempt = 1; docs.length > 0; attempt += 1) {
+      const writes: PersonRecord[] = [];
+      for (const doc of docs) {
+        const entry = byId.get(doc.id);
+        if (entry === undefined) continue;
+        const next = applyPushed(doc, entry.pushed, this.rules(entry.pushed.table), at);
+        if (next !== undefined) writes.push(next);
+      }
+      const outcome = await this.deps.people.write(writes);
+      summary.cosmosWrites += outcome.written;
+      if (outcome.conflicts.length === 0) return;
+      if (attempt >= MAX_RECORD_ATTEMPTS) {
+        // Dynamics has the values; the next delivery re-merges against them and records them then.
+        this.deps.log.warn('push recorded late: documents kept changing', {
+          ids: outcome.conflicts.slice(0, 5),
+        });
+        return;
+      }
+      const found = await this.deps.people.findForPage(outcome.conflicts);
+      const wanted = new Set(outcome.conflicts);
+      docs = found.docs.filter((doc): doc is PersonRecord => isPerson(doc) && wanted.has(doc.id));
+    }
+  }
+
+  /** Dynamics said no (or the value cannot be sent): an error record, and the person shows it. */
+  private async reject(failures: Failure[], summary: PushSummary, options: PushRunOptions): Promise<void> {
+    if (failures.length === 0) return;
+    const at = this.now().toISOString();
+    const states: PersonRecord[] = [];
+    for (const failure of failures) {
+      if (failure.code !== 'invalid_value') {
+        summary.rejected += 1;
+        summary.outcomes.set(failure.person.id, 'rejected');
+      } else if (summary.outcomes.get(failure.person.id) !== 'invalid') {
+        // Found only after a re-merge (the merged value cannot be sent).
+        summary.invalid += 1;
+        summary.outcomes.set(failure.person.id, 'invalid');
+      }
+      await this.deps.errors.record({
+        entity: failure.table,
+        recordId: failure.person.id,
+        operation: 'push',
+        direction: 'marketing-to-dynamics',
+        code: failure.code,
+        message: failure.message,
+        ...(failure.fields !== undefined ? { excerpt: `fields: ${failure.fields.join(', ')}` } : {}),
+        at,
+        ...(options.correlationId !== undefined ? { correlationId: options.correlationId } : {}),
+      });
+      const state = withPushFailure(failure.person, {
+        status: 'error',
+        code: failure.code,
+        message: failure.message.slice(0, 1000),
+        at,
+        signature: failure.signature,
+        ...(failure.fields !== undefined ? { fields: failure.fields } : {}),
+      });
+      if (state !== undefined) states.push(state);
+    }
+    await this.writeStates(states, summary);
+  }
+
+  /** Transient failures: scheduled on the retry queue with backoff, or parked after the last attempt. */
+  private async defer(failures: Failure[], summary: PushSummary, options: PushRunOptions): Promise<void> {
+    if (failures.length === 0) return;
+    const now = this.now();
+    const at = now.toISOString();
+    const attempt = (options.attempt ?? 0) + 1;
+    const states: PersonRecord[] = [];
+    const first = failures[0] as Failure;
+    if (attempt > this.retry.maxAttempts) {
+      for (const failure of failures) {
+        summary.parked += 1;
+        summary.outcomes.set(failure.person.id, 'parked');
+        await this.deps.errors.record({
+          entity: failure.table,
+          recordId: failure.person.id,
+          operation: 'push',
+          direction: 'marketing-to-dynamics',
+          code: 'parked',
+          message:
+            `gave up after ${attempt} attempts since ${options.firstFailedAt ?? at}; last error ${failure.code}: ${failure.message}`.slice(
+              0,
+              2000,
+            ),
+          at,
+          ...(options.correlationId !== undefined ? { correlationId: options.correlationId } : {}),
+        });
+        const state = withPushFailure(failure.person, this.state('parked', failure, at, attempt));
+        if (state !== undefined) states.push(state);
+      }
+      await this.writeStates(states, summary);
+      return;
+    }
+    const delay = retryDelayMs(attempt, this.retry, this.deps.random);
+    const scheduledAt = new Date(now.getTime() + delay);
+    const message: PushRetryMessage = {
+      type: 'push-retry',
+      persons: failures.map((f) => ({ id: f.person.id, signature: f.signature })),
+      attempt,
+      firstFailedAt: options.firstFailedAt ?? at,
+      lastError: { code: first.code, message: first.message.slice(0, 2000) },
+      ...(options.correlationId !== undefined ? { correlationId: options.correlationId } : {}),
+    };
+    // Enqueue before marking the people: if this throws, the invocation fails and is retried whole.
+    await this.deps.queue.send(this.deps.retryQueueName, [
+      {
+        body: message,
+        messageId: pushRetryMessageId(message),
+        scheduledAt,
+        subject: 'push-retry',
+        ...(options.correlationId !== undefined ? { correlationId: options.correlationId } : {}),
+      },
+    ]);
+    for (const failure of failures) {
+      summary.retrying += 1;
+      summary.outcomes.set(failure.person.id, 'retrying');
+      const state = withPushFailure(failure.person, {
+        ...this.state('retrying', failure, at, attempt),
+        nextAttemptAt: scheduledAt.toISOString(),
+      });
+      if (state !== undefined) states.push(state);
+    }
+    this.deps.log.warn('push deferred to the retry queue', {
+      persons: failures.length,
+      attempt,
+      delayMs: delay,
+      code: first.code,
+    });
+    await this.writeStates(states, summary);
+  }
+
+  private state(status: PushState['status'], failure: Failure, at: string, attempt: number): PushState {
+    return {
+      status,
+      code: failure.code,
+      message: failure.message.slice(0, 1000),
+      at,
+      signature: failure.signature,
+      attempt,
+    };
+  }
+
+  /**
+   * Failure states are advisory: a document changed meanwhile is left alone, because that newer
+   * version is delivered again and planned afresh.
+   */
+  private async writeStates(states: PersonRecord[], summary: PushSummary): Promise<void> {
+    if (states.length === 0) return;
+    const outcome = await this.deps.people.write(states);
+    summary.cosmosWrites += outcome.written;
+  }
+
+  private failure(item: WorkItem, error?: DataverseError): Failure {
+    return {
+      person: item.person,
+      table: item.table,
+      signature: item.signature,
+      code: error?.code ?? 'failed',
+      message: error?.message ?? 'push failed',
+    };
+  }
+
+  private errorOf(result: BatchItemResult | undefined, method: string, item: WorkItem): DataverseError {
+    const path = `${this.deps.profiles[item.table].entitySet}(${item.rowId})`;
+    if (result === undefined || !result.executed) {
+      return mapHttpError(503, { get: () => null }, 'the request was not executed', { method, path });
+    }
+    const headers = result.headers;
+    return mapHttpError(result.status, { get: (name) => headers[name.toLowerCase()] ?? null }, result.body, {
+      method,
+      path,
+    });
+  }
+}

@@ -1,0 +1,217 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CosmosClient } from '@azure/cosmos';
+import { startCosmosStandIn, type CosmosStandIn } from '../../local/cosmos/cosmos.server';
+import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../../local/dataverse/simulator.options';
+import { startDataverseSimulator, type DataverseSimulator } from '../../local/dataverse/simulator.server';
+import { main, type CliIo } from '../../shared/cli/cli';
+import { CONTAINERS, type ContainerKey } from '../../shared/config/entity.catalog';
+import { createCosmosClient } from '../../shared/cosmos/cosmos.client';
+import { provisionCosmos } from '../../shared/cosmos/cosmos.provisioning';
+import type { GenericRecord, PersonRecord } from '../../shared/domain/record.model';
+
+type Row = Record<string, unknown>;
+const synced = (row: Row) => row.new_synctomkto !== false;
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+describe('dynamics-sync sync --once', () => {
+  let sim: DataverseSimulator;
+  let cosmos: CosmosStandIn;
+  let client: CosmosClient;
+  let dir: string;
+  let env: Record<string, string>;
+
+  const run = async (args: string[], extra: Partial<CliIo> = {}, envExtra: Record<string, string> = {}) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(['node', 'dynamics-sync', ...args], {
+      env: { ...env, ...envExtra },
+      out: (line) => out.push(line),
+      err: (line) => err.push(line),
+      ...extra,
+    });
+    return { code, out: out.join('\n'), err: err.join('\n') } satisfies Run;
+  };
+  const all = async (database: string, key: ContainerKey) =>
+    (
+      await client
+        .database(database)
+        .container(CONTAINERS[key].id)
+        .items.query<Record<string, unknown>>('SELECT * FROM c')
+        .fetchAll()
+    ).resources;
+  /** The summary row of one entity, split into cells. */
+  const rowOf = (summary: string, entity: string): string[] => {
+    const line = summary.split('\n').find((l) => l.startsWith(`│ ${entity} `));
+    if (line === undefined) throw new Error(`no summary row for ${entity} in:\n${summary}`);
+    return line
+      .split('│')
+      .map((cell) => cell.trim())
+      .filter((cell) => cell !== '');
+  };
+
+  beforeAll(async () => {
+    sim = await startDataverseSimulator({ records: 40, seed: 7 });
+    cosmos = await startCosmosStandIn();
+    client = createCosmosClient({
+      COSMOS_ENDPOINT: cosmos.endpoint,
+      COSMOS_KEY: cosmos.key,
+      COSMOS_DATABASE: 'cli',
+    });
+    await provisionCosmos(client, 'cli', 'create');
+    dir = await mkdtemp(join(tmpdir(), 'cli-sync-'));
+    // The same settings the Functions app reads; no Service Bus: the CLI runs its own queue.
+    env = {
+      DATAVERSE_URL: sim.url,
+      DATAVERSE_TENANT_ID: sim.tenantId,
+      DATAVERSE_CLIENT_ID: DEFAULT_CLIENT_ID,
+      DATAVERSE_CLIENT_SECRET: DEFAULT_CLIENT_SECRET,
+      DATAVERSE_TOKEN_ENDPOINT: sim.tokenEndpoint,
+      COSMOS_ENDPOINT: cosmos.endpoint,
+      COSMOS_KEY: cosmos.key,
+      COSMOS_DATABASE: 'cli',
+    };
+  });
+  afterAll(async () => {
+    client.dispose();
+    await sim.close();
+    await cosmos.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('loads the chosen entities through continuation chains, then a second run writes nothing', async () => {
+    // A tiny page and budget make every job stop after one page: the run only ends when each
+    // entity's chain of continuation jobs has reached the end of its feed.
+    const tuning = { pageSize: 7, timeBudgetMs: 1, reportMs: 20 };
+    const first = await run(
+      ['sync', '--once', '--entity', 'lead', '--entity', 'contact', '--entity', 'account'],
+      {
+        tuning,
+      },
+    );
+    expect(first.err).not.toMatch(/error:/);
+    expect(first.code).toBe(0);
+
+    const rows = (table: string) => sim.control.listRows(table) as Row[];
+    const accounts = (await all('cli', 'accounts')) as unknown as GenericRecord[];
+    expect(accounts).toHaveLength(rows('account').filter(synced).length);
+    for (const row of rows('account').filter(synced)) {
+      expect(accounts.find((doc) => doc.id === row.accountid)?.values.name).toBe(row.name);
+    }
+    const leads = rows('lead').filter(synced);
+    const contacts = rows('contact').filter(synced);
+    const leadIds = new Set(leads.map((r) => r.leadid));
+    const joined = new Set(
+      contacts.map((c) => c._originatingleadid_value).filter((origin) => origin && leadIds.has(origin)),
+    );
+    const people = (await all('cli', 'people')) as unknown as PersonRecord[];
+    expect(people).toHaveLength(leads.length + contacts.length - joined.size);
+    for (const row of contacts) {
+      expect(people.find((p) => p.dynamics.contactId === row.contactid)?.email).toBe(row.emailaddress1);
+    }
+    // Nothing else was pulled.
+    expect(await all('cli', 'opportunities')).toHaveLength(0);
+
+    // Summary: columns entity, read, written, unchanged, errors, requests, duration, status.
+    const account = rowOf(first.out, 'account');
+    expect(account[0]).toBe('account');
+    expect(Number(account[2])).toBe(accounts.length);
+    // Every page of 7 is a request: more than one page proves the continuation chain ran.
+    expect(Number(account[5])).toBeGreaterThanOrEqual(Math.ceil(rows('account').length / 7));
+    expect(account[7]).toBe('synced');
+    expect(rowOf(first.out, 'contact')[7]).toBe('synced');
+    expect(rowOf(first.out, 'total')[7]).toBe('ok');
+    // Not a TTY: plain progress lines with the status changes.
+    expect(first.err).toMatch(/account\s+synced\s+\d+ records/);
+
+    const second = await run([
+      'sync',
+      '--once',
+      '--entity',
+      'lead',
+      '--entity',
+      'contact',
+      '--entity',
+      'account',
+    ]);
+    expect(second.code).toBe(0);
+    for (const entity of ['lead', 'contact', 'account']) {
+      const cells = rowOf(second.out, entity);
+      expect(cells[2]).toBe('0');
+      expect(cells[7]).toBe('synced');
+    }
+    const again = (await all('cli', 'accounts')) as unknown as GenericRecord[];
+    expect(new Set(again.map((d) => d._etag))).toEqual(new Set(accounts.map((d) => d._etag)));
+  });
+
+  it('draws live lines on a TTY and picks up an edit made in Dynamics', async () => {
+    const account = sim.control.listRows('account').find((r) => synced(r)) as Row;
+    sim.control.updateRow('account', account.accountid as string, { name: 'Renamed by a Dynamics user' });
+    const chunks: string[] = [];
+    const result = await run(['sync', '--once', '--entity', 'account', '--concurrency', '1'], {
+      stderr: { isTTY: true, columns: 100, write: (chunk: string) => chunks.push(chunk) },
+    });
+    expect(result.code).toBe(0);
+    const screen = chunks.join('');
+    // Each redraw moves the cursor back up over the block and clears each line it rewrites.
+    expect(screen).toContain('\x1b[1A');
+    expect(screen.split('\x1b[2K').at(-1)).toMatch(/^account\s+synced\s+1 records\s+1 pages/);
+    expect(rowOf(result.out, 'account')[2]).toBe('1');
+    const doc = (await all('cli', 'accounts')).find(
+      (d) => d.id === account.accountid,
+    ) as unknown as GenericRecord;
+    expect(doc.values.name).toBe('Renamed by a Dynamics user');
+  });
+
+  it('an unknown --entity is a usage error that lists the known entities', async () => {
+    const result = await run(['sync', '--once', '--entity', 'contact', '--entity', 'widget']);
+    expect(result.code).toBe(2);
+    expect(result.err).toMatch(/unknown entity "widget"/);
+    expect(result.err).toMatch(/known entities: lead, contact, account, opportunity, systemuser, team/);
+    expect(result.out).toBe('');
+  });
+
+  it('a column unknown to Dynamics pauses its entity and fails the run, naming the column; others sync', async () => {
+    await provisionCosmos(client, 'clibad', 'create');
+    const config = join(dir, 'sync-config.json');
+    await writeFile(
+      config,
+      JSON.stringify({ fields: { contact: [{ marketing: 'nickname', dynamics: 'new_nickname' }] } }),
+    );
+    const result = await run(
+      ['sync', '--once', '--entity', 'contact', '--entity', 'account'],
+      {},
+      {
+        SYNC_CONFIG: config,
+        COSMOS_DATABASE: 'clibad',
+      },
+    );
+    expect(result.code).toBe(1);
+    expect(rowOf(result.out, 'contact')[7]).toBe('paused');
+    expect(rowOf(result.out, 'contact')[4]).toBe('1');
+    expect(rowOf(result.out, 'account')[7]).toBe('synced');
+    expect(rowOf(result.out, 'total')[7]).toBe('NOT OK');
+    expect(result.out).toMatch(/contact: paused: unknown_column: column "new_nickname" of contact/);
+    const errors = await all('clibad', 'syncErrors');
+    expect(errors.find((e) => e.code === 'unknown_column')).toMatchObject({
+      entity: 'contact',
+      recordId: 'new_nickname',
+    });
+    expect((await all('clibad', 'accounts')).length).toBeGreaterThan(0);
+  });
+
+  it('without --once it refuses, and a missing Dataverse setting is named', async () => {
+    const noOnce = await run(['sync']);
+    expect(noOnce.code).toBe(2);
+    expect(noOnce.err).toMatch(/--once/);
+    const missing = await run(['sync', '--once', '--entity', 'account'], {}, { DATAVERSE_CLIENT_ID: '' });
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/DATAVERSE_CLIENT_ID/);
+  });
+});
