@@ -11,7 +11,7 @@ export const runRecordSchema = z.object({
   reason: z.string(),
   startedAt: z.string(),
   finishedAt: z.string().optional(),
-  status: z.enum(['running', 'succeeded', 'failed', 'continued']),
+  status: z.enum(['running', 'succeeded', 'failed', 'continued', 'paused']),
   records: z.number().int().min(0).default(0),
   requests: z.number().int().min(0).default(0),
   error: z.object({ code: z.string(), message: z.string() }).optional(),

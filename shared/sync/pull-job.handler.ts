@@ -6,6 +6,8 @@ import { buildEntityProfile, type EntityProfile } from '../domain/entity.profile
 import type { JobQueue } from '../queue/job-queue.port';
 import { pullJobMessageId, pullJobSchema, type PullJob } from '../queue/pull-job.schema';
 import type { Logger } from '../telemetry/logger';
+import { recordPull } from '../telemetry/pull-metrics.recorder';
+import type { SyncMetrics } from '../telemetry/sync-metrics';
 import type { ErrorSink, PullOptions, PullResult } from './pull.use-case';
 
 export interface RunSink {
@@ -24,6 +26,10 @@ export interface PullJobDeps {
   pull: (profile: EntityProfile, options: PullOptions, log: Logger) => Promise<PullResult>;
   /** Dataverse requests sent so far by this process (the governor's counter). */
   requestCount?: () => number;
+  /** Dataverse 429 answers so far in this process (the governor's counter). */
+  throttledCount?: () => number;
+  /** Per-entity metrics (Application Insights in Azure). */
+  metrics?: SyncMetrics;
   now?: () => Date;
 }
 
@@ -82,6 +88,8 @@ export async function runPullJob(
   const log = deps.log.child({ entity: entity.logicalName, correlationId: job.correlationId });
   const profile = buildEntityProfile(entity, deps.syncConfig);
   const requestsBefore = deps.requestCount?.() ?? 0;
+  const throttledBefore = deps.throttledCount?.() ?? 0;
+  const startedAt = now();
   const run: RunRecord = {
     id: `run:${meta.messageId}`,
     entity: entity.logicalName,
@@ -102,14 +110,29 @@ export async function runPullJob(
     result?: PullResult,
     error?: { code: string; message: string },
   ) => {
+    const finishedAt = now();
+    const requests = Math.max(0, (deps.requestCount?.() ?? 0) - requestsBefore);
     await deps.runs.save({
       ...run,
       status,
-      finishedAt: now().toISOString(),
+      finishedAt: finishedAt.toISOString(),
       records: result?.stats.written ?? 0,
-      requests: Math.max(0, (deps.requestCount?.() ?? 0) - requestsBefore),
+      requests,
       ...(error !== undefined ? { error } : {}),
     });
+    if (deps.metrics !== undefined) {
+      recordPull(deps.metrics, {
+        entity: entity.logicalName,
+        status: status === 'running' ? 'failed' : status,
+        slot: job.slot,
+        startedAt,
+        finishedAt,
+        written: result?.stats.written ?? 0,
+        invalid: result?.stats.invalid ?? 0,
+        requests,
+        throttled: Math.max(0, (deps.throttledCount?.() ?? 0) - throttledBefore),
+      });
+    }
   };
 
   let result: PullResult;
@@ -165,7 +188,7 @@ export async function runPullJob(
     return { status: 'continued', result };
   }
   if (result.outcome === 'paused') {
-    await finish('failed', result, {
+    await finish('paused', result, {
       code: result.paused?.code ?? 'paused',
       message: `entity paused: ${result.paused?.reason ?? 'see sync errors'}`.slice(0, 1000),
     });

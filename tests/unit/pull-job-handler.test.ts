@@ -7,6 +7,7 @@ import type { OutgoingMessage } from '../../shared/queue/job-queue.port';
 import { runPullJob, type PullJobDeps } from '../../shared/sync/pull-job.handler';
 import type { PullResult } from '../../shared/sync/pull.use-case';
 import { createLogger } from '../../shared/telemetry/logger';
+import { InMemorySyncMetrics } from '../../shared/telemetry/sync-metrics';
 
 const stats = {
   pages: 1,
@@ -147,12 +148,30 @@ describe('pull job handler', () => {
     expect(h.errors[0]).toMatchObject({ entity: 'contact', code: 'failed', operation: 'pull' });
   });
 
-  it('reports a paused entity as a failed run carrying the reason', async () => {
+  it('reports a paused entity as a paused run carrying the reason', async () => {
     const h = harness(async () =>
       result('paused', { paused: { code: 'unknown_column', reason: 'column x is gone', at: 'now' } }),
     );
     expect((await runPullJob(job, { messageId: 'm' }, h.deps)).status).toBe('paused');
-    expect(h.runs[1]).toMatchObject({ status: 'failed', error: { code: 'unknown_column' } });
+    expect(h.runs[1]).toMatchObject({ status: 'paused', error: { code: 'unknown_column' } });
     expect(h.runs[1]?.error?.message).toMatch(/column x is gone/);
+  });
+
+  it('records the run in per-entity metrics: records, requests, 429s and lag from the slot', async () => {
+    const h = harness(async () => result('done'));
+    const metrics = new InMemorySyncMetrics();
+    let throttled = 3;
+    h.deps.metrics = metrics;
+    h.deps.throttledCount = () => (throttled += 2);
+    await runPullJob(job, { messageId: 'm' }, h.deps);
+    const value = (name: string) =>
+      metrics.recorded
+        .filter((m) => m.name === name && m.dimensions.entity === 'contact')
+        .map((m) => m.value);
+    expect(value('sync.records.pulled')).toEqual([4]);
+    expect(value('dataverse.requests')).toEqual([7]);
+    expect(value('dataverse.throttled')).toEqual([2]);
+    // The job ran at 00:00:02 for the 00:00:00 slot.
+    expect(value('sync.lag')).toEqual([2]);
   });
 });
