@@ -16,6 +16,7 @@ import { buildEntityProfile, type EntityProfile } from '../domain/entity.profile
 import type { PersonTable } from '../domain/push.planner';
 import type { JobQueue } from '../queue/job-queue.port';
 import { createServiceBusClient, ServiceBusJobQueue } from '../queue/servicebus.job-queue';
+import { ManualActions } from '../sync/manual-actions.use-case';
 import { PullUseCase, type PullOptions, type PullResult } from '../sync/pull.use-case';
 import { CreatePersonUseCase } from '../sync/push-create.use-case';
 import { PushUseCase } from '../sync/push.use-case';
@@ -45,6 +46,8 @@ export interface AppServices {
   pushUseCase(log: Logger): PushUseCase;
   /** "Sync person to Dynamics". */
   createPersonUseCase(log: Logger): CreatePersonUseCase;
+  /** Operator actions behind the HTTP API: sync or resync an entity, read errors, retry parked pushes. */
+  manualActions: ManualActions;
   close(): Promise<void>;
 }
 
@@ -158,6 +161,14 @@ export async function createAppServices(
         errors: syncErrors,
         log,
       }),
+    manualActions: new ManualActions({
+      catalog,
+      enabledEntities: env.SYNC_ENTITIES,
+      queue,
+      pullQueue: env.PULL_JOBS_QUEUE,
+      pushRetryQueue: env.PUSH_RETRY_QUEUE,
+      errors: syncErrors,
+    }),
     close: async () => {
       // An injected queue belongs to the caller, who closes it.
       if (serviceBus !== undefined) {

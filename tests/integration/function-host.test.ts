@@ -60,7 +60,16 @@ describe('the functions on the local stack, driven by the host harness', () => {
     const host = stack.host;
     if (host === undefined) throw new Error('no host');
     const byName = Object.fromEntries(host.host.registrations.map((r) => [r.metadata.name, r.metadata]));
-    expect(Object.keys(byName).sort()).toEqual(['puller', 'push-retry', 'pusher', 'scheduler', 'status']);
+    expect(Object.keys(byName).sort()).toEqual([
+      'errors',
+      'puller',
+      'push-retry',
+      'push-retry-request',
+      'pusher',
+      'scheduler',
+      'status',
+      'sync-request',
+    ]);
     const trigger = (name: string) =>
       Object.values(byName[name]?.bindings ?? {}).find((b) => b.direction === 'in');
     expect(trigger('scheduler')).toMatchObject({ type: 'timerTrigger', schedule: '0 */5 * * * *' });
@@ -183,5 +192,66 @@ describe('the functions on the local stack, driven by the host harness', () => {
       'an empty queue',
     );
     expect(stack.broker.deadLetters('pull-jobs')).toEqual([]);
+  });
+
+  describe('operator actions over HTTP', () => {
+    const url = (path: string) => `http://127.0.0.1:${stack.host?.httpPort}/api/${path}`;
+    const post = (path: string, body: string) =>
+      fetch(url(path), { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+
+    it('resyncs an entity on request: the job runs in the entity session and finishes', async () => {
+      const response = await post('sync/account', JSON.stringify({ mode: 'resync' }));
+      expect(response.status).toBe(202);
+      const { job } = (await response.json()) as { job: { correlationId: string; reason: string } };
+      expect(job.reason).toBe('resync');
+      const runs = new RunHistoryRepository(database.container(CONTAINERS.syncState.id));
+      const run = await waitFor(async () => {
+        const found = (await runs.latest('account', 20)).find((r) => r.correlationId === job.correlationId);
+        return found?.status === 'succeeded' ? found : undefined;
+      }, 'the resync run');
+      expect(run.reason).toBe('resync');
+    });
+
+    it('answers bad requests with 400 or 404 and a reason, and enqueues nothing', async () => {
+      const sentBefore = stack.broker.counters('pull-jobs').sent;
+      const unknown = await post('sync/nonsense', '{}');
+      expect(unknown.status).toBe(404);
+      expect(await unknown.json()).toMatchObject({ error: { code: 'unknown_entity' } });
+      const notEnabled = await post('sync/opportunity', '{}');
+      expect(notEnabled.status).toBe(404);
+      expect(await notEnabled.json()).toMatchObject({ error: { code: 'entity_not_enabled' } });
+      const notJson = await post('sync/contact', '{"mode":');
+      expect(notJson.status).toBe(400);
+      expect(await notJson.json()).toMatchObject({ error: { code: 'invalid_json' } });
+      const badMode = await post('sync/contact', JSON.stringify({ mode: 'everything' }));
+      expect(badMode.status).toBe(400);
+      expect(await badMode.json()).toMatchObject({
+        error: { code: 'invalid_request', details: [{ path: 'mode' }] },
+      });
+      const badRetry = await post('push/retry', JSON.stringify({ personIds: [] }));
+      expect(badRetry.status).toBe(400);
+      expect((await fetch(url('errors?limit=lots'))).status).toBe(400);
+      expect(stack.broker.counters('pull-jobs').sent).toBe(sentBefore);
+    });
+
+    it('lists sync errors newest first, across entities or for one', async () => {
+      const all = await fetch(url('errors'));
+      expect(all.status).toBe(200);
+      const { errors } = (await all.json()) as { errors: { code: string; recordId: string; at: string }[] };
+      expect(errors.find((e) => e.recordId === 'bad-1')?.code).toBe('invalid_message');
+      expect([...errors].sort((a, b) => b.at.localeCompare(a.at))).toEqual(errors);
+      const none = (await (await fetch(url('errors?entity=account&limit=5'))).json()) as {
+        errors: unknown[];
+      };
+      expect(none.errors).toEqual([]);
+    });
+
+    it('queues a retry of parked pushes', async () => {
+      const sentBefore = stack.broker.counters('push-retry').sent;
+      const response = await post('push/retry', JSON.stringify({ personIds: ['p-1', 'p-2'] }));
+      expect(response.status).toBe(202);
+      expect(await response.json()).toEqual({ queued: 2 });
+      expect(stack.broker.counters('push-retry').sent).toBe(sentBefore + 1);
+    });
   });
 });
