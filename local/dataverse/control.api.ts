@@ -1,3 +1,4 @@
+import { privilegeSchema, type Privilege, type PrivilegeRules } from './privilege.rules';
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { DataStore, TableState } from './data.store';
@@ -51,6 +52,9 @@ export interface SimulatorControl {
   advanceClock(ms: number): void;
   /** Revokes every issued access token (callers get 401 until they fetch a new one). */
   revokeTokens(): void;
+  /** Takes a privilege on a table away from the application users (403 0x80040220 on the API). */
+  denyPrivilege(table: string, privilege: Privilege): void;
+  clearPrivileges(): void;
   /** Current organisation-wide version number. */
   version(): number;
   /** systemuserid of the application user of a client (the caller as Dataverse sees it). */
@@ -59,6 +63,7 @@ export interface SimulatorControl {
 }
 
 export interface ControlDeps {
+  privileges: PrivilegeRules;
   store: DataStore;
   api: WebApi;
   faults: FaultInjector;
@@ -158,6 +163,11 @@ export const createControl = (d: ControlDeps): SimulatorControl => {
     setClock: (ms) => d.clock.set(ms),
     advanceClock: (ms) => d.clock.advance(ms),
     revokeTokens: () => d.revokeTokens(),
+    denyPrivilege: (name, privilege) => {
+      table(name);
+      d.privileges.deny(name, privilegeSchema.parse(privilege));
+    },
+    clearPrivileges: () => d.privileges.clear(),
     version: () => d.store.version,
     appUserId: (clientId) => {
       const id = d.appUsers.get(clientId ?? d.defaultClientId);
@@ -257,6 +267,11 @@ export const handleControlHttp = (
       return ok({ now: control.now(), iso: new Date(control.now()).toISOString() });
     }
     if (route === 'POST /_sim/tokens/revoke') return (control.revokeTokens(), ok());
+    if (route === 'POST /_sim/privileges/deny') {
+      const rule = z.object({ table: z.string(), privilege: privilegeSchema }).parse(body);
+      return (control.denyPrivilege(rule.table, rule.privilege), ok());
+    }
+    if (route === 'DELETE /_sim/privileges') return (control.clearPrivileges(), ok());
     if (route === 'GET /_sim/authority-metadata') return ok(JSON.parse(info.authorityMetadata));
     if (route === 'GET /_sim/tables') {
       return ok(

@@ -1,3 +1,4 @@
+import { PrivilegeRules } from './privilege.rules';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -379,6 +380,7 @@ export const startDataverseSimulator = async (
     now,
     resources: () => [url, url.replace('127.0.0.1', 'localhost'), opts.orgUrl],
   });
+  const privileges = new PrivilegeRules();
   const api = new WebApi({
     store,
     apiUrl,
@@ -388,8 +390,10 @@ export const startDataverseSimulator = async (
     initialTokenAt: opts.initialTokenAt,
     organizationId: guidFromText(`organization:${opts.seed}`),
     businessUnitId: BUSINESS_UNIT_ID,
+    privileges,
   });
   const control = createControl({
+    privileges,
     store,
     api,
     faults,

@@ -22,6 +22,8 @@ import {
 import type { ColumnDef } from './schema.catalog';
 import { DataverseSimulatorError, errors } from './simulator.errors';
 
+import type { PrivilegeRules } from './privilege.rules';
+
 export interface ApiRequest {
   method: string;
   /** Path below the API root (`contacts(…)`), still percent-encoded, no query. */
@@ -52,6 +54,7 @@ export interface WebApiContext {
   initialTokenAt: 'end' | 'start';
   organizationId: string;
   businessUnitId: string;
+  privileges: PrivilegeRules;
 }
 
 const FV = 'OData.Community.Display.V1.FormattedValue';
@@ -283,6 +286,7 @@ export class WebApi {
   }
 
   private retrieve(state: TableState, id: string, req: ApiRequest): ApiResponse {
+    this.ctx.privileges.assert(state.def.logicalName, 'read', req.userId);
     const select = req.query.has('$select')
       ? parseSelect(req.query.get('$select') ?? '', state.def)
       : undefined;
@@ -324,6 +328,7 @@ export class WebApi {
   }
 
   private query(state: TableState, req: ApiRequest): ApiResponse {
+    this.ctx.privileges.assert(state.def.logicalName, 'read', req.userId);
     const prefer = parsePrefer(req.headers.prefer);
     const skip = req.query.get('$skiptoken');
     const cookie = skip !== null ? decodeSkipToken(skip) : undefined;
@@ -816,6 +821,7 @@ export class WebApi {
 
   private create(state: TableState, req: ApiRequest): ApiResponse {
     if (state.def.apiReadOnly) throw errors.methodNotSupported('Create', state.def.logicalName);
+    this.ctx.privileges.assert(state.def.logicalName, 'create', req.userId);
     const parsed = this.parseBody(state, this.parseJson(req), req.contentIds);
     const id = parsed.id ?? randomUUID();
     if (state.rows.has(id)) throw errors.duplicateKey();
@@ -848,6 +854,7 @@ export class WebApi {
       );
     }
     this.assertWritable(state, existing, parsed, existing ? 'Update' : 'Create');
+    this.ctx.privileges.assert(state.def.logicalName, existing ? 'write' : 'create', req.userId);
     const { row, created } = this.writeRow(state, id, parsed, req.userId);
     return this.writeResponse(state, row, created, req);
   }
@@ -857,6 +864,7 @@ export class WebApi {
     const existing = state.rows.get(id);
     if (!existing) throw errors.notFound(state.def.logicalName, id);
     this.checkIfMatch(state, id, existing, req.headers['if-match']);
+    this.ctx.privileges.assert(state.def.logicalName, 'delete', req.userId);
     this.store.delete(state, id);
     return noContent(204);
   }

@@ -339,4 +339,28 @@ describe('dataverse simulator: writes and actions', () => {
     await api.post('contacts', { contactid: ID(6), lastname: 'Robot' });
     expect(sim.control.getRow('contact', ID(6))?._modifiedby_value).toBe(sim.control.appUserId());
   });
+
+  it('a missing privilege answers 403 0x80040220 naming it, for the API only; clearing restores access', async () => {
+    const contact = sim.control.listRows('contact', { limit: 1 })[0];
+    const id = String(contact?.contactid);
+    sim.control.denyPrivilege('contact', 'write');
+    sim.control.denyPrivilege('lead', 'create');
+    const denied = await api.patch(`contacts(${id})`, { jobtitle: 'Nope' }, { 'If-Match': '*' });
+    expect(denied.status).toBe(403);
+    expect(denied.json).toEqual({
+      error: {
+        code: '0x80040220',
+        message: expect.stringMatching(/is missing prvWriteContact privilege on entity 'contact'/),
+      },
+    });
+    expect((await api.post('leads', { lastname: 'Denied' })).status).toBe(403);
+    // Reading is still allowed, and an administrator (the control API) can still write.
+    expect((await api.get(`contacts(${id})?$select=jobtitle`)).status).toBe(200);
+    sim.control.updateRow('contact', id, { jobtitle: 'By admin' });
+    expect(sim.control.getRow('contact', id)?.jobtitle).toBe('By admin');
+    sim.control.clearPrivileges();
+    expect((await api.patch(`contacts(${id})`, { jobtitle: 'Allowed' }, { 'If-Match': '*' })).status).toBe(
+      204,
+    );
+  });
 });

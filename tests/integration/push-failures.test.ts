@@ -63,6 +63,33 @@ describe('push: rejections, transient faults and bad documents', () => {
     expect(pushStateOf(await stack.person(bad.id))).toBeUndefined();
   });
 
+  it('a missing privilege (403) becomes an error record with its reason and is not retried', async () => {
+    const person = contacts[1] as PersonRecord;
+    const contactId = String(person.dynamics.contactId);
+    const before = row('contact', contactId)?.jobtitle;
+    stack.sim.control.denyPrivilege('contact', 'write');
+    try {
+      await stack.edit(person.id, { jobTitle: 'Not Allowed' });
+      const summary = await stack.pushAll();
+      expect(summary).toMatchObject({ rejected: 1, retrying: 0, parked: 0 });
+      expect(stack.queue.take()).toEqual([]);
+      expect(row('contact', contactId)?.jobtitle).toBe(before);
+      const errors = (await errorsOf('contact')).filter((e) => e.recordId === person.id);
+      expect(errors).toEqual([expect.objectContaining({ operation: 'push', code: 'forbidden' })]);
+      expect(errors[0]?.message).toMatch(/prvWriteContact/);
+      expect(pushStateOf(await stack.person(person.id))).toMatchObject({
+        status: 'error',
+        code: 'forbidden',
+      });
+    } finally {
+      stack.sim.control.clearPrivileges();
+    }
+    // Once the role is fixed, a new edit of the person goes through.
+    await stack.edit(person.id, { jobTitle: 'Allowed Now' });
+    expect((await stack.pushAll()).pushed).toBe(1);
+    expect(row('contact', contactId)?.jobtitle).toBe('Allowed Now');
+  });
+
   it('transient faults go to the retry queue with exponential backoff, then park; nothing is lost', async () => {
     const person = leads[2] as PersonRecord;
     const leadId = String(person.dynamics.leadId);
