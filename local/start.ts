@@ -1,6 +1,7 @@
 import { CONTAINERS } from '../shared/config/entity.catalog';
 import { createCosmosClient } from '../shared/cosmos/cosmos.client';
 import type { HostLogEntry } from './host/function-host';
+import { LiveDemo } from './live-demo';
 import { startLocalStack } from './stack';
 
 /**
@@ -96,42 +97,19 @@ The scheduler runs on "${stack.env.SYNC_SCHEDULE}". Press Ctrl-C to stop.
     })().catch((error: unknown) => console.error(`status: ${String(error)}`));
   }, 5000);
 
-  // Live demo: every 20 s a "Dynamics user" edits a contact in the simulator; the line below
-  // reports when the edit has reached the person document in Cosmos.
-  const people = database.container(CONTAINERS.people.id);
-  const pending = new Map<string, { title: string; at: number }>();
-  let editNumber = 0;
-  let lastEditAt = 0;
-  const demo = setInterval(() => {
-    void (async () => {
-      for (const [contactId, edit] of pending) {
-        const { resources } = await people.items
-          .query<{ jobTitle?: string }>({
-            query: 'SELECT c.jobTitle FROM c WHERE c.dynamics.contact.id = @id',
-            parameters: [{ name: '@id', value: contactId }],
-          })
-          .fetchAll();
-        if (resources[0]?.jobTitle === edit.title) {
-          console.log(
-            `  edit "${edit.title}" on contact ${contactId} reached Cosmos after ${((Date.now() - edit.at) / 1000).toFixed(1)} s`,
-          );
-          pending.delete(contactId);
-        }
-      }
-      const candidates = stack.dataverse.control
-        .listRows('contact', { limit: 200, offset: (editNumber * 37) % Math.max(1, records - 200) })
-        .filter((row) => row.statecode === 0 && row.merged !== true && row.new_synctomkto !== false);
-      const contact = candidates[editNumber % Math.max(1, candidates.length)];
-      if (contact === undefined || Date.now() - lastEditAt < 20_000) return;
-      lastEditAt = Date.now();
-      editNumber++;
-      const id = String(contact.contactid);
-      const title = `Head of Demo #${editNumber}`;
-      stack.dataverse.control.updateRow('contact', id, { jobtitle: title });
-      pending.set(id, { title, at: Date.now() });
-      console.log(`  Dynamics user set jobtitle "${title}" on contact ${id}`);
-    })().catch((error: unknown) => console.error(`demo: ${String(error)}`));
-  }, 5000);
+  // Live demo: edits on both sides and a conflict, reported when they have settled.
+  const demo = new LiveDemo(stack.dataverse, database.container(CONTAINERS.people.id), (line) =>
+    console.log(line),
+  );
+  let demoBusy = false;
+  const demoTimer = setInterval(() => {
+    if (demoBusy) return;
+    demoBusy = true;
+    demo
+      .tick()
+      .catch((error: unknown) => console.error(`demo: ${String(error)}`))
+      .finally(() => (demoBusy = false));
+  }, 1000);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -139,7 +117,7 @@ The scheduler runs on "${stack.env.SYNC_SCHEDULE}". Press Ctrl-C to stop.
     stopping = true;
     console.log(`\n${signal}: stopping the functions and the local stack...`);
     clearInterval(status);
-    clearInterval(demo);
+    clearInterval(demoTimer);
     cosmos.dispose();
     await stack.stop();
     console.log('Stopped cleanly.');

@@ -252,7 +252,10 @@ export class PushUseCase {
     };
     const lanes = Math.max(1, Math.min(this.deps.batchConcurrency ?? 4, chunks.length));
     await Promise.all(Array.from({ length: lanes }, worker));
-    this.deps.log.info('push finished', {
+    // Most change-feed batches are the sync's own pull writes with nothing to send: keep those quiet.
+    const acted =
+      summary.requests + summary.invalid + summary.rejected + summary.retrying + summary.parked > 0;
+    this.deps.log[acted ? 'info' : 'debug']('push finished', {
       documents: summary.documents,
       pushed: summary.pushed,
       settled: summary.settled,

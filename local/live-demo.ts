@@ -1,0 +1,130 @@
+import type { Container } from '@azure/cosmos';
+import type { DataverseSimulator } from './dataverse/simulator.server';
+
+type Person = {
+  id: string;
+  type: 'lead' | 'contact';
+  jobTitle?: unknown;
+  dynamics: { leadId?: string; contactId?: string };
+  sync?: { excluded?: unknown; deletedInDynamics?: unknown; merged?: unknown };
+  _etag?: string;
+};
+
+interface Watch {
+  label: string;
+  startedAt: number;
+  settled: () => Promise<string | undefined>;
+}
+
+/**
+ * What `npm start` shows besides the functions' own logs: a Dynamics user's edit arriving in
+ * Cosmos, a marketing edit arriving in Dynamics, and the same field edited on both sides at once
+ * settling by the entity's conflict rule (lead: marketing wins, contact: Dynamics wins).
+ */
+export class LiveDemo {
+  private step = 0;
+  private readonly watches: Watch[] = [];
+
+  constructor(
+    private readonly dataverse: DataverseSimulator,
+    private readonly people: Container,
+    private readonly print: (line: string) => void,
+  ) {}
+
+  /** Called every second: reports what has settled, and every 20th call starts the next scene. */
+  async tick(): Promise<void> {
+    for (const watch of [...this.watches]) {
+      const outcome = await watch.settled();
+      if (outcome === undefined) continue;
+      this.print(
+        `  ✔ ${watch.label}: ${outcome} after ${((Date.now() - watch.startedAt) / 1000).toFixed(1)} s`,
+      );
+      this.watches.splice(this.watches.indexOf(watch), 1);
+    }
+    const step = this.step++;
+    if (step % 20 !== 0 || this.watches.length > 2) return;
+    const scene = (step / 20) % 3;
+    if (scene === 0) await this.dynamicsEdit();
+    else if (scene === 1) await this.marketingEdit();
+    else await this.conflict();
+  }
+
+  private async pick(type: 'lead' | 'contact'): Promise<Person | undefined> {
+    const { resources } = await this.people.items
+      .query<Person>({
+        query: `SELECT TOP 50 * FROM c WHERE c.type = @type AND NOT IS_DEFINED(c.sync.excluded) AND NOT IS_DEFINED(c.sync.deletedInDynamics) AND NOT IS_DEFINED(c.sync.merged)`,
+        parameters: [{ name: '@type', value: type }],
+      })
+      .fetchAll();
+    const open = resources.filter((p) => {
+      const row = this.row(p);
+      return row !== undefined && row.statecode === 0;
+    });
+    return open[this.step % Math.max(1, open.length)];
+  }
+
+  private row(person: Person): Record<string, unknown> | undefined {
+    const id = person.type === 'lead' ? person.dynamics.leadId : person.dynamics.contactId;
+    return id === undefined ? undefined : this.dataverse.control.getRow(person.type, id);
+  }
+
+  private async read(id: string): Promise<Person | undefined> {
+    return (await this.people.item(id, id).read<Person>()).resource;
+  }
+
+  private async setJobTitle(person: Person, jobTitle: string): Promise<void> {
+    // Guarded by the document's ETag, as a marketing application should write.
+    await this.people.items.upsert(
+      { ...person, jobTitle },
+      { accessCondition: { type: 'IfMatch', condition: person._etag ?? '' } },
+    );
+  }
+
+  private async dynamicsEdit(): Promise<void> {
+    const person = await this.pick('contact');
+    if (person === undefined) return;
+    const title = `Head of Demo #${this.step}`;
+    this.dataverse.control.updateRow('contact', String(person.dynamics.contactId), { jobtitle: title });
+    this.print(`  → a Dynamics user set jobtitle "${title}" on contact ${person.dynamics.contactId}`);
+    this.watch(`Dynamics edit "${title}"`, async () =>
+      (await this.read(person.id))?.jobTitle === title ? 'in Cosmos' : undefined,
+    );
+  }
+
+  private async marketingEdit(): Promise<void> {
+    const person = await this.pick('lead');
+    if (person === undefined) return;
+    const title = `Marketing Title #${this.step}`;
+    await this.setJobTitle(person, title);
+    this.print(`  → marketing set jobTitle "${title}" on person ${person.id} (lead)`);
+    this.watch(`marketing edit "${title}"`, async () =>
+      this.row(person)?.jobtitle === title ? 'in Dynamics' : undefined,
+    );
+  }
+
+  private async conflict(): Promise<void> {
+    const type = this.step % 2 === 0 ? 'lead' : 'contact';
+    const person = await this.pick(type);
+    if (person === undefined) return;
+    const id = String(type === 'lead' ? person.dynamics.leadId : person.dynamics.contactId);
+    const mine = `Marketing Says #${this.step}`;
+    const theirs = `Dynamics Says #${this.step}`;
+    this.dataverse.control.updateRow(type, id, { jobtitle: theirs });
+    await this.setJobTitle(person, mine);
+    const expected = type === 'lead' ? mine : theirs;
+    this.print(
+      `  → conflict on ${type} ${id}: Dynamics "${theirs}" vs marketing "${mine}" (rule: ${type === 'lead' ? 'marketing' : 'Dynamics'} wins)`,
+    );
+    this.watch(`conflict on ${type} ${id}`, async () => {
+      const doc = await this.read(person.id);
+      const row = this.row(person);
+      return doc?.jobTitle === expected && row?.jobtitle === expected
+        ? `both sides say "${expected}"`
+        : undefined;
+    });
+  }
+
+  private watch(label: string, settled: () => Promise<string | undefined>): void {
+    this.watches.push({ label, startedAt: Date.now(), settled });
+  }
+}
