@@ -45,6 +45,8 @@ const HEAP_MB = Number(process.env.BENCH_HEAP_MB ?? 160);
 async function runPhase(input: PhaseInput, bundled: string | undefined): Promise<PhaseResult> {
   const args = [JSON.stringify(input)];
   const nodeArgs = input.target === 'cosmos' && HEAP_MB > 0 ? [`--max-old-space-size=${HEAP_MB}`] : [];
+  // e.g. BENCH_PHASE_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the measured process.
+  nodeArgs.push(...(process.env.BENCH_PHASE_NODE_ARGS ?? '').split(' ').filter(Boolean));
   const child = bundled !== undefined ? spawnJs(bundled, args, nodeArgs) : spawnTs(PHASE, args);
   try {
     return await waitForLine<PhaseResult>(child, 'RESULT', (line) => console.log(`    ${line}`));

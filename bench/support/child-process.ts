@@ -53,9 +53,13 @@ export function waitForLine<T>(
 export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   await new Promise<void>((resolve) => {
-    child.once('exit', () => resolve());
+    // Closing stdin lets a child finish on its own (and write a --cpu-prof profile); SIGTERM if it lingers.
+    const timer = setTimeout(() => child.kill('SIGTERM'), 3000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
     child.stdin?.end();
-    child.kill('SIGTERM');
   });
 }
 

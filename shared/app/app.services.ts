@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { loadEnv, serviceBusEnvShape, type EnvFor } from '../config/env.schema';
 import { CONTAINERS, type ContainerKey, type EntityCatalog } from '../config/entity.catalog';
 import { buildCatalog, loadSyncConfig, type SyncConfig } from '../config/sync-config.schema';
+import { readAhead } from '../cli/read-ahead.source';
 import { createCosmosClient } from '../cosmos/cosmos.client';
 import { CheckpointRepository } from '../cosmos/checkpoint.repository';
 import { DocumentReader } from '../cosmos/document.reader';
@@ -132,7 +133,9 @@ export async function createAppServices(
     dataverse,
     pullEntity: (profile, options, log) =>
       new PullUseCase(profile, {
-        source: dataverse().reader,
+        // The next page is fetched while this one is written, as in the CLI; a job that stops at its
+        // time budget discards at most one page read, which the continuation job repeats.
+        source: readAhead(dataverse().reader),
         records: recordsFor(profile.container),
         checkpoints,
         errors: syncErrors,

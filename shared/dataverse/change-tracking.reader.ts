@@ -74,8 +74,9 @@ export function splitChanges(values: Record<string, unknown>[]): Pick<ChangePage
       });
       continue;
     }
-    const removed = removedSchema.safeParse(value);
-    if (removed.success) {
+    // Only a row carrying @removed can be the 4.01 deletion form: skip the parse for the rest.
+    const removed = '@removed' in value ? removedSchema.safeParse(value) : undefined;
+    if (removed?.success) {
       const id = trailingGuid.exec(removed.data['@id'])?.[1];
       if (id) {
         deleted.push({

@@ -76,7 +76,13 @@ export const collectionSchema = z.object({
   '@odata.nextLink': z.string().optional(),
   '@odata.deltaLink': z.string().optional(),
   '@odata.count': z.number().optional(),
-  value: z.array(z.record(z.string(), z.unknown())),
+  // Rows are checked to be objects, not copied key by key (z.record would rebuild every row of a
+  // 5000-row page); each row is validated field by field later, per entity.
+  value: z.array(
+    z.custom<Record<string, unknown>>(
+      (row) => typeof row === 'object' && row !== null && !Array.isArray(row),
+    ),
+  ),
 });
 
 export const whoAmISchema = z.object({

@@ -12,7 +12,11 @@ export function stableStringify(value: unknown): string {
 }
 
 export function contentHash(value: unknown): string {
-  return createHash('sha256').update(stableStringify(value)).digest('base64url');
+  return hashText(stableStringify(value));
+}
+
+export function hashText(text: string): string {
+  return createHash('sha256').update(text).digest('base64url');
 }
 
 export function sameValue(a: unknown, b: unknown): boolean {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { contentHash } from './content.hash';
+import { hashText, stableStringify } from './content.hash';
 import type { ColumnType, EntityProfile } from './entity.profile';
 import type { ChoiceValue, FieldValue, FieldValues } from './record.model';
 
@@ -63,6 +63,76 @@ export function rowSchemaFor(profile: EntityProfile): z.ZodType<Record<string, u
   return schema;
 }
 
+const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const CHOICE_TEXT = /^-?\d+(,-?\d+)*$/;
+const DIGITS = /^\d+$/;
+
+const isFiniteNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/**
+ * Accepts a subset of what the column's zod schema accepts (never more), with no allocation. The
+ * zod schema stays the authority: a row the quick check rejects is parsed by zod, which either
+ * accepts it after all or names what is wrong.
+ */
+const quickChecks: Record<ColumnType, (v: unknown) => boolean> = {
+  string: (v) => v === undefined || v === null || typeof v === 'string',
+  int: (v) => v === undefined || v === null || Number.isSafeInteger(v),
+  decimal: (v) => v === undefined || v === null || isFiniteNumber(v),
+  bool: (v) => v === undefined || v === null || typeof v === 'boolean',
+  datetime: (v) => v === undefined || v === null || (typeof v === 'string' && !Number.isNaN(Date.parse(v))),
+  choice: (v) =>
+    v === undefined ||
+    v === null ||
+    Number.isSafeInteger(v) ||
+    (typeof v === 'string' && CHOICE_TEXT.test(v)),
+  lookup: (v) => v === undefined || v === null || (typeof v === 'string' && GUID.test(v)),
+  any: (v) =>
+    v === undefined || v === null || typeof v === 'string' || typeof v === 'boolean' || isFiniteNumber(v),
+};
+
+interface RowPlan {
+  /** Columns and their quick checks, key and version included. */
+  checks: [string, (v: unknown) => boolean][];
+  /** Synced value columns, in profile order, with the field name they map to. */
+  fields: { column: string; field: string; type: ColumnType }[];
+  /** Field names sorted as stableStringify orders them, for the content hash. */
+  sortedFields: string[];
+}
+
+const planCache = new WeakMap<EntityProfile, RowPlan>();
+
+function rowPlanFor(profile: EntityProfile): RowPlan {
+  const cached = planCache.get(profile);
+  if (cached) return cached;
+  const checks: RowPlan['checks'] = [
+    ['@odata.etag', (v) => typeof v === 'string' && v.length > 0],
+    ['versionnumber', (v) => Number.isSafeInteger(v) || (typeof v === 'string' && DIGITS.test(v))],
+  ];
+  for (const [column, type] of Object.entries(profile.columnTypes)) {
+    if (column === 'versionnumber' || column === profile.key) continue;
+    checks.push([column, quickChecks[type]]);
+  }
+  checks.push([profile.key, (v) => typeof v === 'string' && GUID.test(v)]);
+  const fields: RowPlan['fields'] = [];
+  for (const [column, type] of Object.entries(profile.columnTypes)) {
+    if (column === profile.key || column === profile.filterColumn || META_COLUMNS.has(column)) continue;
+    fields.push({ column, field: type === 'lookup' ? lookupField(column) : column, type });
+  }
+  const sortedFields = [...new Set(fields.map((f) => f.field))].sort(compareKeys);
+  const plan = { checks, fields, sortedFields };
+  planCache.set(profile, plan);
+  return plan;
+}
+
+const compareKeys = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+function quickValid(plan: RowPlan, raw: unknown): raw is Record<string, unknown> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return false;
+  const row = raw as Record<string, unknown>;
+  for (const [column, check] of plan.checks) if (!check(row[column])) return false;
+  return true;
+}
+
 /** A validated Dynamics row, split into synced values and row metadata. */
 export interface MappedRow {
   id: string;
@@ -113,7 +183,8 @@ function mapValue(type: ColumnType, column: string, row: Record<string, unknown>
   switch (type) {
     case 'lookup': {
       const table = row[`${column}${LOOKUP_TABLE}`];
-      return { id: String(raw), table: typeof table === 'string' ? table : null };
+      // Lower-cased here too: rows that passed the quick check are not copied through zod's transform.
+      return { id: String(raw).toLowerCase(), table: typeof table === 'string' ? table : null };
     }
     case 'choice':
       return choiceOf(raw as number | string, label);
@@ -147,6 +218,8 @@ export function safeExcerpt(row: unknown, key: string, paths: readonly string[])
 }
 
 export function mapRow(profile: EntityProfile, raw: unknown): MapResult {
+  const plan = rowPlanFor(profile);
+  if (quickValid(plan, raw)) return mapValidRow(profile, plan, raw);
   const parsed = rowSchemaFor(profile).safeParse(raw);
   if (!parsed.success) {
     const rawKey =
@@ -167,41 +240,91 @@ export function mapRow(profile: EntityProfile, raw: unknown): MapResult {
       },
     };
   }
-  const row = parsed.data;
+  return mapValidRow(profile, plan, parsed.data);
+}
+
+/** Maps a row that passed validation (the quick check or zod); reads it, never changes it. */
+function mapValidRow(profile: EntityProfile, plan: RowPlan, row: Record<string, unknown>): MapResult {
   const values: FieldValues = {};
   const lookupNames: Record<string, string> = {};
-  for (const [column, type] of Object.entries(profile.columnTypes)) {
-    if (column === profile.key || column === profile.filterColumn || META_COLUMNS.has(column)) continue;
-    const field = type === 'lookup' ? lookupField(column) : column;
+  for (const { column, field, type } of plan.fields) {
     values[field] = mapValue(type, column, row);
-    const name = row[`${column}${FORMATTED}`];
-    if (type === 'lookup' && row[column] != null && typeof name === 'string') lookupNames[field] = name;
+    if (type === 'lookup' && row[column] != null) {
+      const name = row[`${column}${FORMATTED}`];
+      if (typeof name === 'string') lookupNames[field] = name;
+    }
   }
-  const state = mapValue('choice', 'statecode', row);
-  const status = mapValue('choice', 'statuscode', row);
-  const masterId = row._masterid_value;
+  const statecode = mapValue('choice', 'statecode', row) as ChoiceValue | null;
+  const statuscode = mapValue('choice', 'statuscode', row) as ChoiceValue | null;
+  const master = row._masterid_value;
+  const masterId = typeof master === 'string' ? master.toLowerCase() : null;
+  const merged = row.merged === true;
   const filterValue = profile.filterColumn === undefined ? null : row[profile.filterColumn];
-  const mapped: Omit<MappedRow, 'hash'> = {
-    id: row[profile.key] as string,
-    table: profile.logicalName,
-    etag: row['@odata.etag'] as string,
-    versionnumber: row.versionnumber as number,
-    modifiedon: typeof row.modifiedon === 'string' ? row.modifiedon : null,
-    statecode: state as ChoiceValue | null,
-    statuscode: status as ChoiceValue | null,
-    merged: row.merged === true,
-    masterId: typeof masterId === 'string' ? masterId.toLowerCase() : null,
-    filter: typeof filterValue === 'boolean' ? filterValue : null,
-    values,
-    lookupNames,
+  const hash = hashText(
+    rowContentText(plan.sortedFields, values, lookupNames, statecode, statuscode, merged, masterId),
+  );
+  return {
+    ok: true,
+    row: {
+      id: (row[profile.key] as string).toLowerCase(),
+      table: profile.logicalName,
+      etag: row['@odata.etag'] as string,
+      versionnumber: Number(row.versionnumber),
+      modifiedon: typeof row.modifiedon === 'string' ? row.modifiedon : null,
+      statecode,
+      statuscode,
+      merged,
+      masterId,
+      filter: typeof filterValue === 'boolean' ? filterValue : null,
+      values,
+      lookupNames,
+      hash,
+    },
   };
-  const hash = contentHash({
-    values,
-    lookupNames,
-    statecode: mapped.statecode,
-    statuscode: mapped.statuscode,
-    merged: mapped.merged,
-    masterId: mapped.masterId,
-  });
-  return { ok: true, row: { ...mapped, hash } };
+}
+
+const ownKeyCount = (value: object): number => {
+  let count = 0;
+  for (const key in value) if (Object.hasOwn(value, key)) count += 1;
+  return count;
+};
+
+/** stableStringify of one field value, with the two shapes the mapper makes written out directly. */
+function fieldText(value: FieldValue | undefined): string {
+  if (value === null || value === undefined) return 'null';
+  if (typeof value !== 'object') return JSON.stringify(value);
+  const fields = ownKeyCount(value);
+  if (fields === 2 && 'value' in value && 'label' in value && value.label !== undefined) {
+    const choice = Array.isArray(value.value) ? `[${value.value.join(',')}]` : JSON.stringify(value.value);
+    return `{"label":${JSON.stringify(value.label)},"value":${choice}}`;
+  }
+  if (fields === 2 && 'id' in value && 'table' in value && value.table !== undefined) {
+    return `{"id":${JSON.stringify(value.id)},"table":${JSON.stringify(value.table)}}`;
+  }
+  return stableStringify(value);
+}
+
+/**
+ * Exactly stableStringify({ values, lookupNames, statecode, statuscode, merged, masterId }), so
+ * stored hashes stay valid, without sorting the same keys again for every row: the value fields are
+ * fixed per entity and sorted once.
+ */
+export function rowContentText(
+  sortedFields: readonly string[],
+  values: FieldValues,
+  lookupNames: Record<string, string>,
+  statecode: ChoiceValue | null,
+  statuscode: ChoiceValue | null,
+  merged: boolean,
+  masterId: string | null,
+): string {
+  let text = `{"lookupNames":${stableStringify(lookupNames)},"masterId":${JSON.stringify(masterId)},"merged":${merged},"statecode":${fieldText(statecode)},"statuscode":${fieldText(statuscode)},"values":{`;
+  let first = true;
+  for (const field of sortedFields) {
+    const value = values[field];
+    if (value === undefined) continue;
+    text += `${first ? '' : ','}${JSON.stringify(field)}:${fieldText(value)}`;
+    first = false;
+  }
+  return `${text}}}`;
 }

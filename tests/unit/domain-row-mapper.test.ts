@@ -1,8 +1,8 @@
 import { buildEntityProfile } from '../../shared/domain/entity.profile';
 import { contentHash, stableStringify } from '../../shared/domain/content.hash';
-import { mapRow } from '../../shared/domain/row.mapper';
+import { mapRow, type MappedRow } from '../../shared/domain/row.mapper';
 import { DEFAULT_SYNC_CONFIG, parseSyncConfig } from '../../shared/config/sync-config.schema';
-import { ACCOUNT, CONTACT, USER, accountRow, contactRow, leadRow, profileOf } from './domain-fixtures';
+import { ACCOUNT, CONTACT, LEAD, USER, accountRow, contactRow, leadRow, profileOf } from './domain-fixtures';
 
 describe('row mapper', () => {
   it('keeps choices as {value,label}, lookups as {id,table}, and metadata apart', () => {
@@ -125,5 +125,63 @@ describe('row mapper', () => {
       '{"a":{"c":[1,{"e":2,"f":1}],"d":2},"b":1}',
     );
     expect(contentHash({ a: 1, b: 2 })).toBe(contentHash({ b: 2, a: 1 }));
+  });
+});
+
+describe('row mapper quick validation', () => {
+  const hashOf = (row: MappedRow) =>
+    contentHash({
+      values: row.values,
+      lookupNames: row.lookupNames,
+      statecode: row.statecode,
+      statuscode: row.statuscode,
+      merged: row.merged,
+      masterId: row.masterId,
+    });
+  const rows: [string, Record<string, unknown>][] = [
+    ['lead', leadRow()],
+    ['lead', leadRow({ merged: true, _masterid_value: LEAD.toUpperCase(), jobtitle: 'Ünïcødé "q"' })],
+    ['contact', contactRow()],
+    ['contact', contactRow({ new_synctomkto: null, _parentcustomerid_value: null })],
+    // A multi-select choice (an array of values) and a choice without a label.
+    ['contact', contactRow({ preferredcontactmethodcode: '1,-2,3', statuscode: 2 })],
+    ['account', accountRow()],
+  ];
+
+  it.each(rows)('hashes a %s row exactly as the sorted-key JSON of its content did', (entity, raw) => {
+    const result = mapRow(profileOf(entity), raw);
+    if (!result.ok) throw new Error(result.error.message);
+    expect(result.row.hash).toBe(hashOf(result.row));
+  });
+
+  it('maps rows the quick check leaves to zod exactly as zod-validated rows', () => {
+    // An IEEE754Compatible version string and an upper-case key take zod's path (transforms).
+    const viaZod = mapRow(
+      profileOf('lead'),
+      leadRow({ versionnumber: '10', leadid: LEAD.toUpperCase(), _ownerid_value: USER.toUpperCase() }),
+    );
+    const quick = mapRow(profileOf('lead'), leadRow());
+    if (!viaZod.ok || !quick.ok) throw new Error('invalid');
+    expect(viaZod.row).toEqual(quick.row);
+    expect(quick.row.values.ownerid).toEqual({ id: USER, table: 'systemuser' });
+  });
+
+  it.each([
+    ['a non-integer int', { numberofemployees: 1.5 }, 'numberofemployees'],
+    ['a string for a bool', { new_synctomkto: 'yes' }, 'new_synctomkto'],
+    ['a bad date', { modifiedon: 'yesterday' }, 'modifiedon'],
+    ['a bad lookup', { _ownerid_value: 'nobody' }, '_ownerid_value'],
+    ['a missing etag', { '@odata.etag': '' }, '@odata.etag'],
+    ['an object in an any column', { name: { x: 1 } }, 'name'],
+  ])('still rejects %s, naming the column', (_label, override, column) => {
+    const result = mapRow(profileOf('account'), accountRow(override));
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.error.message).toContain(column);
+  });
+
+  it('rejects a row that is not an object', () => {
+    expect(mapRow(profileOf('account'), [accountRow()]).ok).toBe(false);
+    expect(mapRow(profileOf('account'), null).ok).toBe(false);
   });
 });
