@@ -166,8 +166,8 @@ interface Outcome {
   conflicts: number;
 }
 
-function metaOf(row: MappedRow, previous: SourceMeta | undefined, ctx: PlanContext): SourceMeta {
-  const seenLoad = ctx.loadId ?? previous?.seenLoad;
+/** What the document keeps about its Dynamics row; `seenLoad` marks rows a resync has seen. */
+export function sourceMetaOf(row: MappedRow, seenLoad: string | undefined): SourceMeta {
   return {
     id: row.id,
     table: row.table,
@@ -181,6 +181,10 @@ function metaOf(row: MappedRow, previous: SourceMeta | undefined, ctx: PlanConte
     hash: row.hash,
     ...(seenLoad !== undefined ? { seenLoad } : {}),
   };
+}
+
+function metaOf(row: MappedRow, previous: SourceMeta | undefined, ctx: PlanContext): SourceMeta {
+  return sourceMetaOf(row, ctx.loadId ?? previous?.seenLoad);
 }
 
 /** Whether the stored source needs no write for this row (same content, or an older version). */

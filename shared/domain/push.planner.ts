@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { contentHash, sameValue } from './content.hash';
 import { columnType, type ColumnType, type EntityProfile, type PersonFieldRule } from './entity.profile';
-import { incomingMarketingValues } from './page.planner';
+import { incomingMarketingValues, sourceMetaOf } from './page.planner';
 import {
   fieldValueSchema,
   personRecordSchema,
@@ -381,20 +381,7 @@ export function incomingOf(rules: readonly PersonFieldRule[], row: MappedRow): F
 }
 
 export function sourceOf(row: MappedRow, previous: PersonSource | undefined): PersonSource {
-  return {
-    id: row.id,
-    table: row.table,
-    etag: row.etag,
-    versionnumber: row.versionnumber,
-    modifiedon: row.modifiedon,
-    statecode: row.statecode,
-    statuscode: row.statuscode,
-    merged: row.merged,
-    masterId: row.masterId,
-    hash: row.hash,
-    values: row.values,
-    ...(previous?.seenLoad !== undefined ? { seenLoad: previous.seenLoad } : {}),
-  };
+  return { ...sourceMetaOf(row, previous?.seenLoad), values: row.values };
 }
 
 /**
