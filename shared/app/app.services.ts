@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { loadEnv, serviceBusEnvShape, type EnvFor } from '../config/env.schema';
 import { CONTAINERS, type ContainerKey, type EntityCatalog } from '../config/entity.catalog';
 import { buildCatalog, loadSyncConfig, type SyncConfig } from '../config/sync-config.schema';
-import { readAhead } from '../cli/read-ahead.source';
+import { readAhead } from '../sync/read-ahead.source';
 import { createCosmosClient } from '../cosmos/cosmos.client';
 import { CheckpointRepository } from '../cosmos/checkpoint.repository';
 import { DocumentReader } from '../cosmos/document.reader';

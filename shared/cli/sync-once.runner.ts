@@ -18,7 +18,7 @@ import {
   type RecordStore,
 } from '../sync/pull.use-case';
 import { schedulePullJobs } from '../sync/schedule.use-case';
-import { readAhead } from './read-ahead.source';
+import { readAhead } from '../sync/read-ahead.source';
 import type { Logger } from '../telemetry/logger';
 
 /**

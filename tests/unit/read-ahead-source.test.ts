@@ -1,4 +1,4 @@
-import { readAhead } from '../../shared/cli/read-ahead.source';
+import { readAhead } from '../../shared/sync/read-ahead.source';
 import type { ChangePage, ModifiedPage } from '../../shared/dataverse/change-tracking.reader';
 import type { ChangeSource } from '../../shared/sync/pull.use-case';
 
