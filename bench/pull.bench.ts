@@ -61,7 +61,14 @@ async function withSimulator<T>(
   accounts: number,
   run: (sim: SimInfo) => Promise<T>,
 ): Promise<T> {
-  const child = spawnTs('bench/support/simulator.child.ts', [String(contacts), String(accounts)]);
+  // e.g. BENCH_SIM_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the simulator too.
+  const simNodeArgs = (process.env.BENCH_SIM_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawnTs(
+    'bench/support/simulator.child.ts',
+    [String(contacts), String(accounts)],
+    {},
+    simNodeArgs,
+  );
   try {
     return await run(await waitForLine<SimInfo>(child, 'READY'));
   } finally {

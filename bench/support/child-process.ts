@@ -10,8 +10,9 @@ export function spawnTs(
   file: string,
   args: readonly string[] = [],
   env: NodeJS.ProcessEnv = {},
+  nodeArgs: readonly string[] = [],
 ): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', join(ROOT, file), ...args], {
+  return spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, file), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'inherit'],

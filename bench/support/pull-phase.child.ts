@@ -111,6 +111,13 @@ function timed(deps: SyncOnceDeps, split: Split): SyncOnceDeps {
           findForPage: (ids) => clock('findMs', () => inner.findForPage(ids)),
           write: (docs, etags) => clock('writeMs', () => inner.write(docs, etags)),
           recordsOf: (entity) => inner.recordsOf(entity),
+          // The first-load fast path's probes are store reads too.
+          ...(inner.hasRecordsOf !== undefined
+            ? { hasRecordsOf: (entity: string) => clock('findMs', () => inner.hasRecordsOf!(entity)) }
+            : {}),
+          ...(inner.aliasedRowIds !== undefined
+            ? { aliasedRowIds: () => clock('findMs', () => inner.aliasedRowIds!()) }
+            : {}),
         };
         stores.set(key, store);
       }

@@ -95,6 +95,57 @@ const formatDate = (iso: string): string => {
   return `${d.getUTCMonth() + 1}/${d.getUTCDate()}/${d.getUTCFullYear()} ${h % 12 === 0 ? 12 : h % 12}:${m} ${h < 12 ? 'AM' : 'PM'}`;
 };
 
+/**
+ * `number.format` for the values columns mostly hold (safe integers: version numbers, counts),
+ * grouped by hand: Intl costs more than the rest of the row. Anything else, -0 included, goes to Intl.
+ */
+const formatNumber = (v: unknown): string => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || Object.is(n, -0)) return number.format(n);
+  const digits = String(n < 0 ? -n : n);
+  let i = digits.length % 3 || 3;
+  let out = digits.slice(0, i);
+  for (; i < digits.length; i += 3) out += `,${digits.slice(i, i + 3)}`;
+  return n < 0 ? `-${out}` : out;
+};
+
+/** What serving a column needs that is the same for every row, worked out once per column. */
+interface ColumnPlan {
+  /** Annotation property names: built once, so rows do not concatenate (and intern) them again. */
+  fvKey: string;
+  anpKey: string;
+  llnKey: string;
+  /** Choice value -> label, the first option winning as with `options.find`. */
+  labels: Map<unknown, string>;
+  /** Lookup target table -> navigation property (undefined when there is none). */
+  navs: Map<string, string | undefined>;
+}
+
+const columnPlans = new WeakMap<ColumnDef, ColumnPlan>();
+
+function columnPlan(c: ColumnDef): ColumnPlan {
+  let plan = columnPlans.get(c);
+  if (plan !== undefined) return plan;
+  const labels = new Map<unknown, string>();
+  for (const o of c.options ?? []) if (!labels.has(o.value)) labels.set(o.value, o.label);
+  plan = {
+    fvKey: `${c.name}@${FV}`,
+    anpKey: `${c.name}@${ANP}`,
+    llnKey: `${c.name}@${LLN}`,
+    labels,
+    navs: new Map(),
+  };
+  columnPlans.set(c, plan);
+  return plan;
+}
+
+/** Which annotations a request asked for, decided once per request rather than per value. */
+interface AnnotationFlags {
+  fv: boolean;
+  anp: boolean;
+  lln: boolean;
+}
+
 interface ParsedBody {
   changes: Record<string, unknown>;
   targets: Record<string, string | undefined>;
@@ -210,60 +261,92 @@ export class WebApi {
     select: ColumnDef[] | undefined,
     annotate?: (term: string) => boolean,
   ): Record<string, unknown> {
-    const out: Record<string, unknown> = { '@odata.etag': `W/"${row.version}"` };
+    return this.projector(state, select, annotate)(row);
+  }
+
+  /** `project` for many rows of one request: everything that does not depend on the row is done once. */
+  private projector(
+    state: TableState,
+    select: ColumnDef[] | undefined,
+    annotate: ((term: string) => boolean) | undefined,
+  ): (row: Row) => Record<string, unknown> {
     const def = state.def;
     const columns = select ?? def.columns;
-    const values = row.values;
-    for (const c of columns) {
-      const v = values[c.name] ?? null;
-      if (annotate && v !== null) this.annotations(out, c, v, row, annotate);
-      out[c.name] = v;
-    }
-    if (select && !(def.primaryKey in out)) out[def.primaryKey] = row.id;
-    return out;
+    const plans = columns.map(columnPlan);
+    const flags: AnnotationFlags | undefined = annotate
+      ? { fv: annotate(FV), anp: annotate(ANP), lln: annotate(LLN) }
+      : undefined;
+    const annotated = flags !== undefined && (flags.fv || flags.anp || flags.lln);
+    const targets = new Map<string, TableState | undefined>();
+    const targetTable = (name: string): TableState | undefined => {
+      if (!targets.has(name)) targets.set(name, this.store.table(name));
+      return targets.get(name);
+    };
+    const primaryKey = def.primaryKey;
+    return (row) => {
+      const out: Record<string, unknown> = { '@odata.etag': `W/"${row.version}"` };
+      const values = row.values;
+      for (let i = 0; i < columns.length; i++) {
+        const c = columns[i] as ColumnDef;
+        const v = values[c.name] ?? null;
+        if (annotated && v !== null) {
+          this.annotations(out, c, plans[i] as ColumnPlan, v, row, flags, targetTable);
+        }
+        out[c.name] = v;
+      }
+      if (select && !(primaryKey in out)) out[primaryKey] = row.id;
+      return out;
+    };
   }
 
   private annotations(
     out: Record<string, unknown>,
     c: ColumnDef,
+    plan: ColumnPlan,
     v: unknown,
     row: Row,
-    annotate: (term: string) => boolean,
+    flags: AnnotationFlags,
+    targetTable: (name: string) => TableState | undefined,
   ): void {
-    const fv = annotate(FV);
+    const fv = flags.fv;
     switch (c.type) {
       case 'choice':
-        if (fv) out[`${c.name}@${FV}`] = c.options?.find((o) => o.value === v)?.label ?? String(v);
+        if (fv) out[plan.fvKey] = plan.labels.get(v) ?? String(v);
         break;
       case 'bool':
-        if (fv) out[`${c.name}@${FV}`] = (c.boolLabels ?? ['No', 'Yes'])[v === true ? 1 : 0];
+        if (fv) out[plan.fvKey] = (c.boolLabels ?? ['No', 'Yes'])[v === true ? 1 : 0];
         break;
       case 'datetime':
-        if (fv) out[`${c.name}@${FV}`] = formatDate(String(v));
+        if (fv) out[plan.fvKey] = formatDate(String(v));
         break;
       case 'money':
-        if (fv) out[`${c.name}@${FV}`] = money.format(Number(v));
+        if (fv) out[plan.fvKey] = money.format(Number(v));
         break;
       case 'int':
       case 'decimal':
-        if (fv) out[`${c.name}@${FV}`] = number.format(Number(v));
+        if (fv) out[plan.fvKey] = formatNumber(v);
         break;
       case 'lookup': {
         const target = row.targets[c.name];
         if (!target) break;
         if (fv) {
-          const t = this.store.table(target);
+          const t = targetTable(target);
           const name = t?.rows.get(String(v))?.values[t.def.primaryName];
-          if (name !== undefined && name !== null) out[`${c.name}@${FV}`] = name;
+          if (name !== undefined && name !== null) out[plan.fvKey] = name;
         }
-        if (annotate(ANP)) {
-          const nav =
-            c.attribute === 'ownerid'
-              ? 'ownerid'
-              : Object.entries(c.navigations ?? {}).find(([, t]) => t === target)?.[0];
-          if (nav) out[`${c.name}@${ANP}`] = nav;
+        if (flags.anp) {
+          if (!plan.navs.has(target)) {
+            plan.navs.set(
+              target,
+              c.attribute === 'ownerid'
+                ? 'ownerid'
+                : Object.entries(c.navigations ?? {}).find(([, t]) => t === target)?.[0],
+            );
+          }
+          const nav = plan.navs.get(target);
+          if (nav) out[plan.anpKey] = nav;
         }
-        if (annotate(LLN)) out[`${c.name}@${LLN}`] = target;
+        if (flags.lln) out[plan.llnKey] = target;
         break;
       }
       default:
@@ -363,7 +446,7 @@ export class WebApi {
     const annotate = this.annotate(prefer);
     const body: Record<string, unknown> = { '@odata.context': this.context(state, select) };
     if (wantCount) body['@odata.count'] = Math.min(total ?? 0, COUNT_CAP);
-    body.value = rows.map((r) => this.project(state, r, select, annotate));
+    body.value = rows.map(this.projector(state, select, annotate));
     if (more && top === undefined) {
       const last = rows[rows.length - 1] as Row;
       const next: PageCookie = {
@@ -450,7 +533,7 @@ export class WebApi {
     const annotate = this.annotate(prefer);
     const body: Record<string, unknown> = {
       '@odata.context': this.context(state, select),
-      value: rows.map((r) => this.project(state, r, select, annotate)),
+      value: rows.map(this.projector(state, select, annotate)),
     };
     if (more) {
       const next: PageCookie = {
@@ -503,7 +586,7 @@ export class WebApi {
     const { upserts, deletes } = this.store.changesBetween(state, from, upTo);
     const all = [...upserts, ...deletes];
     const slice = all.slice(offset, offset + pageSize);
-    const annotate = this.annotate(prefer);
+    const project = this.projector(state, select, this.annotate(prefer));
     const deletedContext = `${this.ctx.apiUrl}$metadata#${def.entitySetName}/$deletedEntity`;
     const value: Record<string, unknown>[] = [];
     for (const entry of slice) {
@@ -513,7 +596,7 @@ export class WebApi {
       }
       const row = state.rows.get(entry.id);
       // Deleted after this read's upper bound: its tombstone comes in the next delta.
-      if (row) value.push(this.project(state, row, select, annotate));
+      if (row) value.push(project(row));
     }
     const body: Record<string, unknown> = { '@odata.context': this.context(state, select, '/$delta'), value };
     if (offset + pageSize < all.length) {

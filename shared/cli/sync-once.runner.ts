@@ -306,6 +306,9 @@ function countingRecords(
   return {
     findForPage: (ids) => records.findForPage(ids),
     recordsOf: (entity) => records.recordsOf(entity),
+    // Optional capabilities stay absent when the store lacks them (the pull then reads first).
+    ...(records.hasRecordsOf !== undefined ? { hasRecordsOf: records.hasRecordsOf.bind(records) } : {}),
+    ...(records.aliasedRowIds !== undefined ? { aliasedRowIds: records.aliasedRowIds.bind(records) } : {}),
     write: async (docs, knownEtags) => {
       const outcome = await records.write(docs, knownEtags);
       p.written += outcome.written;

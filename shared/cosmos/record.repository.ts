@@ -1,7 +1,9 @@
 import type { Container, JSONObject, OperationInput } from '@azure/cosmos';
 import { BulkOperationType } from '@azure/cosmos';
 import { z } from 'zod';
+import { CONTAINERS } from '../config/entity.catalog';
 import { genericRecordSchema, personRecordSchema, type RecordDocument } from '../domain/record.model';
+import { AliasRegistry } from './alias.registry';
 import { CosmosStoreError } from './cosmos.errors';
 
 export interface InvalidDocument {
@@ -28,6 +30,11 @@ export interface RecordRepositoryOptions {
   /** In-flight single writes in parallel mode. */
   concurrency?: number;
   kind: 'person' | 'generic';
+  /**
+   * People only: rows held by a person under another id. Defaults to the registry in the sync-state
+   * container of the same database, so the pull and push-create of one app always share it.
+   */
+  aliases?: AliasRegistry;
 }
 
 const SYSTEM_PROPERTIES = ['_rid', '_self', '_ts', '_attachments', '_etag', '_lsn'];
@@ -53,6 +60,7 @@ export class RecordRepository {
   private mode: 'bulk' | 'parallel';
   private readonly concurrency: number;
   private readonly schema: z.ZodType<RecordDocument>;
+  private readonly aliases: AliasRegistry | undefined;
 
   constructor(
     private readonly container: Container,
@@ -63,6 +71,14 @@ export class RecordRepository {
     this.schema = (
       options.kind === 'person' ? personRecordSchema : genericRecordSchema
     ) as z.ZodType<RecordDocument>;
+    const database = (container as Partial<Pick<Container, 'database'>>).database;
+    this.aliases =
+      options.kind !== 'person'
+        ? undefined
+        : (options.aliases ??
+          (database !== undefined
+            ? new AliasRegistry(database.container(CONTAINERS.syncState.id))
+            : undefined));
   }
 
   get writeMode(): 'bulk' | 'parallel' {
@@ -84,6 +100,48 @@ export class RecordRepository {
     } catch (error) {
       throw CosmosStoreError.from(error, `reading ${ids.length} records from ${this.container.id}`);
     }
+  }
+
+  /**
+   * Whether any document already holds a row of this entity (one TOP 1 query): a load into a store
+   * without any may write create-only. People count a lead or contact id held under any document id.
+   */
+  async hasRecordsOf(entity: string): Promise<boolean> {
+    const query =
+      this.options.kind === 'person'
+        ? {
+            query: `SELECT TOP 1 c.id FROM c WHERE IS_DEFINED(c.dynamics.${entity === 'lead' ? 'leadId' : 'contactId'})`,
+          }
+        : {
+            query: 'SELECT TOP 1 c.id FROM c WHERE c.entity = @entity',
+            parameters: [{ name: '@entity', value: entity }],
+          };
+    try {
+      const { resources } = await this.container.items.query<unknown>(query).fetchAll();
+      return resources.length > 0;
+    } catch (error) {
+      throw CosmosStoreError.from(error, `looking for ${entity} records in ${this.container.id}`);
+    }
+  }
+
+  /**
+   * Row ids held by a document whose id differs (generic records have none). Undefined when this
+   * repository has no registry: the caller cannot rule aliases out and must read before writing.
+   */
+  async aliasedRowIds(): Promise<ReadonlySet<string> | undefined> {
+    if (this.options.kind !== 'person') return new Set();
+    return this.aliases?.rowIds();
+  }
+
+  /** Registers a row a person is about to hold under another id; throws if it cannot. */
+  async registerAlias(rowId: string, personId: string): Promise<void> {
+    if (this.options.kind !== 'person') return;
+    if (this.aliases === undefined) {
+      throw new CosmosStoreError('failed', `no alias registry for ${this.container.id}`, {
+        retryable: false,
+      });
+    }
+    await this.aliases.register(rowId, personId);
   }
 
   /** Pages through the records of one entity (flat memory), for the deletion pass after a resync. */

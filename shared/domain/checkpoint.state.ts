@@ -18,6 +18,11 @@ export const checkpointSchema = z.object({
   resync: z.boolean().default(false),
   /** The $select the links were made with: links carry it, so a changed column list needs a new load. */
   select: z.string().optional(),
+  /**
+   * The first load of an entity into a store holding none of its records: pages are written
+   * create-only without reading first, and a create that finds the document falls back to the read.
+   */
+  createOnly: z.boolean().optional(),
   paused: z
     .object({ code: z.string(), reason: z.string(), at: z.string(), column: z.string().optional() })
     .optional(),
@@ -35,6 +40,7 @@ export function startFullLoad(
   now: Date,
   resync: boolean,
   select?: readonly string[],
+  createOnly = false,
 ): Checkpoint {
   return {
     id: checkpointId(entity),
@@ -45,6 +51,7 @@ export function startFullLoad(
     loadStartedAt: now.toISOString(),
     resync,
     ...(select !== undefined ? { select: selectKey(select) } : {}),
+    ...(createOnly ? { createOnly: true } : {}),
     updatedAt: now.toISOString(),
   };
 }
@@ -74,7 +81,7 @@ export function afterPage(
 }
 
 export function afterCatchup(checkpoint: Checkpoint, now: Date): Checkpoint {
-  const { loadId: _loadId, loadStartedAt: _started, ...rest } = checkpoint;
+  const { loadId: _loadId, loadStartedAt: _started, createOnly: _createOnly, ...rest } = checkpoint;
   return { ...rest, phase: 'delta', resync: false, updatedAt: now.toISOString() };
 }
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 
 /** JSON with object keys sorted, so equal values always serialize (and hash) the same way. */
 export function stableStringify(value: unknown): string {
@@ -15,8 +15,14 @@ export function contentHash(value: unknown): string {
   return hashText(stableStringify(value));
 }
 
+// The one-shot crypto.hash (Node >= 20.12) skips the Hash object a row would otherwise allocate:
+// about half the cost per row. Same digest either way.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'base64url') => string })
+  .hash;
+
 export function hashText(text: string): string {
-  return createHash('sha256').update(text).digest('base64url');
+  if (oneShot !== undefined) return oneShot('sha256', text, 'base64url');
+  return crypto.createHash('sha256').update(text).digest('base64url');
 }
 
 export function sameValue(a: unknown, b: unknown): boolean {

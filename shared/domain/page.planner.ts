@@ -202,7 +202,14 @@ function mergedFlag(row: MappedRow, previous: { at: string; into: string } | und
 }
 
 function withoutUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined)) as T;
+  // A plain loop: the entries/filter/fromEntries form made three arrays per written row.
+  const source = value as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(source)) {
+    const item = source[key];
+    if (item !== undefined) out[key] = item;
+  }
+  return out as T;
 }
 
 function excludeSource<T extends SourceMeta>(meta: T, ctx: PlanContext): T | undefined {

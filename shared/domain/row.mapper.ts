@@ -94,10 +94,36 @@ interface RowPlan {
   /** Columns and their quick checks, key and version included. */
   checks: [string, (v: unknown) => boolean][];
   /** Synced value columns, in profile order, with the field name they map to. */
-  fields: { column: string; field: string; type: ColumnType }[];
+  fields: PlannedField[];
   /** Field names sorted as stableStringify orders them, for the content hash. */
   sortedFields: string[];
+  /** `"field":` for each of sortedFields, so rows do not stringify the same names again. */
+  sortedFieldKeys: string[];
+  /** Lookup fields in stableStringify order, with their `"field":` text, for `lookupNames`. */
+  sortedLookups: { field: string; key: string }[];
+  statecode: PlannedField;
+  statuscode: PlannedField;
 }
+
+/** One column's mapping, with the annotation property names built once rather than per row. */
+interface PlannedField {
+  column: string;
+  field: string;
+  type: ColumnType;
+  formattedKey: string;
+  tableKey: string;
+  /** Position of `field` in sortedFields. */
+  sortedIndex: number;
+}
+
+const plannedField = (column: string, field: string, type: ColumnType): PlannedField => ({
+  column,
+  field,
+  type,
+  formattedKey: `${column}${FORMATTED}`,
+  tableKey: `${column}${LOOKUP_TABLE}`,
+  sortedIndex: -1,
+});
 
 const planCache = new WeakMap<EntityProfile, RowPlan>();
 
@@ -116,10 +142,22 @@ function rowPlanFor(profile: EntityProfile): RowPlan {
   const fields: RowPlan['fields'] = [];
   for (const [column, type] of Object.entries(profile.columnTypes)) {
     if (column === profile.key || column === profile.filterColumn || META_COLUMNS.has(column)) continue;
-    fields.push({ column, field: type === 'lookup' ? lookupField(column) : column, type });
+    fields.push(plannedField(column, type === 'lookup' ? lookupField(column) : column, type));
   }
   const sortedFields = [...new Set(fields.map((f) => f.field))].sort(compareKeys);
-  const plan = { checks, fields, sortedFields };
+  for (const f of fields) f.sortedIndex = sortedFields.indexOf(f.field);
+  const lookupFields = new Set(fields.filter((f) => f.type === 'lookup').map((f) => f.field));
+  const plan: RowPlan = {
+    checks,
+    fields,
+    sortedFields,
+    sortedFieldKeys: sortedFields.map((field) => `${JSON.stringify(field)}:`),
+    sortedLookups: sortedFields
+      .filter((field) => lookupFields.has(field))
+      .map((field) => ({ field, key: `${JSON.stringify(field)}:` })),
+    statecode: plannedField('statecode', 'statecode', 'choice'),
+    statuscode: plannedField('statuscode', 'statuscode', 'choice'),
+  };
   planCache.set(profile, plan);
   return plan;
 }
@@ -176,13 +214,13 @@ function choiceOf(raw: number | string, label: unknown): ChoiceValue {
   return { value, label: typeof label === 'string' ? label : null };
 }
 
-function mapValue(type: ColumnType, column: string, row: Record<string, unknown>): FieldValue {
-  const raw = row[column];
+function mapValue(f: PlannedField, row: Record<string, unknown>): FieldValue {
+  const raw = row[f.column];
   if (raw === undefined || raw === null) return null;
-  const label = row[`${column}${FORMATTED}`];
-  switch (type) {
+  const label = row[f.formattedKey];
+  switch (f.type) {
     case 'lookup': {
-      const table = row[`${column}${LOOKUP_TABLE}`];
+      const table = row[f.tableKey];
       // Lower-cased here too: rows that passed the quick check are not copied through zod's transform.
       return { id: String(raw).toLowerCase(), table: typeof table === 'string' ? table : null };
     }
@@ -247,22 +285,34 @@ export function mapRow(profile: EntityProfile, raw: unknown): MapResult {
 function mapValidRow(profile: EntityProfile, plan: RowPlan, row: Record<string, unknown>): MapResult {
   const values: FieldValues = {};
   const lookupNames: Record<string, string> = {};
-  for (const { column, field, type } of plan.fields) {
-    values[field] = mapValue(type, column, row);
-    if (type === 'lookup' && row[column] != null) {
-      const name = row[`${column}${FORMATTED}`];
-      if (typeof name === 'string') lookupNames[field] = name;
+  // Each value's hash text is made as the value is, in sorted-field slots, so the hash text needs
+  // no second pass over the values (same text as rowContentText).
+  const texts = new Array<string>(plan.sortedFields.length);
+  for (const f of plan.fields) {
+    const value = mapValue(f, row);
+    values[f.field] = value;
+    texts[f.sortedIndex] = fieldText(value);
+    if (f.type === 'lookup' && value !== null) {
+      const name = row[f.formattedKey];
+      if (typeof name === 'string') lookupNames[f.field] = name;
     }
   }
-  const statecode = mapValue('choice', 'statecode', row) as ChoiceValue | null;
-  const statuscode = mapValue('choice', 'statuscode', row) as ChoiceValue | null;
+  const statecode = mapValue(plan.statecode, row) as ChoiceValue | null;
+  const statuscode = mapValue(plan.statuscode, row) as ChoiceValue | null;
   const master = row._masterid_value;
   const masterId = typeof master === 'string' ? master.toLowerCase() : null;
   const merged = row.merged === true;
   const filterValue = profile.filterColumn === undefined ? null : row[profile.filterColumn];
-  const hash = hashText(
-    rowContentText(plan.sortedFields, values, lookupNames, statecode, statuscode, merged, masterId),
-  );
+  let names = '';
+  for (const { field, key } of plan.sortedLookups) {
+    const name = lookupNames[field];
+    if (name !== undefined) names += `${names === '' ? '' : ','}${key}${JSON.stringify(name)}`;
+  }
+  let text = `{"lookupNames":{${names}},"masterId":${JSON.stringify(masterId)},"merged":${merged},"statecode":${fieldText(statecode)},"statuscode":${fieldText(statuscode)},"values":{`;
+  for (let i = 0; i < texts.length; i++) {
+    text += `${i === 0 ? '' : ','}${plan.sortedFieldKeys[i] as string}${texts[i] as string}`;
+  }
+  const hash = hashText(`${text}}}`);
   return {
     ok: true,
     row: {

@@ -12,6 +12,8 @@ export class InMemoryRecordStore implements RecordStore {
   private readonly docs = new Map<string, RecordDocument>();
   /** Lead and contact ids -> person id, the people container's secondary lookups. */
   private readonly aliases = new Map<string, string>();
+  /** Rows registered as about to be held under another id (before the person is written). */
+  private readonly registered = new Set<string>();
   private version = 0;
   private sampledChars = 0;
   private sampled = 0;
@@ -75,6 +77,22 @@ export class InMemoryRecordStore implements RecordStore {
     return outcome;
   }
 
+  async hasRecordsOf(entity: string): Promise<boolean> {
+    for (const doc of this.docs.values()) {
+      if (this.kind === 'generic' ? doc.entity === entity : this.holds(doc, entity)) return true;
+    }
+    return false;
+  }
+
+  /** Every row held under another id, including contacts that joined their lead's person. */
+  async aliasedRowIds(): Promise<ReadonlySet<string>> {
+    return new Set([...this.registered, ...this.aliases.keys()]);
+  }
+
+  async registerAlias(rowId: string, _personId: string): Promise<void> {
+    this.registered.add(rowId.toLowerCase());
+  }
+
   async *recordsOf(entity: string, pageSize = 500): AsyncGenerator<FoundDocuments> {
     let page: RecordDocument[] = [];
     for (const doc of [...this.docs.values()]) {
@@ -92,6 +110,11 @@ export class InMemoryRecordStore implements RecordStore {
     if (this.kind === 'generic') return doc.entity === entity;
     const dynamics = (doc as { dynamics?: { lead?: unknown; contact?: unknown } }).dynamics;
     return (entity === 'lead' ? dynamics?.lead : dynamics?.contact) !== undefined;
+  }
+
+  private holds(doc: RecordDocument, entity: string): boolean {
+    const dynamics = (doc as { dynamics?: { leadId?: string; contactId?: string } }).dynamics;
+    return (entity === 'lead' ? dynamics?.leadId : dynamics?.contactId) !== undefined;
   }
 
   private index(doc: RecordDocument): void {

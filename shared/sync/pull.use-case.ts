@@ -35,6 +35,13 @@ export interface RecordStore {
   findForPage(ids: readonly string[]): Promise<FoundDocuments>;
   write(docs: readonly RecordDocument[], knownEtags?: ReadonlyMap<string, string>): Promise<WriteOutcome>;
   recordsOf(entity: string): AsyncIterable<FoundDocuments>;
+  /** Whether any stored document holds a row of the entity; without it a load never writes create-only. */
+  hasRecordsOf?(entity: string): Promise<boolean>;
+  /**
+   * Row ids held by a document under another id (people linked from the marketing side), or
+   * undefined when unknown; without it people are always read before they are written.
+   */
+  aliasedRowIds?(): Promise<ReadonlySet<string> | undefined>;
 }
 
 export interface CheckpointStore {
@@ -150,9 +157,14 @@ export class PullUseCase {
         checkpoint,
       );
     }
-    checkpoint ??= await this.deps.checkpoints.save(
-      startFullLoad(entity, this.newId(), this.now(), false, select),
-    );
+    if (checkpoint === undefined) {
+      // The first load into a store holding none of the entity's rows can skip the read before each
+      // write. Checked once here, not per job: later pages of this load meet only its own documents.
+      const createOnly = (await this.deps.records.hasRecordsOf?.(entity)) === false;
+      checkpoint = await this.deps.checkpoints.save(
+        startFullLoad(entity, this.newId(), this.now(), false, select, createOnly),
+      );
+    }
 
     try {
       for (;;) {
@@ -230,7 +242,11 @@ export class PullUseCase {
     for await (const page of pages) {
       // Only a resync stamps rows as seen (it costs a write per unchanged row); its end marks the unseen deleted.
       const loadId = current.phase === 'initial' && current.resync ? current.loadId : undefined;
-      await this.writePage({ rows: page.rows, deleted: page.deleted }, loadId);
+      if (current.phase === 'initial' && current.createOnly === true && !current.resync) {
+        await this.writeFirstLoadPage({ rows: page.rows, deleted: page.deleted });
+      } else {
+        await this.writePage({ rows: page.rows, deleted: page.deleted }, loadId);
+      }
       await this.deps.afterPageWrite?.({ phase: current.phase, page: this.stats.pages });
       current = await this.deps.checkpoints.save(afterPage(current, page, this.now()));
       if (page.nextLink !== undefined && this.overBudget()) break;
@@ -277,6 +293,58 @@ export class PullUseCase {
         docs = (await this.deps.records.findForPage(outcome.conflicts)).docs;
       }
     }
+  }
+
+  /**
+   * A page of a first load: planned against no stored documents and written create-only. Rows whose
+   * documents turn out to exist (a replay after a crash, a lead's person that a contact joins), rows
+   * held by a person under another id, and tombstones take the read path; so do rows sharing a
+   * document id with one of those, so each document is planned from one consistent view.
+   */
+  private async writeFirstLoadPage(page: PageInput): Promise<void> {
+    const aliased =
+      this.profile.kind === 'person' ? await this.deps.records.aliasedRowIds?.() : new Set<string>();
+    if (aliased === undefined) return this.writePage(page, undefined);
+    const now = this.now().toISOString();
+    const idsOf = page.rows.map((row) => lookupIdsOf(this.profile, { rows: [row], deleted: [] }));
+    const slow = idsOf.map((ids) => ids.some((id) => aliased.has(id)));
+    const slowIds = new Set(page.deleted.map((tombstone) => tombstone.id.toLowerCase()));
+    spread(idsOf, slow, slowIds);
+    const fastRows = page.rows.filter((_, i) => !slow[i]);
+    let plan = planPage(this.profile, { rows: fastRows, deleted: [] }, [], { now });
+    const outcome = await this.deps.records.write(plan.writes);
+    this.stats.written += outcome.written;
+    if (outcome.conflicts.length > 0) {
+      this.stats.retries += 1;
+      const before = slow.filter(Boolean).length;
+      spread(idsOf, slow, new Set([...slowIds, ...outcome.conflicts]));
+      if (slow.filter(Boolean).length === before) throw this.tooManyConflicts(outcome.conflicts);
+      // Rows, errors and counts of the rows that stay on this path; the read path reports its own.
+      plan = planPage(this.profile, { rows: page.rows.filter((_, i) => !slow[i]), deleted: [] }, [], { now });
+    }
+    for (const error of plan.errors) {
+      await this.deps.errors.record({
+        entity: this.profile.logicalName,
+        recordId: error.id,
+        operation: 'pull',
+        direction: 'dynamics-to-marketing',
+        code: error.code,
+        message: error.message,
+        excerpt: error.excerpt,
+        at: now,
+      });
+    }
+    this.stats.rows += plan.stats.rows;
+    this.stats.unchanged += plan.stats.unchanged;
+    this.stats.excluded += plan.stats.excluded;
+    this.stats.invalid += plan.stats.invalid;
+    this.stats.conflicts += plan.stats.conflicts;
+    const slowRows = page.rows.filter((_, i) => slow[i]);
+    if (slowRows.length === 0 && page.deleted.length === 0) {
+      this.stats.pages += 1;
+      return;
+    }
+    await this.writePage({ rows: slowRows, deleted: page.deleted }, undefined);
   }
 
   /** Plans and writes one page, re-planning documents someone else changed meanwhile. */
@@ -361,6 +429,23 @@ export class PullUseCase {
       ...(checkpoint.paused !== undefined ? { paused: checkpoint.paused } : {}),
       resynced: this.resynced,
     };
+  }
+}
+
+/**
+ * Marks every row sharing a document id with a marked row (transitively), adding its ids to `ids`:
+ * a row's documents are always among its lookup ids, so unmarked rows touch none of the marked ones.
+ */
+function spread(idsOf: readonly string[][], marked: boolean[], ids: Set<string>): void {
+  for (const [i, rowIds] of idsOf.entries()) if (marked[i]) for (const id of rowIds) ids.add(id);
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const [i, rowIds] of idsOf.entries()) {
+      if (marked[i] || !rowIds.some((id) => ids.has(id))) continue;
+      marked[i] = true;
+      for (const id of rowIds) ids.add(id);
+      changed = true;
+    }
   }
 }
 

@@ -38,9 +38,14 @@ export type CreatePersonResult =
   | { status: 'not_found' }
   | { status: 'rejected'; code: string; message: string };
 
+/** The people store, with the alias registry a first load consults before writing create-only. */
+export type AliasingPersonStore = PersonStore & {
+  registerAlias?(rowId: string, personId: string): Promise<void>;
+};
+
 export interface CreatePersonDeps {
   dataverse: PushGateway;
-  people: PersonStore;
+  people: AliasingPersonStore;
   read(id: string): Promise<Record<string, unknown> | undefined>;
   profiles: Record<PersonTable, EntityProfile>;
   errors: ErrorSink;
@@ -147,6 +152,7 @@ export class CreatePersonUseCase {
       });
       return { status: 'duplicate', table, rowId: row.id, otherPersonId: other.id };
     }
+    await this.registerAlias(row.id, person.id);
     const written = await this.writeLinked(person, row);
     return written ? { status: 'linked', table, rowId: row.id } : { status: 'exists', table, rowId: row.id };
   }
@@ -161,6 +167,7 @@ export class CreatePersonUseCase {
     | { kind: 'linked'; target: { table: PersonTable; rowId: string } }
   > {
     let current = person;
+    await this.registerAlias(rowId, person.id);
     for (let attempt = 1; ; attempt += 1) {
       const doc = reserveCreate(current, table, rowId, `create:${table}:${rowId}`, this.now().toISOString());
       const outcome = await this.deps.people.write([doc], this.etagOf(current));
@@ -216,6 +223,8 @@ export class CreatePersonUseCase {
     if (row === undefined) {
       throw mapHttpError(502, { get: () => null }, 'unreadable row', { method: 'PATCH', path: url });
     }
+    // Again here: a reservation made before markers existed has none.
+    await this.registerAlias(row.id, person.id);
     const written = await this.writeLinked(person, row);
     return { status: written && status === 'created' ? 'created' : status, table, rowId };
   }
@@ -236,6 +245,15 @@ export class CreatePersonUseCase {
       if (source !== undefined && (source.versionnumber ?? 0) >= row.versionnumber) return false;
     }
     throw new Error(`person ${person.id} kept changing while being linked`);
+  }
+
+  /**
+   * Before a person holds a row under another id: a first load writing people create-only would
+   * otherwise make that row a second person.
+   */
+  private async registerAlias(rowId: string, personId: string): Promise<void> {
+    if (rowId === personId) return;
+    await this.deps.people.registerAlias?.(rowId, personId);
   }
 
   private async reject(

@@ -130,7 +130,9 @@ describe('ChangeTrackingReader.readChanges', () => {
     expect(pages[0]?.rows[0]).toHaveProperty(['@odata.etag'], 'W/"10"');
     expect(seen[0]?.url).toBe('/api/data/v9.2/contacts?$select=contactid,fullname');
     for (const s of seen)
-      expect(s.prefer).toBe('odata.track-changes,odata.include-annotations="*",odata.maxpagesize=2');
+      expect(s.prefer).toBe(
+        'odata.track-changes,odata.include-annotations="OData.Community.Display.V1.FormattedValue,Microsoft.Dynamics.CRM.lookuplogicalname",odata.maxpagesize=2',
+      );
     expect(seen[1]?.url).toBe('/api/data/v9.2/contacts?$select=contactid,fullname&$skiptoken=p2');
   });
 

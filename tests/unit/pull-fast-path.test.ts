@@ -1,0 +1,156 @@
+import type { RecordDocument } from '../../shared/domain/record.model';
+import { InMemoryRecordStore } from '../../shared/sync/in-memory.record-store';
+import { InMemoryCheckpointStore, InMemoryErrorSink } from '../../shared/sync/in-memory.sync-state';
+import {
+  PullUseCase,
+  type ChangeSource,
+  type PullDeps,
+  type RecordStore,
+} from '../../shared/sync/pull.use-case';
+import { createLogger } from '../../shared/telemetry/logger';
+import { accountRow, contactRow, leadRow, profileOf } from './domain-fixtures';
+
+type Row = Record<string, unknown>;
+const log = createLogger({ debug() {}, info() {}, warn() {}, error() {} });
+const id = (n: number, prefix = 'a') => `${prefix}${String(n).padStart(7, '0')}-0000-4000-8000-000000000000`;
+
+/** Pages of an initial load; the link is the index of the next page. */
+function sourceOf(pages: Row[][]): ChangeSource {
+  return {
+    async *readChanges(options) {
+      const start = options.resumeLink === undefined ? 0 : Number(options.resumeLink);
+      for (let i = start; i < pages.length; i += 1) {
+        yield {
+          rows: pages[i] as Row[],
+          deleted: [],
+          isDelta: false,
+          ...(i + 1 < pages.length ? { nextLink: String(i + 1) } : { deltaLink: 'done' }),
+        };
+      }
+    },
+    async *queryModifiedSince() {},
+  };
+}
+
+/** Counts reads and writes on the way to a store. */
+function counted(store: InMemoryRecordStore, drop: (keyof RecordStore)[] = []) {
+  const counts = { reads: 0, writes: 0 };
+  const wrapped: RecordStore = {
+    findForPage: (ids) => {
+      counts.reads += 1;
+      return store.findForPage(ids);
+    },
+    write: (docs, etags) => {
+      counts.writes += 1;
+      return store.write(docs, etags);
+    },
+    recordsOf: (entity) => store.recordsOf(entity),
+    hasRecordsOf: (entity) => store.hasRecordsOf(entity),
+    aliasedRowIds: () => store.aliasedRowIds(),
+  };
+  for (const key of drop) delete wrapped[key];
+  return { counts, records: wrapped };
+}
+
+function pull(entity: string, pages: Row[][], deps: Partial<PullDeps> & Pick<PullDeps, 'records'>) {
+  return new PullUseCase(profileOf(entity), {
+    source: sourceOf(pages),
+    checkpoints: new InMemoryCheckpointStore(),
+    errors: new InMemoryErrorSink(),
+    log,
+    timeBudgetMs: 60_000,
+    now: () => new Date('2026-02-01T00:00:00Z'),
+    newId: () => 'load-1',
+    ...deps,
+  }).run();
+}
+
+const accounts = (n: number) =>
+  Array.from({ length: n }, (_, i) => accountRow({ accountid: id(i), name: `A ${i}` }));
+const stored = async (store: InMemoryRecordStore, entity: string) => {
+  const out: RecordDocument[] = [];
+  for await (const page of store.recordsOf(entity)) out.push(...page.docs);
+  return out.sort((a, b) => a.id.localeCompare(b.id));
+};
+
+describe('pull fast path (create-only first load)', () => {
+  it('writes a first load of accounts with no reads and the same documents as the read path', async () => {
+    const rows = accounts(9);
+    const pages = [rows.slice(0, 4), rows.slice(4, 8), rows.slice(8)];
+    const fastStore = new InMemoryRecordStore('generic');
+    const fast = counted(fastStore);
+    const result = await pull('account', pages, { records: fast.records });
+    expect(result).toMatchObject({ outcome: 'done', phase: 'delta' });
+    expect(result.stats).toMatchObject({ pages: 3, rows: 9, written: 9, retries: 0 });
+    expect(fast.counts.reads).toBe(0);
+
+    // A store that cannot tell whether it holds records: always the read path.
+    const slowStore = new InMemoryRecordStore('generic');
+    const slow = counted(slowStore, ['hasRecordsOf']);
+    const slowResult = await pull('account', pages, { records: slow.records });
+    expect(slow.counts.reads).toBe(3);
+    expect(slowResult.stats).toEqual(result.stats);
+    expect(await stored(fastStore, 'account')).toEqual(await stored(slowStore, 'account'));
+  });
+
+  it('a store already holding rows of the entity gets the read path although the checkpoint is absent', async () => {
+    const store = new InMemoryRecordStore('generic');
+    await pull('account', [accounts(3)], { records: store });
+    const again = counted(store);
+    const result = await pull('account', [accounts(3)], { records: again.records });
+    expect(again.counts.reads).toBe(1);
+    expect(result.stats).toMatchObject({ written: 0, unchanged: 3, retries: 0 });
+  });
+
+  it('contacts joining existing lead persons fall back on the conflict; errors are recorded once', async () => {
+    const store = new InMemoryRecordStore('person');
+    const lead = id(1, 'b');
+    await pull('lead', [[leadRow({ leadid: lead, emailaddress1: 'lead@example.com' })]], { records: store });
+    expect(store.size).toBe(1);
+    const page = [
+      contactRow({ contactid: id(1, 'c'), _originatingleadid_value: lead }),
+      contactRow({ contactid: id(2, 'c'), emailaddress1: 'two@example.com' }),
+      contactRow({ contactid: id(3, 'c'), emailaddress1: 12345 }), // invalid: an error record
+      contactRow({ contactid: id(4, 'c'), _originatingleadid_value: lead, emailaddress1: 'x@example.com' }),
+    ];
+    const errors = new InMemoryErrorSink();
+    const c = counted(store);
+    // The lead's person holds a lead, not a contact: this is still the contacts' first load.
+    const result = await pull('contact', [page], { records: c.records, errors });
+    expect(result.stats).toMatchObject({ pages: 1, rows: 4, invalid: 1, retries: 1 });
+    expect(c.counts.reads).toBe(1); // only the rows that met the lead's person
+    expect(errors.list('contact')).toHaveLength(1);
+
+    const people = await stored(store, 'contact');
+    // Contact 1 joined the lead's person; contact 4 names the same lead but stands alone.
+    expect(people.map((p) => p.id).sort()).toEqual([id(1, 'b'), id(2, 'c'), id(4, 'c')].sort());
+    expect(store.size).toBe(3);
+  });
+
+  it('rows the alias registry names are read first and join the person holding them', async () => {
+    const store = new InMemoryRecordStore('person');
+    const contact = id(7, 'c');
+    await store.registerAlias(contact, 'mkto-1');
+    await store.write([
+      {
+        id: 'mkto-1',
+        entity: 'person',
+        type: 'contact',
+        dynamics: { contactId: contact, etag: '', versionnumber: 0, modifiedon: null },
+        sync: { updatedAt: '2026-01-01T00:00:00Z', agreed: {} },
+      } as unknown as RecordDocument,
+    ]);
+    const c = counted(store);
+    // hasRecordsOf would see the person too; without it only the registry guards the row.
+    c.records.hasRecordsOf = async () => false;
+    const page = [
+      contactRow({ contactid: contact }),
+      contactRow({ contactid: id(8, 'c'), emailaddress1: 'b@x.io' }),
+    ];
+    await pull('contact', [page], { records: c.records });
+    expect(c.counts.reads).toBe(1);
+    expect(store.size).toBe(2);
+    expect(store.get(contact)).toBeUndefined();
+    expect(store.get('mkto-1')).toMatchObject({ dynamics: { contactId: contact, contact: { id: contact } } });
+  });
+});
