@@ -15,6 +15,10 @@ export const LOCAL_COSMOS_KEY =
 export async function startCosmosStandIn(options: { port?: number } = {}): Promise<CosmosStandIn> {
   // Keep-alive: the SDK reuses connections as it does against real Cosmos DB, instead of one TCP connect per request.
   const server = createHttpServer({ keepAlive: true });
+  // Idle connections must outlive the client's: a server that closes first races a request the
+  // client is just sending on that socket, which then fails with a reset.
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 121_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
