@@ -30,15 +30,16 @@ locals {
 
   # Mirrors CONTAINERS in shared/config/entity.catalog.ts; the infra tests compare the two.
   cosmos_containers = {
-    people        = { id = "people", partition_key = "/id", index = local.people_index }
-    accounts      = { id = "accounts", partition_key = "/id", index = local.index_everything }
-    opportunities = { id = "opportunities", partition_key = "/id", index = local.index_everything }
-    directory     = { id = "directory", partition_key = "/id", index = local.index_everything }
-    custom        = { id = "custom", partition_key = "/id", index = local.index_everything }
-    syncState     = { id = "sync-state", partition_key = "/entity", index = local.index_everything }
-    syncErrors    = { id = "sync-errors", partition_key = "/entity", index = local.index_everything }
+    people        = { id = "people", partition_key = "/id", index = local.people_index, default_ttl = null }
+    accounts      = { id = "accounts", partition_key = "/id", index = local.index_everything, default_ttl = null }
+    opportunities = { id = "opportunities", partition_key = "/id", index = local.index_everything, default_ttl = null }
+    directory     = { id = "directory", partition_key = "/id", index = local.index_everything, default_ttl = null }
+    custom        = { id = "custom", partition_key = "/id", index = local.index_everything, default_ttl = null }
+    # Per-item TTL on, no default expiry: run history carries its own ttl (30 days).
+    syncState     = { id = "sync-state", partition_key = "/entity", index = local.index_everything, default_ttl = -1 }
+    syncErrors    = { id = "sync-errors", partition_key = "/entity", index = local.index_everything, default_ttl = null }
     # Change-feed leases of the pusher's Cosmos DB trigger; the trigger requires /id.
-    leases = { id = "leases", partition_key = "/id", index = local.index_everything }
+    leases = { id = "leases", partition_key = "/id", index = local.index_everything, default_ttl = null }
   }
 }
 
@@ -102,6 +103,7 @@ resource "azurerm_cosmosdb_sql_container" "main" {
   database_name         = azurerm_cosmosdb_sql_database.main.name
   partition_key_paths   = [each.value.partition_key]
   partition_key_version = 2
+  default_ttl           = each.value.default_ttl
 
   indexing_policy {
     indexing_mode = "consistent"

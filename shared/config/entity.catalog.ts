@@ -8,7 +8,8 @@ export const CONTAINERS = {
   opportunities: { id: 'opportunities', partitionKey: '/id' },
   directory: { id: 'directory', partitionKey: '/id' },
   custom: { id: 'custom', partitionKey: '/id' },
-  syncState: { id: 'sync-state', partitionKey: '/entity' },
+  // Per-item TTL on (no default expiry): run history expires, checkpoints and aliases never do.
+  syncState: { id: 'sync-state', partitionKey: '/entity', defaultTtl: -1 },
   syncErrors: { id: 'sync-errors', partitionKey: '/entity' },
   leases: { id: 'leases', partitionKey: '/id' },
 } as const;

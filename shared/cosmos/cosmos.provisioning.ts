@@ -27,12 +27,14 @@ export async function provisionCosmos(
       ? (await client.databases.createIfNotExists({ id: databaseId })).database
       : client.database(databaseId);
   for (const key of Object.keys(CONTAINERS) as ContainerKey[]) {
-    const { id, partitionKey } = CONTAINERS[key];
+    const definition: { id: string; partitionKey: string; defaultTtl?: number } = CONTAINERS[key];
+    const { id, partitionKey } = definition;
     try {
       if (mode === 'create') {
         const response = await database.containers.createIfNotExists({
           id,
           partitionKey: { paths: [partitionKey] },
+          ...(definition.defaultTtl !== undefined ? { defaultTtl: definition.defaultTtl } : {}),
         });
         const created = response.statusCode === 201;
         const actual = response.resource?.partitionKey?.paths?.[0];

@@ -15,7 +15,12 @@ export const runRecordSchema = z.object({
   records: z.number().int().min(0).default(0),
   requests: z.number().int().min(0).default(0),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
+  /** Seconds until Cosmos DB deletes the record (the container has per-item TTL on). */
+  ttl: z.number().int().positive().optional(),
 });
+
+/** Run history is for operations, not audit: a job per entity per minute would otherwise pile up forever. */
+export const RUN_TTL_SECONDS = 30 * 24 * 3600;
 
 export type RunRecord = z.output<typeof runRecordSchema>;
 
@@ -25,7 +30,7 @@ export class RunHistoryRepository {
 
   async save(run: RunRecord): Promise<void> {
     try {
-      await this.container.items.upsert(runRecordSchema.parse(run));
+      await this.container.items.upsert(runRecordSchema.parse({ ttl: RUN_TTL_SECONDS, ...run }));
     } catch (error) {
       throw CosmosStoreError.from(error, `saving run ${run.id}`);
     }

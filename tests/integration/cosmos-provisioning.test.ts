@@ -35,6 +35,18 @@ describe('Cosmos provisioning against the stand-in', () => {
     const verified = await provisionCosmos(client(), 'marketing', 'verify');
     expect(verified.containers).toHaveLength(Object.keys(CONTAINERS).length);
 
+    // Per-item TTL is on where run history lives, off elsewhere.
+    const { resource: syncState } = await client()
+      .database('marketing')
+      .container(CONTAINERS.syncState.id)
+      .read();
+    expect(syncState?.defaultTtl).toBe(-1);
+    const { resource: errors } = await client()
+      .database('marketing')
+      .container(CONTAINERS.syncErrors.id)
+      .read();
+    expect(errors?.defaultTtl).toBeUndefined();
+
     const people = client().database('marketing').container(CONTAINERS.people.id);
     await people.items.upsert({ id: 'p1', firstName: 'Ada' });
     const { resource } = await people.item('p1', 'p1').read<{ firstName: string }>();

@@ -5,7 +5,7 @@ import type { HostLogEntry } from '../../local/host/function-host';
 import { startLocalStack, type LocalStack } from '../../local/stack';
 import { CONTAINERS } from '../../shared/config/entity.catalog';
 import { createCosmosClient } from '../../shared/cosmos/cosmos.client';
-import { RunHistoryRepository } from '../../shared/cosmos/run-history.repository';
+import { RUN_TTL_SECONDS, RunHistoryRepository } from '../../shared/cosmos/run-history.repository';
 
 async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -94,6 +94,8 @@ describe('the functions on the local stack, driven by the host harness', () => {
         return latest?.status === 'succeeded' ? latest : undefined;
       }, `a finished run of ${entity}`);
       expect(run.jobMessageId).toMatch(new RegExp(`^pull:${entity}:\\d{4}-`));
+      // Run history expires by itself (the sync-state container has per-item TTL on).
+      expect(run.ttl).toBe(RUN_TTL_SECONDS);
     }
     expect(stack.broker.counters('pull-jobs').duplicatesDropped).toBe(3);
     expect(host.host.stats.get('puller')).toEqual({ succeeded: 3, failed: 0 });

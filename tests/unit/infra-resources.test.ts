@@ -182,16 +182,22 @@ describe('Cosmos DB containers match what the code uses', () => {
       key,
       id: c.id,
       partitionKey: c.partition_key,
+      defaultTtl: c.default_ttl ?? undefined,
       index: c.index as HclBody,
     }));
   };
 
-  it('creates exactly the CONTAINERS, with the same partition keys', () => {
+  it('creates exactly the CONTAINERS, with the same partition keys and TTL settings', () => {
     const expected = Object.entries(CONTAINERS)
-      .map(([key, c]) => ({ key, id: c.id, partitionKey: c.partitionKey }))
+      .map(([key, c]) => ({
+        key,
+        id: c.id,
+        partitionKey: c.partitionKey,
+        defaultTtl: 'defaultTtl' in c ? c.defaultTtl : undefined,
+      }))
       .sort((a, b) => a.key.localeCompare(b.key));
     const actual = containers()
-      .map(({ key, id, partitionKey }) => ({ key, id, partitionKey }))
+      .map(({ key, id, partitionKey, defaultTtl }) => ({ key, id, partitionKey, defaultTtl }))
       .sort((a, b) => a.key.localeCompare(b.key));
     expect(actual).toEqual(expected);
   });
