@@ -2,6 +2,7 @@
 // Usage: node --import tsx bench/support/simulator.child.ts <contacts> <accounts>
 // Prints one line `READY {"url":...}` and runs until SIGTERM or stdin closes.
 import { startDataverseSimulator } from '../../local/dataverse/simulator.server';
+import { runChild, serveUntilStopped } from './serve.child';
 
 const main = async (): Promise<void> => {
   const contacts = Number(process.argv[2] ?? 100_000);
@@ -20,19 +21,7 @@ const main = async (): Promise<void> => {
     seedMs: Math.round(sim.seedMs),
     rss: process.memoryUsage().rss,
   };
-  process.stdout.write(`READY ${JSON.stringify(info)}\n`);
-  const stop = () => {
-    sim.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.stdin.on('end', stop);
-  process.stdin.resume();
+  serveUntilStopped(info, () => sim.close());
 };
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exit(1);
-});
+runChild(main);

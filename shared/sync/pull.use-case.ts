@@ -20,7 +20,7 @@ import {
   type Checkpoint,
 } from '../domain/checkpoint.state';
 import type { EntityProfile } from '../domain/entity.profile';
-import { lookupIdsOf, markUnseen, planPage, type PageInput } from '../domain/page.planner';
+import { lookupIdsOf, markUnseen, planPage, type PageInput, type PagePlan } from '../domain/page.planner';
 import type { RecordDocument } from '../domain/record.model';
 import type { Logger } from '../telemetry/logger';
 
@@ -322,23 +322,7 @@ export class PullUseCase {
       // Rows, errors and counts of the rows that stay on this path; the read path reports its own.
       plan = planPage(this.profile, { rows: page.rows.filter((_, i) => !slow[i]), deleted: [] }, [], { now });
     }
-    for (const error of plan.errors) {
-      await this.deps.errors.record({
-        entity: this.profile.logicalName,
-        recordId: error.id,
-        operation: 'pull',
-        direction: 'dynamics-to-marketing',
-        code: error.code,
-        message: error.message,
-        excerpt: error.excerpt,
-        at: now,
-      });
-    }
-    this.stats.rows += plan.stats.rows;
-    this.stats.unchanged += plan.stats.unchanged;
-    this.stats.excluded += plan.stats.excluded;
-    this.stats.invalid += plan.stats.invalid;
-    this.stats.conflicts += plan.stats.conflicts;
+    await this.settle(plan, now);
     const slowRows = page.rows.filter((_, i) => slow[i]);
     if (slowRows.length === 0 && page.deleted.length === 0) {
       this.stats.pages += 1;
@@ -379,28 +363,32 @@ export class PullUseCase {
         if (attempt >= MAX_WRITE_ATTEMPTS) throw this.tooManyConflicts(outcome.conflicts);
         continue;
       }
-      // Error records are part of the page: written before the checkpoint moves past it.
-      for (const error of plan.errors) {
-        await this.deps.errors.record({
-          entity: this.profile.logicalName,
-          recordId: error.id,
-          operation: 'pull',
-          direction: 'dynamics-to-marketing',
-          code: error.code,
-          message: error.message,
-          excerpt: error.excerpt,
-          at: now,
-        });
-      }
+      await this.settle(plan, now);
       this.stats.pages += 1;
-      this.stats.rows += plan.stats.rows;
-      this.stats.deleted += plan.stats.deleted;
-      this.stats.unchanged += plan.stats.unchanged;
-      this.stats.excluded += plan.stats.excluded;
-      this.stats.invalid += plan.stats.invalid;
-      this.stats.conflicts += plan.stats.conflicts;
       return;
     }
+  }
+
+  /** Error records are part of the page: written before the checkpoint moves past it. */
+  private async settle(plan: PagePlan, now: string): Promise<void> {
+    for (const error of plan.errors) {
+      await this.deps.errors.record({
+        entity: this.profile.logicalName,
+        recordId: error.id,
+        operation: 'pull',
+        direction: 'dynamics-to-marketing',
+        code: error.code,
+        message: error.message,
+        excerpt: error.excerpt,
+        at: now,
+      });
+    }
+    this.stats.rows += plan.stats.rows;
+    this.stats.deleted += plan.stats.deleted;
+    this.stats.unchanged += plan.stats.unchanged;
+    this.stats.excluded += plan.stats.excluded;
+    this.stats.invalid += plan.stats.invalid;
+    this.stats.conflicts += plan.stats.conflicts;
   }
 
   private async save(next: Checkpoint, previous: Checkpoint | undefined): Promise<Checkpoint> {
