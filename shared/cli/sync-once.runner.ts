@@ -6,8 +6,10 @@ import {
   InProcessJobQueue,
   type DeadLetter,
   type InProcessJobQueueOptions,
+  type SettleActions,
 } from '../queue/in-process.job-queue';
 import { runPullJob, type RunSink } from '../sync/pull-job.handler';
+import { INVALID_PULL_JOB, runAndSettle, type PullJobMessageActions } from '../sync/pull-job.settlement';
 import {
   PullUseCase,
   type ChangeSource,
@@ -158,7 +160,7 @@ export async function runSyncOnce(
 
   const consumer = queue.consume(
     deps.queueName,
-    async (message) => {
+    async (message, settle) => {
       const entity = message.sessionId ?? '';
       const p = of(entity);
       if (p !== undefined) {
@@ -169,20 +171,26 @@ export async function runSyncOnce(
       }
       let outcome: Awaited<ReturnType<typeof runPullJob>>;
       try {
-        outcome = await runPullJob(
-          message.body,
-          { messageId: message.messageId },
-          {
-            runs: deps.runs,
-            catalog: deps.catalog,
-            syncConfig: deps.syncConfig,
-            errors,
-            queue,
-            queueName: deps.queueName,
-            log: deps.log,
-            pull,
-            ...(deps.requestCount !== undefined ? { requestCount: deps.requestCount } : {}),
-          },
+        // Same settlement as the Functions puller: a rejected job is dead-lettered with its reason.
+        outcome = await runAndSettle(
+          () =>
+            runPullJob(
+              message.body,
+              { messageId: message.messageId },
+              {
+                runs: deps.runs,
+                catalog: deps.catalog,
+                syncConfig: deps.syncConfig,
+                errors,
+                queue,
+                queueName: deps.queueName,
+                log: deps.log,
+                pull,
+                ...(deps.requestCount !== undefined ? { requestCount: deps.requestCount } : {}),
+              },
+            ),
+          inProcessActions(settle),
+          deps.log,
         );
       } catch (error) {
         if (p !== undefined) {
@@ -234,6 +242,9 @@ export async function runSyncOnce(
 
   const deadLetters = queue.deadLettered();
   for (const dead of deadLetters) {
+    // A rejected job already set its entity's status when it ran (a later job may have synced it);
+    // only a job whose retries ran out leaves its entity failed here.
+    if (dead.reason === INVALID_PULL_JOB) continue;
     const p = of(dead.message.sessionId ?? '');
     if (p === undefined) continue;
     p.status = 'failed';
@@ -261,6 +272,18 @@ export async function runSyncOnce(
       : {}),
     durationMs: now() - started,
     ok: list.every((p) => p.status === 'synced'),
+  };
+}
+
+/**
+ * The in-process queue settles by how the handler ends: resolving completes, throwing abandons
+ * (redelivery until maxDeliveryCount), and a dead-letter request made during the handler wins.
+ */
+function inProcessActions(settle: SettleActions): PullJobMessageActions {
+  return {
+    complete: async () => undefined,
+    abandon: async () => undefined,
+    deadLetter: async (reason, description) => settle.deadLetter(reason, description),
   };
 }
 

@@ -4,8 +4,9 @@ import type { SyncConfig } from '../config/sync-config.schema';
 import type { RunRecord } from '../cosmos/run-history.repository';
 import { buildEntityProfile, type EntityProfile } from '../domain/entity.profile';
 import type { JobQueue } from '../queue/job-queue.port';
+import { bodyExcerpt, decodeJsonBody } from '../queue/message-body.decoder';
 import { pullJobMessageId, pullJobSchema, type PullJob } from '../queue/pull-job.schema';
-import type { Logger } from '../telemetry/logger';
+import { redact, type Logger } from '../telemetry/logger';
 import { recordPull } from '../telemetry/pull-metrics.recorder';
 import type { SyncMetrics } from '../telemetry/sync-metrics';
 import type { ErrorSink, PullOptions, PullResult } from './pull.use-case';
@@ -43,8 +44,10 @@ const errorCode = (error: unknown): string => {
 };
 
 /**
- * Entry of a pull job. A malformed message is recorded and completed, never thrown: Service Bus
- * would redeliver it until the delivery count dead-letters it, without anyone seeing why. A
+ * Entry of a pull job. A malformed message (not JSON, not a pull job, or an entity the catalog does
+ * not know) is recorded as a sync error and answered with `rejected` and its reason, never thrown:
+ * a redelivery could not fix it. The caller dead-letters it with that reason (see
+ * pull-job.settlement.ts), so it is visible both in the dead-letter queue and through the API. A
  * retryable failure is rethrown so Service Bus redelivers the job; anything else is recorded and the
  * job completes, so one bad entity cannot block its session.
  */
@@ -54,11 +57,14 @@ export async function runPullJob(
   deps: PullJobDeps,
 ): Promise<PullJobOutcome> {
   const now = deps.now ?? (() => new Date());
-  const parsed = pullJobSchema.safeParse(body);
+  const decoded = decodeJsonBody(body);
+  const parsed = decoded.ok ? pullJobSchema.safeParse(decoded.value) : undefined;
   let entity: EntityDefinition | undefined;
   let reason: string | undefined;
-  if (!parsed.success) {
-    reason = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
+  if (!decoded.ok) {
+    reason = decoded.reason;
+  } else if (parsed === undefined || !parsed.success) {
+    reason = parsed?.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
   } else {
     try {
       entity = deps.catalog.get(parsed.data.entity);
@@ -67,10 +73,10 @@ export async function runPullJob(
       reason = error.message;
     }
   }
-  if (!parsed.success || entity === undefined) {
+  if (parsed === undefined || !parsed.success || entity === undefined) {
     const text = reason ?? 'invalid pull job';
     deps.log.error('malformed pull job', { messageId: meta.messageId, reason: text });
-    const claimed = (body as { entity?: unknown } | null)?.entity;
+    const claimed = decoded.ok ? (decoded.value as { entity?: unknown } | null)?.entity : undefined;
     await deps.errors.record({
       entity: typeof claimed === 'string' && /^[a-z][a-z0-9_]{0,63}$/.test(claimed) ? claimed : 'queue',
       recordId: meta.messageId || null,
@@ -78,7 +84,8 @@ export async function runPullJob(
       direction: 'queue',
       code: 'invalid_message',
       message: `pull job ${meta.messageId} rejected: ${text}`.slice(0, 2000),
-      excerpt: safeBody(body),
+      // A malformed body can hold anything: keep the excerpt short and free of credentials.
+      excerpt: redact(bodyExcerpt(body)) as string,
       at: now().toISOString(),
     });
     return { status: 'rejected', reason: text };
@@ -198,14 +205,4 @@ export async function runPullJob(
   await finish('succeeded', result);
   log.info('pull job finished', { phase: result.phase, ...result.stats });
   return { status: 'succeeded', result };
-}
-
-function safeBody(body: unknown): string {
-  let text: string;
-  try {
-    text = typeof body === 'string' ? body : JSON.stringify(body);
-  } catch {
-    text = String(body);
-  }
-  return (text ?? String(body)).slice(0, 300);
 }

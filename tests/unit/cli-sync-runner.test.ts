@@ -1,6 +1,7 @@
 import { runSyncOnce, type EntityProgress, type SyncOnceDeps } from '../../shared/cli/sync-once.runner';
 import { renderSummary } from '../../shared/cli/sync-summary.table';
 import { EntityCatalog } from '../../shared/config/entity.catalog';
+import { InProcessJobQueue } from '../../shared/queue/in-process.job-queue';
 import { DEFAULT_SYNC_CONFIG } from '../../shared/config/sync-config.schema';
 import type {
   ChangePage,
@@ -139,6 +140,32 @@ describe('runSyncOnce (scheduler and pullers on the in-process queue)', () => {
     expect(summary).toMatch(/account: failed: retries exhausted/);
     expect(summary).toMatch(/dead-lettered pull:account:/);
     expect(summary).toMatch(/NOT OK/);
+  });
+
+  it('dead-letters a malformed job with its reason, like the Functions puller, and goes on', async () => {
+    const queue = new InProcessJobQueue({ maxDeliveryCount: 3, redeliveryDelayMs: 1 });
+    const h = harness(4, { queue });
+    // Sent before the run starts, so it is the first job of the account session.
+    await queue.send('pull-jobs', [
+      {
+        body: { kind: 'pull', entity: 'account', reason: 'whenever' },
+        messageId: 'bad-1',
+        sessionId: 'account',
+      },
+    ]);
+    const report = await runSyncOnce(h.entities, h.deps);
+    await queue.close();
+    expect(report.deadLetters).toHaveLength(1);
+    expect(report.deadLetters[0]).toMatchObject({
+      reason: 'InvalidPullJob',
+      message: { messageId: 'bad-1' },
+    });
+    expect(report.deadLetters[0]?.description).toMatch(/^reason: .*; correlationId: .*slot: /);
+    // The entity's own job still ran after it: the run is fine, and the bad message is a recorded error.
+    expect(report.entities[0]).toMatchObject({ status: 'synced', written: 4, errors: 1 });
+    expect(report.ok).toBe(true);
+    expect(h.errors.list('account')[0]).toMatchObject({ code: 'invalid_message', recordId: 'bad-1' });
+    expect(renderSummary(report)).toMatch(/dead-lettered bad-1: InvalidPullJob \(reason: /);
   });
 
   it('a non-retryable failure completes the job as failed, recorded as a sync error', async () => {

@@ -93,6 +93,24 @@ describe('pull job handler', () => {
     expect(h.errors[1]).toMatchObject({ entity: 'queue', excerpt: 'not json at all' });
   });
 
+  it('reads a job given as JSON text or bytes (the SDK binding without a JSON content type)', async () => {
+    const h = harness(async () => result('done'));
+    expect((await runPullJob(JSON.stringify(job), { messageId: 'm-text' }, h.deps)).status).toBe('succeeded');
+    const bytes = Buffer.from(JSON.stringify(job));
+    expect((await runPullJob(bytes, { messageId: 'm-bytes' }, h.deps)).status).toBe('succeeded');
+    expect(h.errors).toEqual([]);
+  });
+
+  it('names a body that is not JSON, without echoing it in the reason, and redacts the excerpt', async () => {
+    const h = harness(async () => result('done'));
+    const body = Buffer.from('{"kind":"pull", SharedAccessKey=abc123 truncated');
+    const outcome = await runPullJob(body, { messageId: 'm-junk' }, h.deps);
+    expect(outcome).toEqual({ status: 'rejected', reason: `(body): not JSON (${body.length} bytes)` });
+    expect(h.errors[0]).toMatchObject({ entity: 'queue', recordId: 'm-junk', code: 'invalid_message' });
+    expect(h.errors[0]?.excerpt).toContain('SharedAccessKey=[redacted]');
+    expect(h.errors[0]?.excerpt).not.toContain('abc123');
+  });
+
   it('records a run with counts and Dataverse requests', async () => {
     const h = harness(async () => result('done'));
     expect((await runPullJob(job, { messageId: 'pull:contact:x' }, h.deps)).status).toBe('succeeded');
