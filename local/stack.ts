@@ -1,6 +1,7 @@
 import { startDataverseSimulator, type DataverseSimulator } from './dataverse/simulator.server';
 import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from './dataverse/simulator.options';
 import { startServiceBusBroker, type ServiceBusBroker } from './servicebus/broker.server';
+import type { QueueDefinitionInput } from './servicebus/broker.schema';
 import { startCosmosStandIn, type CosmosStandIn } from './cosmos/cosmos.server';
 import { startLocalHost, type LocalHost, type LocalHostOptions } from './host/local-host';
 import { createCosmosClient } from '../shared/cosmos/cosmos.client';
@@ -19,6 +20,8 @@ export interface LocalStackOptions {
   host?: Omit<LocalHostOptions, 'env' | 'httpPort'>;
   /** Start only the stand-ins, not the functions (tests that drive use cases directly). */
   withoutHost?: boolean;
+  /** Broker queues; default LOCAL_QUEUES (tests lower maxDeliveryCount to see dead-lettering soon). */
+  queues?: QueueDefinitionInput[];
 }
 
 export interface LocalStack {
@@ -41,7 +44,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       seed: options.seed ?? 42,
     });
     started.push({ stop: () => dataverse.close() });
-    const broker = await startServiceBusBroker({ port: ports.serviceBus ?? 0, queues: LOCAL_QUEUES });
+    const broker = await startServiceBusBroker({
+      port: ports.serviceBus ?? 0,
+      queues: options.queues ?? LOCAL_QUEUES,
+    });
     started.push({ stop: () => broker.close() });
     const cosmos = await startCosmosStandIn({ port: ports.cosmos ?? 0 });
     started.push({ stop: () => cosmos.close() });

@@ -8,7 +8,21 @@ import {
 
 /** The subset of the RPC typed-data union the host passes to the worker. */
 export type RpcTypedData =
-  { string: string } | { json: string } | { bytes: Uint8Array } | { int: number } | { http: RpcHttpData };
+  | { string: string }
+  | { json: string }
+  | { bytes: Uint8Array }
+  | { int: number }
+  | { http: RpcHttpData }
+  | { modelBindingData: RpcModelBindingData };
+
+/** SDK-type bindings: the extension registered for `source` turns `content` into the client. */
+export interface RpcModelBindingData {
+  version: string;
+  source: string;
+  contentType: string;
+  /** A Buffer, as the worker's protobuf decoding gives it (the extension calls Buffer methods on it). */
+  content: Buffer;
+}
 
 export interface RpcHttpData {
   method?: string;

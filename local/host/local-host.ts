@@ -9,6 +9,7 @@ import { FunctionHost, type HostLogEntry } from './function-host';
 import { installFunctionsCore } from './functions-core.install';
 import { HttpDriver } from './http.driver';
 import { DEFAULT_SERVICEBUS_HOST_OPTIONS, ServiceBusDriver } from './servicebus.driver';
+import { acquireSettlementServer } from './settlement.server';
 import { TimerDriver } from './timer.driver';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -147,6 +148,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       ),
     },
     onError,
+    acquireSettlementServer,
   );
   const cosmos = new CosmosDriver(
     host,
@@ -158,7 +160,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   const http = new HttpDriver(host, onError);
 
   timers.start({ arm: options.startTimers !== false });
-  serviceBus.start();
+  await serviceBus.start();
   cosmos.start();
   const httpPort = await http.start(options.httpPort ?? 0);
 

@@ -6,6 +6,9 @@ import type {
 } from '@azure/service-bus';
 import { resolveSetting } from './binding-settings';
 import { FunctionHost, type RpcTypedData } from './function-host';
+import type { RpcBindingInfo } from './functions-core.shim';
+import { serviceBusModelBindingData } from './servicebus-binding.codec';
+import type { SettlementLease, SettlementTarget } from './settlement.server';
 
 export interface ServiceBusHostOptions {
   /** host.json extensions.serviceBus, with the Functions host's defaults. */
@@ -50,13 +53,38 @@ function metadataOf(message: ServiceBusReceivedMessage): Record<string, RpcTyped
 }
 
 /**
- * Receives with the real SDK and settles as the Functions host does with autoCompleteMessages:
+ * `sdkBinding: true` on a trigger: `@azure/functions` (toCoreFunctionMetadata) marks the binding
+ * with `properties.supportsDeferredBinding` ('true' as a string), which tells the host to send the
+ * message as model binding data instead of its body.
+ */
+export function isSdkBound(binding: RpcBindingInfo): boolean {
+  const flag = (binding.properties as Record<string, unknown> | undefined)?.supportsDeferredBinding;
+  return flag === true || flag === 'true';
+}
+
+/** How one Service Bus trigger is served. */
+interface TriggerPlan {
+  name: string;
+  queue: string;
+  client: ServiceBusClient;
+  sessions: boolean;
+  /** The function gets the received message and settles it through the Settlement service. */
+  sdkBound: boolean;
+  /** The trigger's own autoCompleteMessages wins over host.json, as in the Service Bus extension. */
+  autoComplete: boolean;
+}
+
+/**
+ * Receives with the real SDK and settles as the Functions host does. With autoCompleteMessages:
  * complete after a successful invocation, abandon after a failed one (so Service Bus redelivers
- * and, past the queue's max delivery count, dead-letters).
+ * and, past the queue's max delivery count, dead-letters). A trigger bound with `sdkBinding: true`
+ * gets the message as model binding data and can settle it itself through the Settlement gRPC
+ * service, which looks the message up here by lock token while its invocation runs.
  */
 export class ServiceBusDriver {
   private readonly abort = new AbortController();
   private readonly loops: Promise<void>[] = [];
+  private lease: SettlementLease | undefined;
 
   constructor(
     private readonly host: FunctionHost,
@@ -64,20 +92,33 @@ export class ServiceBusDriver {
     private readonly env: Record<string, string | undefined>,
     private readonly options: ServiceBusHostOptions,
     private readonly onError: (name: string, error: unknown) => void,
+    /** The process's Settlement server; only taken when a trigger is SDK-bound. */
+    private readonly settlement: () => Promise<SettlementLease>,
   ) {}
 
-  start(): void {
+  async start(): Promise<void> {
+    const plans: TriggerPlan[] = [];
     for (const { metadata } of this.host.registrations) {
       const { binding } = FunctionHost.trigger(metadata);
       if (binding.type !== 'serviceBusTrigger') continue;
-      const queue = resolveSetting(binding.queueName, this.env, `queueName of ${metadata.name}`);
-      const client = this.clientFor(String(binding.connection ?? 'AzureWebJobsServiceBus'));
-      if (binding.isSessionsEnabled === true) {
-        for (let i = 0; i < this.options.maxConcurrentSessions; i++) {
-          this.loops.push(this.sessionLoop(metadata.name, client, queue));
-        }
+      plans.push({
+        name: metadata.name,
+        queue: resolveSetting(binding.queueName, this.env, `queueName of ${metadata.name}`),
+        client: this.clientFor(String(binding.connection ?? 'AzureWebJobsServiceBus')),
+        sessions: binding.isSessionsEnabled === true,
+        sdkBound: isSdkBound(binding),
+        autoComplete:
+          typeof binding.autoCompleteMessages === 'boolean'
+            ? binding.autoCompleteMessages
+            : this.options.autoCompleteMessages,
+      });
+    }
+    if (plans.some((plan) => plan.sdkBound)) this.lease = await this.settlement();
+    for (const plan of plans) {
+      if (plan.sessions) {
+        for (let i = 0; i < this.options.maxConcurrentSessions; i++) this.loops.push(this.sessionLoop(plan));
       } else {
-        this.loops.push(this.plainLoop(metadata.name, client, queue));
+        this.loops.push(this.plainLoop(plan));
       }
     }
   }
@@ -91,6 +132,8 @@ export class ServiceBusDriver {
   async stop(): Promise<void> {
     this.abort.abort();
     await Promise.all(this.loops);
+    await this.lease?.release();
+    this.lease = undefined;
   }
 
   private get stopped(): boolean {
@@ -98,25 +141,71 @@ export class ServiceBusDriver {
   }
 
   private async handle(
-    name: string,
+    plan: TriggerPlan,
     receiver: ServiceBusReceiver,
     message: ServiceBusReceivedMessage,
   ): Promise<void> {
+    if (plan.sdkBound) return this.handleSdkBound(plan, receiver, message);
     try {
-      await this.host.invoke(name, bodyToTypedData(message.body), metadataOf(message));
-      if (this.options.autoCompleteMessages) await receiver.completeMessage(message);
+      await this.host.invoke(plan.name, bodyToTypedData(message.body), metadataOf(message));
+      if (plan.autoComplete) await receiver.completeMessage(message);
     } catch (error) {
-      this.onError(name, error);
-      if (!this.stopped) await receiver.abandonMessage(message).catch((e: unknown) => this.onError(name, e));
+      this.onError(plan.name, error);
+      if (!this.stopped) {
+        await receiver.abandonMessage(message).catch((e: unknown) => this.onError(plan.name, e));
+      }
     }
   }
 
-  private async sessionLoop(name: string, client: ServiceBusClient, queue: string): Promise<void> {
+  private async handleSdkBound(
+    plan: TriggerPlan,
+    receiver: ServiceBusReceiver,
+    message: ServiceBusReceivedMessage,
+  ): Promise<void> {
+    const lease = this.lease;
+    if (lease === undefined) throw new Error('the Settlement server was not started');
+    if (message.lockToken === undefined)
+      throw new Error(`message ${String(message.messageId)} has no lock token`);
+    let settled = false;
+    let untrack = () => undefined as void;
+    // Settling through the gRPC service ends the message's time in flight: a second settlement of
+    // the same lock token then gets NOT_FOUND, as a settled token would from Service Bus.
+    untrack = lease.track(
+      message.lockToken,
+      settlementTarget(receiver, message, () => {
+        settled = true;
+        untrack();
+      }),
+    );
+    try {
+      // The trigger metadata is still sent, as the host does for every Service Bus trigger; the
+      // function reads its ids from the message itself.
+      await this.host.invoke(plan.name, serviceBusModelBindingData(message), metadataOf(message));
+      // With autoCompleteMessages off, a function that returned without settling leaves the message
+      // locked (auto-renewed up to maxAutoLockRenewalDuration) until the receiver lets go of it.
+      if (plan.autoComplete && !settled) await receiver.completeMessage(message);
+    } catch (error) {
+      this.onError(plan.name, error);
+      // A failed invocation that did not settle its message is abandoned, as the Service Bus
+      // extension hands a failed message back rather than holding its lock: otherwise the whole
+      // session would wait out the lock (5 minutes on pull-jobs) before the retry.
+      if (!settled && !this.stopped) {
+        await receiver.abandonMessage(message).catch((e: unknown) => this.onError(plan.name, e));
+      }
+    } finally {
+      untrack();
+    }
+  }
+
+  private async sessionLoop(plan: TriggerPlan): Promise<void> {
+    const { name } = plan;
     while (!this.stopped) {
       let receiver: ServiceBusSessionReceiver;
       try {
-        receiver = await client.acceptNextSession(queue, {
+        receiver = await plan.client.acceptNextSession(plan.queue, {
           maxAutoLockRenewalDurationInMs: this.options.maxAutoLockRenewalDurationMs,
+          // An SDK-bound message is forwarded with its annotations as received (timestamps stay timestamps).
+          skipConvertingDate: plan.sdkBound,
           abortSignal: this.abort.signal,
         });
       } catch (error) {
@@ -132,7 +221,7 @@ export class ServiceBusDriver {
             maxWaitTimeInMs: this.options.sessionIdleTimeoutMs,
           });
           if (messages.length === 0) break;
-          for (const message of messages) await this.handle(name, receiver, message);
+          for (const message of messages) await this.handle(plan, receiver, message);
         }
       } catch (error) {
         if (!this.stopped) this.onError(name, error);
@@ -142,9 +231,11 @@ export class ServiceBusDriver {
     }
   }
 
-  private async plainLoop(name: string, client: ServiceBusClient, queue: string): Promise<void> {
-    const receiver = client.createReceiver(queue, {
+  private async plainLoop(plan: TriggerPlan): Promise<void> {
+    const { name } = plan;
+    const receiver = plan.client.createReceiver(plan.queue, {
       maxAutoLockRenewalDurationInMs: this.options.maxAutoLockRenewalDurationMs,
+      skipConvertingDate: plan.sdkBound,
     });
     const inFlight = new Set<Promise<void>>();
     try {
@@ -161,7 +252,7 @@ export class ServiceBusDriver {
             return [] as ServiceBusReceivedMessage[];
           });
         for (const message of messages) {
-          const run = this.handle(name, receiver, message).finally(() => inFlight.delete(run));
+          const run = this.handle(plan, receiver, message).finally(() => inFlight.delete(run));
           inFlight.add(run);
         }
       }
@@ -170,6 +261,36 @@ export class ServiceBusDriver {
       await receiver.close().catch(() => undefined);
     }
   }
+}
+
+/** Settles one message through the receiver that holds it, for the Settlement service. */
+function settlementTarget(
+  receiver: ServiceBusReceiver,
+  message: ServiceBusReceivedMessage,
+  onSettled: () => void,
+): SettlementTarget {
+  type Properties = Record<string, number | boolean | string | Date | null>;
+  const settle = async (work: Promise<void>) => {
+    await work;
+    onSettled();
+  };
+  return {
+    complete: () => settle(receiver.completeMessage(message)),
+    abandon: (properties) => settle(receiver.abandonMessage(message, properties as Properties | undefined)),
+    deadLetter: ({ reason, description, propertiesToModify }) =>
+      settle(
+        // The SDK's typings want both texts; it sends only what is given, as the host does.
+        receiver.deadLetterMessage(message, {
+          ...(propertiesToModify as Properties | undefined),
+          ...(reason !== undefined ? { deadLetterReason: reason } : {}),
+          ...(description !== undefined ? { deadLetterErrorDescription: description } : {}),
+        } as Parameters<ServiceBusReceiver['deadLetterMessage']>[1]),
+      ),
+    defer: (properties) => settle(receiver.deferMessage(message, properties as Properties | undefined)),
+    renewLock: async () => {
+      await receiver.renewMessageLock(message);
+    },
+  };
 }
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {
