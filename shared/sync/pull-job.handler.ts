@@ -78,7 +78,9 @@ export async function runPullJob(
     deps.log.error('malformed pull job', { messageId: meta.messageId, reason: text });
     const claimed = decoded.ok ? (decoded.value as { entity?: unknown } | null)?.entity : undefined;
     await deps.errors.record({
-      entity: typeof claimed === 'string' && /^[a-z][a-z0-9_]{0,63}$/.test(claimed) ? claimed : 'queue',
+      // Under the entity only when the catalog knows it; anything else goes to the queue partition,
+      // which the error listing always reads (an unknown name would be a partition nobody lists).
+      entity: typeof claimed === 'string' && deps.catalog.names.includes(claimed) ? claimed : 'queue',
       recordId: meta.messageId || null,
       operation: 'queue',
       direction: 'queue',

@@ -168,7 +168,7 @@ describe('the functions on the local stack, driven by the host harness', () => {
     expect((await fetch(`http://127.0.0.1:${port}/api/status`, { method: 'DELETE' })).status).toBe(405);
   });
 
-  it('a malformed job message becomes a visible sync error and is settled, not redelivered forever', async () => {
+  it('a malformed job message becomes a visible sync error and is dead-lettered with its reason, not redelivered', async () => {
     const client = new ServiceBusClient(stack.broker.connectionString);
     const sender = client.createSender('pull-jobs');
     await sender.sendMessages({
@@ -193,7 +193,10 @@ describe('the functions on the local stack, driven by the host harness', () => {
       async () => (stack.broker.counters('pull-jobs').active === 0 ? true : undefined),
       'an empty queue',
     );
-    expect(stack.broker.deadLetters('pull-jobs')).toEqual([]);
+    const [dead, ...others] = stack.broker.deadLetters('pull-jobs');
+    expect(others).toEqual([]);
+    expect(dead).toMatchObject({ messageId: 'bad-1', sessionId: 'bad', reason: 'InvalidPullJob' });
+    expect(dead?.description).toMatch(/^entity: must be a Dataverse logical name; reason: /);
   });
 
   describe('operator actions over HTTP', () => {

@@ -81,14 +81,15 @@ describe('pull job handler', () => {
     expect(h.runs).toHaveLength(0);
   });
 
-  it('rejects an unknown entity the same way, under the queue partition for an unusable name', async () => {
+  it('rejects an unknown entity the same way, under the queue partition that the error listing reads', async () => {
     const h = harness(async () => result('done'));
     await expect(
       runPullJob({ ...job, entity: 'nosuch' }, { messageId: 'm1' }, h.deps),
     ).resolves.toMatchObject({
       status: 'rejected',
     });
-    expect(h.errors[0]).toMatchObject({ entity: 'nosuch', code: 'invalid_message' });
+    expect(h.errors[0]).toMatchObject({ entity: 'queue', code: 'invalid_message' });
+    expect(h.errors[0]?.message).toMatch(/unknown entity "nosuch"/);
     await runPullJob('not json at all', { messageId: 'm2' }, h.deps);
     expect(h.errors[1]).toMatchObject({ entity: 'queue', excerpt: 'not json at all' });
   });
