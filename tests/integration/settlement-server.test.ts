@@ -1,6 +1,7 @@
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { types } from 'rhea';
 import { acquireSettlementServer, type SettlementTarget } from '../../local/host/settlement.server';
 
 type Callback = (error: grpc.ServiceError | null) => void;
@@ -82,10 +83,23 @@ describe('the local Settlement gRPC server', () => {
         }),
       ).toBeNull();
       expect(await call(settlement.abandon.bind(settlement), { locktoken: token })).toBeNull();
+      // propertiesToModify travels as an AMQP-encoded map, as the .NET worker sends it.
+      const { Writer } = types as unknown as {
+        Writer: new () => { write(v: unknown): void; toBuffer(): Buffer };
+      };
+      const writer = new Writer();
+      writer.write(types.wrap_map({ retriedBy: 'operator', attempt: 2 }));
+      expect(
+        await call(settlement.abandon.bind(settlement), {
+          locktoken: token,
+          propertiesToModify: writer.toBuffer(),
+        }),
+      ).toBeNull();
       expect(calls).toEqual([
         'complete',
         'deadLetter {"reason":"InvalidPullJob","description":"entity: must be a Dataverse logical name"}',
         'abandon null',
+        'abandon {"retriedBy":"operator","attempt":2}',
       ]);
       const failed = await call(settlement.renewMessageLock.bind(settlement), { locktoken: token });
       expect(failed?.code).toBe(grpc.status.INTERNAL);
