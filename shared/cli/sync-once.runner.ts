@@ -332,6 +332,10 @@ function countingRecords(
     // Optional capabilities stay absent when the store lacks them (the pull then reads first).
     ...(records.hasRecordsOf !== undefined ? { hasRecordsOf: records.hasRecordsOf.bind(records) } : {}),
     ...(records.aliasedRowIds !== undefined ? { aliasedRowIds: records.aliasedRowIds.bind(records) } : {}),
+    // A getter: the store may change its mind (a bulk store falling back to single writes).
+    get preferredWriteBatch() {
+      return records.preferredWriteBatch;
+    },
     write: async (docs, knownEtags) => {
       const outcome = await records.write(docs, knownEtags);
       p.written += outcome.written;

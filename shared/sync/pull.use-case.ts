@@ -42,6 +42,8 @@ export interface RecordStore {
    * undefined when unknown; without it people are always read before they are written.
    */
   aliasedRowIds?(): Promise<ReadonlySet<string> | undefined>;
+  /** Documents per write call the store prefers (undefined: one call per page). */
+  readonly preferredWriteBatch?: number | undefined;
 }
 
 export interface CheckpointStore {
@@ -311,8 +313,26 @@ export class PullUseCase {
     const slowIds = new Set(page.deleted.map((tombstone) => tombstone.id.toLowerCase()));
     spread(idsOf, slow, slowIds);
     const fastRows = page.rows.filter((_, i) => !slow[i]);
-    let plan = planPage(this.profile, { rows: fastRows, deleted: [] }, [], { now });
-    const outcome = await this.deps.records.write(plan.writes);
+    // A store that prefers smaller calls gets each chunk as soon as it is planned, and the next chunk
+    // is planned while those writes are in flight: the store never waits for a whole page to be mapped.
+    const chunk = Math.max(1, this.deps.records.preferredWriteBatch ?? fastRows.length);
+    let plans: PagePlan[] = [];
+    const writes: Promise<WriteOutcome | { failed: unknown }>[] = [];
+    for (let start = 0; start < fastRows.length; start += chunk) {
+      if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const plan = planPage(this.profile, { rows: fastRows.slice(start, start + chunk), deleted: [] }, [], {
+        now,
+      });
+      plans.push(plan);
+      // Caught at once: a chunk failing while later ones are planned must not be an unhandled rejection.
+      writes.push(this.deps.records.write(plan.writes).catch((failed: unknown) => ({ failed })));
+    }
+    const outcome: WriteOutcome = { written: 0, conflicts: [] };
+    for (const result of await Promise.all(writes)) {
+      if ('failed' in result) throw result.failed;
+      outcome.written += result.written;
+      outcome.conflicts.push(...result.conflicts);
+    }
     this.stats.written += outcome.written;
     if (outcome.conflicts.length > 0) {
       this.stats.retries += 1;
@@ -320,9 +340,11 @@ export class PullUseCase {
       spread(idsOf, slow, new Set([...slowIds, ...outcome.conflicts]));
       if (slow.filter(Boolean).length === before) throw this.tooManyConflicts(outcome.conflicts);
       // Rows, errors and counts of the rows that stay on this path; the read path reports its own.
-      plan = planPage(this.profile, { rows: page.rows.filter((_, i) => !slow[i]), deleted: [] }, [], { now });
+      plans = [
+        planPage(this.profile, { rows: page.rows.filter((_, i) => !slow[i]), deleted: [] }, [], { now }),
+      ];
     }
-    await this.settle(plan, now);
+    for (const plan of plans) await this.settle(plan, now);
     const slowRows = page.rows.filter((_, i) => slow[i]);
     if (slowRows.length === 0 && page.deleted.length === 0) {
       this.stats.pages += 1;

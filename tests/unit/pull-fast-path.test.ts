@@ -33,8 +33,8 @@ function sourceOf(pages: Row[][]): ChangeSource {
 }
 
 /** Counts reads and writes on the way to a store. */
-function counted(store: InMemoryRecordStore, drop: (keyof RecordStore)[] = []) {
-  const counts = { reads: 0, writes: 0 };
+function counted(store: InMemoryRecordStore, drop: (keyof RecordStore)[] = [], batch?: number) {
+  const counts = { reads: 0, writes: 0, writeSizes: [] as number[] };
   const wrapped: RecordStore = {
     findForPage: (ids) => {
       counts.reads += 1;
@@ -42,11 +42,13 @@ function counted(store: InMemoryRecordStore, drop: (keyof RecordStore)[] = []) {
     },
     write: (docs, etags) => {
       counts.writes += 1;
+      counts.writeSizes.push(docs.length);
       return store.write(docs, etags);
     },
     recordsOf: (entity) => store.recordsOf(entity),
     hasRecordsOf: (entity) => store.hasRecordsOf(entity),
     aliasedRowIds: () => store.aliasedRowIds(),
+    ...(batch !== undefined ? { preferredWriteBatch: batch } : {}),
   };
   for (const key of drop) delete wrapped[key];
   return { counts, records: wrapped };
@@ -152,5 +154,77 @@ describe('pull fast path (create-only first load)', () => {
     expect(store.size).toBe(2);
     expect(store.get(contact)).toBeUndefined();
     expect(store.get('mkto-1')).toMatchObject({ dynamics: { contactId: contact, contact: { id: contact } } });
+  });
+
+  it('a store preferring small calls gets each page in planned chunks, with the same documents and counts', async () => {
+    const rows = accounts(9);
+    const pages = [rows.slice(0, 4), rows.slice(4, 8), rows.slice(8)];
+    const wholeStore = new InMemoryRecordStore('generic');
+    const whole = await pull('account', pages, { records: counted(wholeStore).records });
+    const chunkedStore = new InMemoryRecordStore('generic');
+    const chunked = counted(chunkedStore, [], 3);
+    const result = await pull('account', pages, { records: chunked.records });
+    expect(chunked.counts.writeSizes).toEqual([3, 1, 3, 1, 1]);
+    expect(chunked.counts.reads).toBe(0);
+    expect(result.stats).toEqual(whole.stats);
+    expect(await stored(chunkedStore, 'account')).toEqual(await stored(wholeStore, 'account'));
+  });
+
+  it('conflicts in any chunk take the read path exactly as a whole page does', async () => {
+    const lead = id(1, 'b');
+    const page = [
+      contactRow({ contactid: id(1, 'c'), _originatingleadid_value: lead }),
+      contactRow({ contactid: id(2, 'c'), emailaddress1: 'two@example.com' }),
+      contactRow({ contactid: id(3, 'c'), emailaddress1: 12345 }), // invalid: an error record
+      contactRow({ contactid: id(4, 'c'), _originatingleadid_value: lead, emailaddress1: 'x@example.com' }),
+    ];
+    const outcomes = [];
+    for (const batch of [undefined, 1]) {
+      const store = new InMemoryRecordStore('person');
+      await pull('lead', [[leadRow({ leadid: lead, emailaddress1: 'lead@example.com' })]], {
+        records: store,
+      });
+      const errors = new InMemoryErrorSink();
+      const result = await pull('contact', [page], { records: counted(store, [], batch).records, errors });
+      const { rows, invalid, retries, pages } = result.stats;
+      outcomes.push({
+        stats: { rows, invalid, retries, pages },
+        errors: errors.list('contact').length,
+        // Write order differs between the two, and so do the store's etags.
+        docs: (await stored(store, 'contact')).map(({ _etag: _e, ...doc }) => doc),
+      });
+    }
+    expect(outcomes[0]?.stats).toMatchObject({ rows: 4, invalid: 1, retries: 1 });
+    expect(outcomes[0]?.docs).toHaveLength(3);
+    expect(outcomes[1]).toEqual(outcomes[0]);
+  });
+
+  it('a failing chunk fails the page once the others settle, and the replay ends like a clean load', async () => {
+    const rows = accounts(6);
+    const store = new InMemoryRecordStore('generic');
+    const checkpoints = new InMemoryCheckpointStore();
+    const c = counted(store, [], 2);
+    const inner = c.records.write;
+    let calls = 0;
+    c.records.write = async (docs, etags) => {
+      calls += 1;
+      if (calls === 2) throw new Error('store unavailable');
+      return inner(docs, etags);
+    };
+    await expect(
+      pull('account', [rows.slice(0, 4), rows.slice(4)], { records: c.records, checkpoints }),
+    ).rejects.toThrow('store unavailable');
+    // The other chunks of the page were written; the checkpoint did not move past the page.
+    expect(store.size).toBe(2);
+    expect((await checkpoints.get('account'))?.nextLink).toBeUndefined();
+
+    const result = await pull('account', [rows.slice(0, 4), rows.slice(4)], {
+      records: c.records,
+      checkpoints,
+    });
+    expect(result).toMatchObject({ outcome: 'done', phase: 'delta' });
+    const clean = new InMemoryRecordStore('generic');
+    await pull('account', [rows.slice(0, 4), rows.slice(4)], { records: clean });
+    expect(await stored(store, 'account')).toEqual(await stored(clean, 'account'));
   });
 });
