@@ -104,7 +104,7 @@ async function runScale(
 let bundledRun = false;
 
 const splitText = (f: SyncFigures) =>
-  `time in: Dataverse pages ${n(Math.round(f.split.dataverseMs))} ms, store reads ${n(Math.round(f.split.findMs))} ms, store writes ${n(Math.round(f.split.writeMs))} ms, checkpoints ${n(Math.round(f.split.checkpointMs))} ms`;
+  `time in: Dataverse pages ${n(Math.round(f.split.dataverseMs))} ms, store reads ${n(Math.round(f.split.findMs))} ms, store writes ${n(Math.round(f.split.writeMs))} ms, checkpoints ${n(Math.round(f.split.checkpointMs))} ms; first write at ${n(Math.round(f.split.firstWriteAtMs))} ms, no write in flight for ${n(Math.round(f.split.noWriteMs))} ms`;
 
 function report(results: ScaleResult[]): void {
   console.log('Pull benchmark (contacts + accounts; pages of 5000; 2 entities at once)');

@@ -3,6 +3,9 @@
 // 1k edits made through the simulator's control API and an incremental sync; for Cosmos also the
 // stand-in's raw write rate for the same documents. Prints one line `RESULT {json}`.
 // Usage: node --import tsx bench/support/pull-phase.child.ts '<json PhaseInput>'
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Container } from '@azure/cosmos';
 import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../../local/dataverse/simulator.options';
@@ -50,6 +53,10 @@ export interface Split {
   findMs: number;
   writeMs: number;
   checkpointMs: number;
+  /** Wall time from the start of the stage to its first store write (writeMs: with any write in flight). */
+  firstWriteAtMs: number;
+  /** Wall time with no store write in flight (the store idles unless something else reads it). */
+  noWriteMs: number;
 }
 
 export interface PhaseResult {
@@ -79,13 +86,34 @@ const figures = (report: SyncOnceReport, split: Split, peakRss: number): SyncFig
 });
 
 /** Wraps the ports with stopwatches, to say which step limits the rate. */
-function timed(deps: SyncOnceDeps, split: Split): SyncOnceDeps {
+function timed(deps: SyncOnceDeps, split: Split): { deps: SyncOnceDeps; end: () => void } {
   const clock = async <T>(key: keyof Split, work: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
     try {
       return await work();
     } finally {
       split[key] += performance.now() - t0;
+    }
+  };
+  const started = performance.now();
+  let writing = 0;
+  let idleSince: number | undefined = started;
+  let busySince = started;
+  // Write calls overlap (chunks of a page, two entities), so writeMs is the time with any in flight.
+  const writeClock = async <T>(work: () => Promise<T>): Promise<T> => {
+    if (writing++ === 0 && idleSince !== undefined) {
+      if (split.firstWriteAtMs === 0) split.firstWriteAtMs = performance.now() - started;
+      split.noWriteMs += performance.now() - idleSince;
+      busySince = performance.now();
+      idleSince = undefined;
+    }
+    try {
+      return await work();
+    } finally {
+      if (--writing === 0) {
+        idleSince = performance.now();
+        split.writeMs += idleSince - busySince;
+      }
     }
   };
   async function* pages<T>(iterable: AsyncIterable<T>): AsyncGenerator<T> {
@@ -97,7 +125,10 @@ function timed(deps: SyncOnceDeps, split: Split): SyncOnceDeps {
     }
   }
   const stores = new Map<ContainerKey, RecordStore>();
-  return {
+  const end = () => {
+    if (idleSince !== undefined) split.noWriteMs += performance.now() - idleSince;
+  };
+  const wrapped: SyncOnceDeps = {
     ...deps,
     source: {
       readChanges: (options) => pages(deps.source.readChanges(options)),
@@ -109,8 +140,11 @@ function timed(deps: SyncOnceDeps, split: Split): SyncOnceDeps {
         const inner = deps.recordsFor(key);
         store = {
           findForPage: (ids) => clock('findMs', () => inner.findForPage(ids)),
-          write: (docs, etags) => clock('writeMs', () => inner.write(docs, etags)),
+          write: (docs, etags) => writeClock(() => inner.write(docs, etags)),
           recordsOf: (entity) => inner.recordsOf(entity),
+          get preferredWriteBatch() {
+            return inner.preferredWriteBatch;
+          },
           // The first-load fast path's probes are store reads too.
           ...(inner.hasRecordsOf !== undefined
             ? { hasRecordsOf: (entity: string) => clock('findMs', () => inner.hasRecordsOf!(entity)) }
@@ -128,9 +162,37 @@ function timed(deps: SyncOnceDeps, split: Split): SyncOnceDeps {
       save: (checkpoint) => clock('checkpointMs', () => deps.checkpoints.save(checkpoint)),
     },
   };
+  return { deps: wrapped, end };
 }
 
-const newSplit = (): Split => ({ dataverseMs: 0, findMs: 0, writeMs: 0, checkpointMs: 0 });
+/**
+ * BENCH_PROFILE_DIR=dir writes one CPU profile per stage (initial, incremental, raw), so the sync's
+ * own work and the raw-write baseline can be compared function by function.
+ */
+async function profiled<T>(name: string, work: () => Promise<T>): Promise<T> {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  if (dir === undefined || dir === '') return work();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  try {
+    return await work();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(join(dir, `${name}-${process.pid}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+
+const newSplit = (): Split => ({
+  dataverseMs: 0,
+  findMs: 0,
+  writeMs: 0,
+  checkpointMs: 0,
+  firstWriteAtMs: 0,
+  noWriteMs: 0,
+});
 
 async function editRows(simUrl: string, table: string, count: number, tag: string): Promise<void> {
   const res = await fetch(`${simUrl}/_sim/tables/${table}/rows?limit=${count}&offset=0`);
@@ -181,7 +243,7 @@ const main = async (): Promise<void> => {
   const input = JSON.parse(process.argv[2] ?? '{}') as PhaseInput;
   let peakRss = 0;
   const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
   }, 50);
   const log = createLogger(
     { debug() {}, info() {}, warn: console.error, error: console.error },
@@ -277,24 +339,28 @@ const main = async (): Promise<void> => {
     };
   }
 
-  const stage = async (): Promise<SyncFigures> => {
+  const stage = async (name: string): Promise<SyncFigures> => {
     const split = newSplit();
-    peakRss = process.memoryUsage().rss;
-    const report = await runSyncOnce(entitiesOf(deps.catalog), timed(deps, split));
-    const figure = figures(report, split, Math.max(peakRss, process.memoryUsage().rss));
+    peakRss = process.memoryUsage.rss();
+    const clocked = timed(deps, split);
+    const report = await profiled(`${input.tag}-${name}`, () =>
+      runSyncOnce(entitiesOf(deps.catalog), clocked.deps),
+    );
+    clocked.end();
+    const figure = figures(report, split, Math.max(peakRss, process.memoryUsage.rss()));
     overallPeak = Math.max(overallPeak, figure.peakRss);
     return figure;
   };
   let overallPeak = 0;
   try {
-    const initial = await stage();
+    const initial = await stage('initial');
     const rssAfterLoad = process.memoryUsage().rss;
     const heapAfterLoad = process.memoryUsage().heapUsed;
     const contactEdits = Math.round(input.changes * (5 / 6));
     await editRows(input.sim.url, 'contact', contactEdits, input.tag);
     await editRows(input.sim.url, 'account', input.changes - contactEdits, input.tag);
-    const incremental = await stage();
-    const raw = cosmosRaw !== undefined ? await cosmosRaw() : undefined;
+    const incremental = await stage('incremental');
+    const raw = cosmosRaw !== undefined ? await profiled(`${input.tag}-raw`, cosmosRaw) : undefined;
     const result: PhaseResult = {
       target: input.target,
       initial,
