@@ -83,8 +83,8 @@ export async function createAppServices(
     if (repository === undefined) {
       repository = new RecordRepository(database.container(CONTAINERS[container].id), {
         kind: container === 'people' ? 'person' : 'generic',
-        // The local stand-in serves bulk through a path that adds ~1 s per call; single writes are faster there.
-        mode: env.COSMOS_ENDPOINT.startsWith('http://') ? 'parallel' : 'bulk',
+        // Bulk where it pays (large writes), single requests for small ones; the stand-in serves both.
+        mode: 'bulk',
       });
       repositories.set(container, repository);
     }
