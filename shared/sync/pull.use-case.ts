@@ -241,17 +241,42 @@ export class PullUseCase {
       ...(this.deps.pageSize !== undefined ? { pageSize: this.deps.pageSize } : {}),
       ...(link !== undefined ? { resumeLink: link } : {}),
     });
-    for await (const page of pages) {
-      // Only a resync stamps rows as seen (it costs a write per unchanged row); its end marks the unseen deleted.
-      const loadId = current.phase === 'initial' && current.resync ? current.loadId : undefined;
-      if (current.phase === 'initial' && current.createOnly === true && !current.resync) {
-        await this.writeFirstLoadPage({ rows: page.rows, deleted: page.deleted });
-      } else {
-        await this.writePage({ rows: page.rows, deleted: page.deleted }, loadId);
-      }
-      await this.deps.afterPageWrite?.({ phase: current.phase, page: this.stats.pages });
+    // A first load writes page N+1 while page N's write finishes (the bulk executor only notices its
+    // calls are done on a one-second poll); each checkpoint still waits for its own page and the one
+    // before, so a saved link never skips a page that is not written.
+    let pending: { page: ChangePage; number: number; written: Promise<void> } | undefined;
+    let started = this.stats.pages;
+    const commit = async ({ page, number, written }: NonNullable<typeof pending>) => {
+      await written;
+      await this.deps.afterPageWrite?.({ phase: current.phase, page: number });
       current = await this.deps.checkpoints.save(afterPage(current, page, this.now()));
-      if (page.nextLink !== undefined && this.overBudget()) break;
+    };
+    try {
+      for await (const page of pages) {
+        if (current.phase === 'initial' && current.createOnly === true && !current.resync) {
+          const written = this.writeFirstLoadPage({ rows: page.rows, deleted: page.deleted });
+          // Observed by commit(); this keeps a failure from being unhandled while the previous page commits.
+          written.catch(() => undefined);
+          const previous = pending;
+          started += 1;
+          pending = { page, number: started, written };
+          if (previous !== undefined) await commit(previous);
+        } else {
+          if (pending !== undefined) await commit(pending);
+          pending = undefined;
+          // Only a resync stamps rows as seen (it costs a write per unchanged row); its end marks the unseen deleted.
+          const loadId = current.phase === 'initial' && current.resync ? current.loadId : undefined;
+          await this.writePage({ rows: page.rows, deleted: page.deleted }, loadId);
+          await this.deps.afterPageWrite?.({ phase: current.phase, page: this.stats.pages });
+          current = await this.deps.checkpoints.save(afterPage(current, page, this.now()));
+        }
+        if (page.nextLink !== undefined && this.overBudget()) break;
+      }
+      if (pending !== undefined) await commit(pending);
+      pending = undefined;
+    } finally {
+      // A failure leaves no write running behind the job's back: its retry must not race it.
+      if (pending !== undefined) await pending.written.catch(() => undefined);
     }
     return current;
   }
