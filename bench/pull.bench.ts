@@ -5,8 +5,7 @@
 // so every peak RSS printed is the sync's own.
 // Run: npm run bench -- pull   (BENCH_CONTACTS / BENCH_ACCOUNTS / BENCH_CHANGES scale it;
 // BENCH_COSMOS_CONTACTS caps the stand-in phase, default the full size; BENCH_COSMOS_INCREMENTAL_MAX,
-// BENCH_SIM_NICE, BENCH_HEAP_MB, BENCH_PROFILE_DIR: see below)
-import { setPriority } from 'node:os';
+// BENCH_HEAP_MB, BENCH_PROFILE_DIR: see below)
 import { bundleTs, spawnJs, spawnTs, stopChild, waitForLine } from './support/child-process';
 import type { PhaseInput, PhaseResult, SyncFigures } from './support/pull-phase.child';
 
@@ -65,9 +64,6 @@ async function runPhase(input: PhaseInput, bundled: string | undefined): Promise
  */
 const COSMOS_INCREMENTAL_MAX = Number(process.env.BENCH_COSMOS_INCREMENTAL_MAX ?? 20_000);
 
-/** BENCH_SIM_NICE=0 runs the simulator at normal priority, competing with the sync for the CPU. */
-const SIM_NICE = process.env.BENCH_SIM_NICE !== '0';
-
 /** A freshly seeded simulator per phase, so one phase's edits are not re-read by the next one's load. */
 async function withSimulator<T>(
   contacts: number,
@@ -82,10 +78,6 @@ async function withSimulator<T>(
     {},
     simNodeArgs,
   );
-  // Dynamics runs on Microsoft's servers, not beside the sync: at the lowest priority the simulator
-  // borrows only CPU the sync and the stand-in leave idle (read-ahead hides its latency), instead
-  // of taking a third of the two cores that the raw-write baseline has to itself.
-  if (SIM_NICE && child.pid !== undefined) setPriority(child.pid, 19);
   try {
     return await run(await waitForLine<SimInfo>(child, 'READY'));
   } finally {
@@ -162,7 +154,7 @@ function report(results: ScaleResult[]): void {
     console.log(`      ${splitText(c.initial)}; peak RSS ${mb(c.initial.peakRss)}`);
     if (c.raw !== undefined) {
       console.log(
-        `    stand-in raw writes      ${n(c.raw.docs)} docs in ${n(Math.round(c.raw.ms))} ms = ${n(rawRate)} docs/s (same documents, RecordRepository.write, no sync logic); sync/raw = ${((cosmosRate / Math.max(rawRate, 1)) * 100).toFixed(0)}%`,
+        `    stand-in raw writes      ${n(c.raw.docs)} docs in ${n(Math.round(c.raw.ms))} ms = ${n(rawRate)} docs/s (same documents and write method, same pages in flight, no sync logic); sync/raw = ${((cosmosRate / Math.max(rawRate, 1)) * 100).toFixed(0)}%`,
       );
     }
     if (c.incremental !== undefined) {
