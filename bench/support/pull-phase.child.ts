@@ -253,10 +253,17 @@ async function rawWrites(
         const { writes } = planPage(profile, { rows: page.rows, deleted: [] }, [], { now });
         const current = timedWrite(repository, writes);
         current.catch(() => undefined);
-        if (previous !== undefined) docs += (await previous).written;
+        // Awaited first: `docs += await ...` would read docs before the other entity's load adds to it.
+        if (previous !== undefined) {
+          const { written } = await previous;
+          docs += written;
+        }
         previous = current;
       }
-      if (previous !== undefined) docs += (await previous).written;
+      if (previous !== undefined) {
+        const { written } = await previous;
+        docs += written;
+      }
     } finally {
       await previous?.catch(() => undefined);
     }

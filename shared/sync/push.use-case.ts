@@ -238,7 +238,10 @@ export class PushUseCase {
           });
       }
     }
-    if (cleared.length > 0) summary.cosmosWrites += (await this.deps.people.write(cleared)).written;
+    if (cleared.length > 0) {
+      const { written } = await this.deps.people.write(cleared);
+      summary.cosmosWrites += written;
+    }
     await this.reject(failures, summary, options);
 
     const chunks: WorkItem[][] = [];
