@@ -103,6 +103,9 @@ export interface PullResult {
 
 const MAX_WRITE_ATTEMPTS = 5;
 
+/** Rows mapped between two yields to the event loop on a first load (~10-25 ms of work). */
+const PLAN_SLICE_ROWS = 500;
+
 /**
  * Pulls one entity from Dynamics into Cosmos: initial load page by page, a catch-up pass for edits
  * made while it ran, then incremental pulls from the deltaLink. Every page is written before the
@@ -338,19 +341,26 @@ export class PullUseCase {
     const slowIds = new Set(page.deleted.map((tombstone) => tombstone.id.toLowerCase()));
     spread(idsOf, slow, slowIds);
     const fastRows = page.rows.filter((_, i) => !slow[i]);
-    // A store that prefers smaller calls gets each chunk as soon as it is planned, and the next chunk
-    // is planned while those writes are in flight: the store never waits for a whole page to be mapped.
-    const chunk = Math.max(1, this.deps.records.preferredWriteBatch ?? fastRows.length);
+    // Planned in slices with a yield between them, so the read-ahead of the next page keeps streaming
+    // in while this one is mapped; a store that prefers smaller calls gets each batch as soon as it
+    // is planned, and the next one is planned while those writes are in flight.
+    const batch = Math.max(1, this.deps.records.preferredWriteBatch ?? fastRows.length);
+    const slice = Math.min(batch, PLAN_SLICE_ROWS);
     let plans: PagePlan[] = [];
     const writes: Promise<WriteOutcome | { failed: unknown }>[] = [];
-    for (let start = 0; start < fastRows.length; start += chunk) {
+    let ready: RecordDocument[] = [];
+    for (let start = 0; start < fastRows.length; start += slice) {
       if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      const plan = planPage(this.profile, { rows: fastRows.slice(start, start + chunk), deleted: [] }, [], {
+      const plan = planPage(this.profile, { rows: fastRows.slice(start, start + slice), deleted: [] }, [], {
         now,
       });
       plans.push(plan);
-      // Caught at once: a chunk failing while later ones are planned must not be an unhandled rejection.
-      writes.push(this.deps.records.write(plan.writes).catch((failed: unknown) => ({ failed })));
+      ready = ready.length === 0 ? plan.writes : ready.concat(plan.writes);
+      if (ready.length >= batch || start + slice >= fastRows.length) {
+        // Caught at once: a batch failing while later ones are planned must not be an unhandled rejection.
+        writes.push(this.deps.records.write(ready).catch((failed: unknown) => ({ failed })));
+        ready = [];
+      }
     }
     const outcome: WriteOutcome = { written: 0, conflicts: [] };
     for (const result of await Promise.all(writes)) {
