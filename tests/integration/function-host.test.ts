@@ -98,6 +98,12 @@ describe('the functions on the local stack, driven by the host harness', () => {
       expect(run.ttl).toBe(RUN_TTL_SECONDS);
     }
     expect(stack.broker.counters('pull-jobs').duplicatesDropped).toBe(3);
+    // A run is recorded as succeeded inside the invocation, just before the puller settles its message
+    // and returns; the host counts the invocation only then.
+    await waitFor(async () => {
+      const stats = host.host.stats.get('puller');
+      return stats !== undefined && stats.succeeded + stats.failed >= 3 ? stats : undefined;
+    }, 'three finished puller invocations');
     expect(host.host.stats.get('puller')).toEqual({ succeeded: 3, failed: 0 });
 
     const contacts = stack.dataverse.control.count('contact');
@@ -189,10 +195,12 @@ describe('the functions on the local stack, driven by the host harness', () => {
     }, 'the sync error of the malformed job');
     expect(recorded.code).toBe('invalid_message');
     expect(recorded.message).toMatch(/pull job bad-1 rejected: .*entity/);
+    // The error is recorded inside the invocation, before the puller settles the message.
     await waitFor(
-      async () => (stack.broker.counters('pull-jobs').active === 0 ? true : undefined),
-      'an empty queue',
+      async () => (stack.broker.deadLetters('pull-jobs').length > 0 ? true : undefined),
+      'the dead-lettered job',
     );
+    expect(stack.broker.counters('pull-jobs').active).toBe(0);
     const [dead, ...others] = stack.broker.deadLetters('pull-jobs');
     expect(others).toEqual([]);
     expect(dead).toMatchObject({ messageId: 'bad-1', sessionId: 'bad', reason: 'InvalidPullJob' });
