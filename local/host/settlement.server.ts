@@ -167,6 +167,11 @@ function shutdown(server: grpc.Server): Promise<void> {
 const normalize = (lockToken: string) => lockToken.trim().toLowerCase();
 
 function settlementService(): grpc.ServiceDefinition {
+  return loadSettlementProto().service;
+}
+
+/** The Settlement service of the proto the extension ships (tests build their clients from it too). */
+export function loadSettlementProto(): grpc.ServiceClientConstructor {
   const entry = require.resolve('@azure/functions-extensions-servicebus');
   const protoPath = path.join(path.dirname(entry), 'proto', 'settlement.proto');
   // The same options the extension's client loads the proto with, so both sides agree on field names.
@@ -181,7 +186,7 @@ function settlementService(): grpc.ServiceDefinition {
   const loaded = grpc.loadPackageDefinition(definition) as unknown as {
     Settlement: grpc.ServiceClientConstructor;
   };
-  return loaded.Settlement.service;
+  return loaded.Settlement;
 }
 
 interface LockTokenRequest {

@@ -1,8 +1,10 @@
-import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { types } from 'rhea';
-import { acquireSettlementServer, type SettlementTarget } from '../../local/host/settlement.server';
+import {
+  acquireSettlementServer,
+  loadSettlementProto,
+  type SettlementTarget,
+} from '../../local/host/settlement.server';
 
 type Callback = (error: grpc.ServiceError | null) => void;
 type Unary = (request: Record<string, unknown>, callback: Callback) => void;
@@ -17,22 +19,7 @@ interface SettlementClient extends grpc.Client {
 
 /** A client built the way the extension builds its own, from the proto it ships. */
 function client(port: number): SettlementClient {
-  const protoPath = path.join(
-    path.dirname(require.resolve('@azure/functions-extensions-servicebus')),
-    'proto',
-    'settlement.proto',
-  );
-  const definition = protoLoader.loadSync(protoPath, {
-    keepCase: false,
-    longs: String,
-    enums: String,
-    defaults: true,
-    oneofs: true,
-    includeDirs: [path.dirname(protoPath)],
-  });
-  const Settlement = (
-    grpc.loadPackageDefinition(definition) as unknown as { Settlement: grpc.ServiceClientConstructor }
-  ).Settlement;
+  const Settlement = loadSettlementProto();
   return new Settlement(
     `127.0.0.1:${port}`,
     grpc.credentials.createInsecure(),
