@@ -8,8 +8,9 @@ import {
   type InProcessJobQueueOptions,
   type SettleActions,
 } from '../queue/in-process.job-queue';
+import type { MessageSettlement } from '../queue/job-queue.port';
 import { runPullJob, type RunSink } from '../sync/pull-job.handler';
-import { INVALID_PULL_JOB, runAndSettle, type PullJobMessageActions } from '../sync/pull-job.settlement';
+import { INVALID_PULL_JOB, runAndSettle } from '../sync/pull-job.settlement';
 import {
   PullUseCase,
   type ChangeSource,
@@ -279,7 +280,7 @@ export async function runSyncOnce(
  * The in-process queue settles by how the handler ends: resolving completes, throwing abandons
  * (redelivery until maxDeliveryCount), and a dead-letter request made during the handler wins.
  */
-function inProcessActions(settle: SettleActions): PullJobMessageActions {
+function inProcessActions(settle: SettleActions): MessageSettlement {
   return {
     complete: async () => undefined,
     abandon: async () => undefined,

@@ -1,12 +1,6 @@
 import type { ServiceBusMessageContext } from '@azure/functions-extensions-servicebus';
 import type { ServiceBusReceivedMessage } from '@azure/service-bus';
-
-/** Settlement of one received message, as the sync's handlers use it. */
-export interface MessageSettlement {
-  complete(): Promise<void>;
-  abandon(): Promise<void>;
-  deadLetter(reason: string, description: string): Promise<void>;
-}
+import type { MessageSettlement } from './job-queue.port';
 
 /**
  * The dead-letter reason and description are `google.protobuf.StringValue` fields in the

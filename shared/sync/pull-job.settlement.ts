@@ -1,3 +1,4 @@
+import type { MessageSettlement } from '../queue/job-queue.port';
 import { redact, type Logger } from '../telemetry/logger';
 import type { PullJobOutcome } from './pull-job.handler';
 
@@ -16,16 +17,6 @@ export const MAX_DEAD_LETTER_DESCRIPTION = 1024;
 /** What to do with the message once the job has an outcome. */
 export type PullJobSettlement =
   { action: 'complete' } | { action: 'deadLetter'; reason: string; description: string };
-
-/**
- * Settlement of the message being handled, bound to it by the composition: the Service Bus SDK
- * binding's message actions in Azure, the in-process queue's settle callbacks in the CLI.
- */
-export interface PullJobMessageActions {
-  complete(): Promise<void>;
-  abandon(): Promise<void>;
-  deadLetter(reason: string, description: string): Promise<void>;
-}
 
 /** The dead-letter description: one line, printable, no credentials, bounded. */
 export function deadLetterDescription(reason: string, max = MAX_DEAD_LETTER_DESCRIPTION): string {
@@ -64,7 +55,7 @@ export function settlementFor(outcome: PullJobOutcome): PullJobSettlement {
  */
 export async function runAndSettle(
   run: () => Promise<PullJobOutcome>,
-  actions: PullJobMessageActions,
+  actions: MessageSettlement,
   log: Logger,
 ): Promise<PullJobOutcome> {
   let outcome: PullJobOutcome;

@@ -1,3 +1,4 @@
+import type { MessageSettlement } from '../../shared/queue/job-queue.port';
 import type { PullJobOutcome } from '../../shared/sync/pull-job.handler';
 import {
   deadLetterDescription,
@@ -5,15 +6,14 @@ import {
   MAX_DEAD_LETTER_DESCRIPTION,
   runAndSettle,
   settlementFor,
-  type PullJobMessageActions,
 } from '../../shared/sync/pull-job.settlement';
 import { createLogger } from '../../shared/telemetry/logger';
 
 const quiet = createLogger({ debug() {}, info() {}, warn() {}, error() {} });
 
-function recorder(fail: Partial<Record<keyof PullJobMessageActions, Error>> = {}) {
+function recorder(fail: Partial<Record<keyof MessageSettlement, Error>> = {}) {
   const calls: string[] = [];
-  const actions: PullJobMessageActions = {
+  const actions: MessageSettlement = {
     complete: async () => {
       calls.push('complete');
       if (fail.complete) throw fail.complete;
