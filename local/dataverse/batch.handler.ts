@@ -89,7 +89,11 @@ export const runBatch = (
             userId: ctx.userId,
             contentIds,
           });
-    return { ...res, ...(r.contentId !== undefined ? { contentId: r.contentId } : {}) };
+    return {
+      ...res,
+      body: typeof res.body === 'string' ? res.body : res.body.toString('utf8'),
+      ...(r.contentId !== undefined ? { contentId: r.contentId } : {}),
+    };
   };
 
   for (const item of items) {

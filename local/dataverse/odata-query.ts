@@ -409,7 +409,8 @@ export const parseSelect = (text: string, table: TableDef): ColumnDef[] => {
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
-  return names.map((name) => {
+  // A column named twice is served once, as an object would hold it.
+  return [...new Set(names)].map((name) => {
     const column = table.columnMap.get(name);
     if (!column) throw errors.unknownProperty(name, table.logicalName);
     return column;

@@ -141,7 +141,8 @@ export const startDataverseSimulator = async (
 
   const send = (res: http.ServerResponse, r: ApiResponse) => {
     if (res.destroyed) return;
-    res.writeHead(r.status, { ...r.headers, 'Content-Length': Buffer.byteLength(r.body) });
+    const length = typeof r.body === 'string' ? Buffer.byteLength(r.body) : r.body.length;
+    res.writeHead(r.status, { ...r.headers, 'Content-Length': length });
     res.end(r.body);
   };
   const sendJson = (

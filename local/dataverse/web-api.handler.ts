@@ -19,6 +19,7 @@ import {
   type PageCookie,
   type PreferHeader,
 } from './paging.cookie';
+import { JsonPageWriter } from './json-page.writer';
 import type { ColumnDef } from './schema.catalog';
 import { DataverseSimulatorError, errors } from './simulator.errors';
 
@@ -41,7 +42,8 @@ export interface ApiRequest {
 export interface ApiResponse {
   status: number;
   headers: Record<string, string>;
-  body: string;
+  /** Pages of rows come as UTF-8 bytes, written row by row (see JsonPageWriter). */
+  body: string | Buffer;
 }
 
 export interface WebApiContext {
@@ -64,11 +66,18 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const COUNT_CAP = 5000;
 const JSON_TYPE = 'application/json; odata.metadata=minimal';
 
-const json = (status: number, body: unknown, headers: Record<string, string> = {}): ApiResponse => ({
+const jsonText = (
+  status: number,
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+): ApiResponse => ({
   status,
   headers: { 'Content-Type': JSON_TYPE, 'OData-Version': '4.0', ...headers },
-  body: JSON.stringify(body),
+  body,
 });
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}): ApiResponse =>
+  jsonText(status, JSON.stringify(body), headers);
 
 const noContent = (status: number, headers: Record<string, string> = {}): ApiResponse => ({
   status,
@@ -76,7 +85,7 @@ const noContent = (status: number, headers: Record<string, string> = {}): ApiRes
   body: '',
 });
 
-export const errorResponse = (err: DataverseSimulatorError): ApiResponse => ({
+export const errorResponse = (err: DataverseSimulatorError): ApiResponse & { body: string } => ({
   status: err.status,
   headers: {
     'Content-Type': 'application/json; odata.metadata=minimal',
@@ -111,15 +120,24 @@ const formatNumber = (v: unknown): string => {
 
 /** What serving a column needs that is the same for every row, worked out once per column. */
 interface ColumnPlan {
-  /** Annotation property names: built once, so rows do not concatenate (and intern) them again. */
-  fvKey: string;
-  anpKey: string;
-  llnKey: string;
+  /** Property names and their JSON `"name":` prefixes: built once, not per row. */
+  nameKey: PropertyKey;
+  fvKey: PropertyKey;
+  anpKey: PropertyKey;
+  llnKey: PropertyKey;
   /** Choice value -> label, the first option winning as with `options.find`. */
   labels: Map<unknown, string>;
   /** Lookup target table -> navigation property (undefined when there is none). */
   navs: Map<string, string | undefined>;
 }
+
+/** A property name with its JSON text (`,"name":`), so a row serialised as text concatenates, not escapes. */
+interface PropertyKey {
+  name: string;
+  json: string;
+}
+
+const propertyKey = (name: string): PropertyKey => ({ name, json: `,${JSON.stringify(name)}:` });
 
 const columnPlans = new WeakMap<ColumnDef, ColumnPlan>();
 
@@ -129,15 +147,64 @@ function columnPlan(c: ColumnDef): ColumnPlan {
   const labels = new Map<unknown, string>();
   for (const o of c.options ?? []) if (!labels.has(o.value)) labels.set(o.value, o.label);
   plan = {
-    fvKey: `${c.name}@${FV}`,
-    anpKey: `${c.name}@${ANP}`,
-    llnKey: `${c.name}@${LLN}`,
+    nameKey: propertyKey(c.name),
+    fvKey: propertyKey(`${c.name}@${FV}`),
+    anpKey: propertyKey(`${c.name}@${ANP}`),
+    llnKey: propertyKey(`${c.name}@${LLN}`),
     labels,
     navs: new Map(),
   };
   columnPlans.set(c, plan);
   return plan;
 }
+
+/** Strings that JSON.stringify would change beyond adding quotes (quotes, backslashes, controls, surrogates). */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON must escape
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** `JSON.stringify(v)` for the values rows hold, without a call into the serialiser for plain strings. */
+const jsonValue = (v: unknown): string => {
+  if (typeof v === 'string') return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  return JSON.stringify(v) ?? 'null';
+};
+
+/**
+ * Where a served row's properties go, in order: an object (single reads, the control API) or JSON
+ * text (pages: thousands of rows of some 40 properties each, where building objects only to
+ * stringify them cost as much as everything else the simulator does for a page).
+ */
+interface RowSink<T> {
+  begin(etag: string): void;
+  put(key: PropertyKey, value: unknown): void;
+  end(): T;
+}
+
+const objectSink = (): RowSink<Record<string, unknown>> => {
+  let out: Record<string, unknown> = {};
+  return {
+    begin(etag) {
+      out = { '@odata.etag': etag };
+    },
+    put(key, value) {
+      out[key.name] = value;
+    },
+    end: () => out,
+  };
+};
+
+const textSink = (): RowSink<string> => {
+  let out = '';
+  return {
+    begin(etag) {
+      out = `{"@odata.etag":${jsonValue(etag)}`;
+    },
+    put(key, value) {
+      out += key.json + jsonValue(value);
+    },
+    end: () => `${out}}`,
+  };
+};
 
 /** Which annotations a request asked for, decided once per request rather than per value. */
 interface AnnotationFlags {
@@ -261,15 +328,29 @@ export class WebApi {
     select: ColumnDef[] | undefined,
     annotate?: (term: string) => boolean,
   ): Record<string, unknown> {
-    return this.projector(state, select, annotate)(row);
+    return this.projector(state, select, annotate, objectSink())(row);
   }
 
-  /** `project` for many rows of one request: everything that does not depend on the row is done once. */
-  private projector(
+  private pageWriter(head: Record<string, unknown>, rows: number): JsonPageWriter {
+    // Rows of the built-in tables serve at 0.5-2 KB; starting near the right size saves regrowing.
+    return new JsonPageWriter(head, 1024 + rows * 1024);
+  }
+
+  /** Rows of one request served as JSON text: everything that does not depend on the row is done once. */
+  private serializer(
     state: TableState,
     select: ColumnDef[] | undefined,
     annotate: ((term: string) => boolean) | undefined,
-  ): (row: Row) => Record<string, unknown> {
+  ): (row: Row) => string {
+    return this.projector(state, select, annotate, textSink());
+  }
+
+  private projector<T>(
+    state: TableState,
+    select: ColumnDef[] | undefined,
+    annotate: ((term: string) => boolean) | undefined,
+    sink: RowSink<T>,
+  ): (row: Row) => T {
     const def = state.def;
     const columns = select ?? def.columns;
     const plans = columns.map(columnPlan);
@@ -283,24 +364,26 @@ export class WebApi {
       return targets.get(name);
     };
     const primaryKey = def.primaryKey;
+    // A $select without the key still returns it, after the selected columns.
+    const addKey = select !== undefined && !select.some((c) => c.name === primaryKey);
+    const keyProperty = propertyKey(primaryKey);
     return (row) => {
-      const out: Record<string, unknown> = { '@odata.etag': `W/"${row.version}"` };
+      sink.begin(`W/"${row.version}"`);
       const values = row.values;
       for (let i = 0; i < columns.length; i++) {
         const c = columns[i] as ColumnDef;
+        const plan = plans[i] as ColumnPlan;
         const v = values[c.name] ?? null;
-        if (annotated && v !== null) {
-          this.annotations(out, c, plans[i] as ColumnPlan, v, row, flags, targetTable);
-        }
-        out[c.name] = v;
+        if (annotated && v !== null) this.annotations(sink, c, plan, v, row, flags, targetTable);
+        sink.put(plan.nameKey, v);
       }
-      if (select && !(primaryKey in out)) out[primaryKey] = row.id;
-      return out;
+      if (addKey) sink.put(keyProperty, row.id);
+      return sink.end();
     };
   }
 
   private annotations(
-    out: Record<string, unknown>,
+    sink: RowSink<unknown>,
     c: ColumnDef,
     plan: ColumnPlan,
     v: unknown,
@@ -311,20 +394,20 @@ export class WebApi {
     const fv = flags.fv;
     switch (c.type) {
       case 'choice':
-        if (fv) out[plan.fvKey] = plan.labels.get(v) ?? String(v);
+        if (fv) sink.put(plan.fvKey, plan.labels.get(v) ?? String(v));
         break;
       case 'bool':
-        if (fv) out[plan.fvKey] = (c.boolLabels ?? ['No', 'Yes'])[v === true ? 1 : 0];
+        if (fv) sink.put(plan.fvKey, (c.boolLabels ?? ['No', 'Yes'])[v === true ? 1 : 0]);
         break;
       case 'datetime':
-        if (fv) out[plan.fvKey] = formatDate(String(v));
+        if (fv) sink.put(plan.fvKey, formatDate(String(v)));
         break;
       case 'money':
-        if (fv) out[plan.fvKey] = money.format(Number(v));
+        if (fv) sink.put(plan.fvKey, money.format(Number(v)));
         break;
       case 'int':
       case 'decimal':
-        if (fv) out[plan.fvKey] = formatNumber(v);
+        if (fv) sink.put(plan.fvKey, formatNumber(v));
         break;
       case 'lookup': {
         const target = row.targets[c.name];
@@ -332,7 +415,7 @@ export class WebApi {
         if (fv) {
           const t = targetTable(target);
           const name = t?.rows.get(String(v))?.values[t.def.primaryName];
-          if (name !== undefined && name !== null) out[plan.fvKey] = name;
+          if (name !== undefined && name !== null) sink.put(plan.fvKey, name);
         }
         if (flags.anp) {
           if (!plan.navs.has(target)) {
@@ -344,9 +427,9 @@ export class WebApi {
             );
           }
           const nav = plan.navs.get(target);
-          if (nav) out[plan.anpKey] = nav;
+          if (nav) sink.put(plan.anpKey, nav);
         }
-        if (flags.lln) out[plan.llnKey] = target;
+        if (flags.lln) sink.put(plan.llnKey, target);
         break;
       }
       default:
@@ -444,9 +527,12 @@ export class WebApi {
     const wantCount = req.query.get('$count') === 'true';
     const { rows, more, total } = this.page(state, filter, order, pageSize, cookie, wantCount);
     const annotate = this.annotate(prefer);
-    const body: Record<string, unknown> = { '@odata.context': this.context(state, select) };
-    if (wantCount) body['@odata.count'] = Math.min(total ?? 0, COUNT_CAP);
-    body.value = rows.map(this.projector(state, select, annotate));
+    const head: Record<string, unknown> = { '@odata.context': this.context(state, select) };
+    if (wantCount) head['@odata.count'] = Math.min(total ?? 0, COUNT_CAP);
+    const body = this.pageWriter(head, rows.length);
+    const serialize = this.serializer(state, select, annotate);
+    for (const row of rows) body.row(serialize(row));
+    const tail: Record<string, unknown> = {};
     if (more && top === undefined) {
       const last = rows[rows.length - 1] as Row;
       const next: PageCookie = {
@@ -454,9 +540,9 @@ export class WebApi {
         lastId: last.id,
         ...(order.length > 0 ? { keys: order.map((k) => last.values[k.column.name] ?? null) } : {}),
       };
-      body['@odata.nextLink'] = this.linkWith(state, req, { $skiptoken: encodeSkipToken(next) });
+      tail['@odata.nextLink'] = this.linkWith(state, req, { $skiptoken: encodeSkipToken(next) });
     }
-    return json(200, body, this.preferenceApplied(prefer, pageSize));
+    return jsonText(200, body.end(tail), this.preferenceApplied(prefer, pageSize));
   }
 
   /** One page of rows after the cookie's position, in order-by order (primary key when none). */
@@ -531,10 +617,10 @@ export class WebApi {
     const startVersion = cookie?.startVersion ?? this.store.version;
     const { rows, more } = this.page(state, undefined, [], pageSize, cookie, false);
     const annotate = this.annotate(prefer);
-    const body: Record<string, unknown> = {
-      '@odata.context': this.context(state, select),
-      value: rows.map(this.projector(state, select, annotate)),
-    };
+    const body = this.pageWriter({ '@odata.context': this.context(state, select) }, rows.length);
+    const serialize = this.serializer(state, select, annotate);
+    for (const row of rows) body.row(serialize(row));
+    const tail: Record<string, unknown> = {};
     if (more) {
       const next: PageCookie = {
         page: (cookie?.page ?? 1) + 1,
@@ -542,13 +628,13 @@ export class WebApi {
         startVersion,
         tracking: true,
       };
-      body['@odata.nextLink'] = this.linkWith(state, req, { $skiptoken: encodeSkipToken(next) });
+      tail['@odata.nextLink'] = this.linkWith(state, req, { $skiptoken: encodeSkipToken(next) });
     } else {
       // 'end' reproduces the real hazard: rows edited behind the load's cursor are not in the next delta.
       const version = this.ctx.initialTokenAt === 'start' ? startVersion : this.store.version;
-      body['@odata.deltaLink'] = this.deltaLink(state, req, version);
+      tail['@odata.deltaLink'] = this.deltaLink(state, req, version);
     }
-    return json(200, body, this.preferenceApplied({ ...prefer, trackChanges: true }, pageSize));
+    return jsonText(200, body.end(tail), this.preferenceApplied({ ...prefer, trackChanges: true }, pageSize));
   }
 
   private deltaLink(state: TableState, req: ApiRequest, version: number): string {
@@ -586,19 +672,19 @@ export class WebApi {
     const { upserts, deletes } = this.store.changesBetween(state, from, upTo);
     const all = [...upserts, ...deletes];
     const slice = all.slice(offset, offset + pageSize);
-    const project = this.projector(state, select, this.annotate(prefer));
+    const serialize = this.serializer(state, select, this.annotate(prefer));
     const deletedContext = `${this.ctx.apiUrl}$metadata#${def.entitySetName}/$deletedEntity`;
-    const value: Record<string, unknown>[] = [];
+    const body = this.pageWriter({ '@odata.context': this.context(state, select, '/$delta') }, slice.length);
     for (const entry of slice) {
       if (entry.deleted) {
-        value.push({ '@odata.context': deletedContext, id: entry.id, reason: 'deleted' });
+        body.row(JSON.stringify({ '@odata.context': deletedContext, id: entry.id, reason: 'deleted' }));
         continue;
       }
       const row = state.rows.get(entry.id);
       // Deleted after this read's upper bound: its tombstone comes in the next delta.
-      if (row) value.push(project(row));
+      if (row) body.row(serialize(row));
     }
-    const body: Record<string, unknown> = { '@odata.context': this.context(state, select, '/$delta'), value };
+    const tail: Record<string, unknown> = {};
     if (offset + pageSize < all.length) {
       const next: PageCookie = {
         page: (cookie?.page ?? 1) + 1,
@@ -606,14 +692,14 @@ export class WebApi {
         offset: offset + pageSize,
         tracking: true,
       };
-      body['@odata.nextLink'] = this.linkWith(state, req, {
+      tail['@odata.nextLink'] = this.linkWith(state, req, {
         $deltatoken: tokenText,
         $skiptoken: encodeSkipToken(next),
       });
     } else {
-      body['@odata.deltaLink'] = this.deltaLink(state, req, upTo);
+      tail['@odata.deltaLink'] = this.deltaLink(state, req, upTo);
     }
-    return json(200, body, this.preferenceApplied({ ...prefer, trackChanges: true }, pageSize));
+    return jsonText(200, body.end(tail), this.preferenceApplied({ ...prefer, trackChanges: true }, pageSize));
   }
 
   private count(state: TableState, req: ApiRequest): ApiResponse {
