@@ -216,21 +216,80 @@ export class ServiceBusDriver {
         continue;
       }
       try {
-        while (!this.stopped) {
-          const messages = await receiver.receiveMessages(1, {
-            maxWaitTimeInMs: this.options.sessionIdleTimeoutMs,
-          });
-          if (messages.length === 0) break;
-          for (const message of messages) await this.handle(plan, receiver, message);
-        }
-      } catch (error) {
-        if (!this.stopped) this.onError(name, error);
+        await this.serveSession(plan, receiver);
       } finally {
         await receiver.close().catch(() => undefined);
       }
     }
   }
 
+  /**
+   * Hands one locked session's messages to the function one at a time, until the session has had
+   * no message for sessionIdleTimeout, its link fails, or the driver stops; a message being handled
+   * always finishes first. Streaming (subscribe) and not batch receives: a receiveMessages call
+   * that times out drains the link's credit, and when the broker's answer is 200 ms late (an event
+   * loop busy with a page, in this one-process stack) the SDK closes the link, even after handing
+   * over a message that came in during the drain. The broker then released the session and gave
+   * that message to another receiver while its first invocation still ran.
+   */
+  private serveSession(plan: TriggerPlan, receiver: ServiceBusSessionReceiver): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let busy = false;
+      let done = false;
+      let endAfterMessage = false;
+      let idle: NodeJS.Timeout | undefined;
+      const end = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(idle);
+        this.abort.signal.removeEventListener('abort', endWhenFree);
+        resolve();
+      };
+      function endWhenFree(): void {
+        if (busy) endAfterMessage = true;
+        else end();
+      }
+      const armIdle = () => {
+        clearTimeout(idle);
+        idle = setTimeout(endWhenFree, this.options.sessionIdleTimeoutMs);
+      };
+      this.abort.signal.addEventListener('abort', endWhenFree, { once: true });
+      receiver.subscribe(
+        {
+          processMessage: async (message) => {
+            // Arrived while the session is being let go: left unsettled, so the broker gives it to
+            // the session's next receiver once this link closes (counted as a delivery, as on Azure).
+            if (done || endAfterMessage) return;
+            busy = true;
+            clearTimeout(idle);
+            try {
+              await this.handle(plan, receiver, message);
+            } finally {
+              busy = false;
+              if (endAfterMessage || this.stopped) end();
+              else armIdle();
+            }
+          },
+          processError: async ({ error }) => {
+            if (done) return;
+            if (!this.stopped) this.onError(plan.name, error);
+            // A session receiver does not recover from a link error (lock lost, link closed).
+            endWhenFree();
+          },
+        },
+        { autoCompleteMessages: false, maxConcurrentCalls: 1 },
+      );
+      if (this.stopped) endWhenFree();
+      else armIdle();
+    });
+  }
+
+  /**
+   * Streams the queue's messages to the function, up to maxConcurrentCalls at once, until the
+   * driver stops; then lets the invocations in flight finish and settle before closing. Streaming
+   * for the same reason as sessions (see serveSession): a batch receive's drain timing out closes
+   * the link under a message already handed over, and the broker redelivers it while it runs.
+   */
   private async plainLoop(plan: TriggerPlan): Promise<void> {
     const { name } = plan;
     const receiver = plan.client.createReceiver(plan.queue, {
@@ -239,23 +298,28 @@ export class ServiceBusDriver {
     });
     const inFlight = new Set<Promise<void>>();
     try {
-      while (!this.stopped) {
-        const free = this.options.maxConcurrentCalls - inFlight.size;
-        if (free <= 0) {
-          await Promise.race(inFlight);
-          continue;
-        }
-        const messages = await receiver
-          .receiveMessages(free, { maxWaitTimeInMs: 1000 })
-          .catch((error: unknown) => {
+      const subscription = receiver.subscribe(
+        {
+          processMessage: async (message) => {
+            // Delivered during shutdown: left unsettled, so it is released when the receiver closes.
+            if (this.stopped) return;
+            const run = this.handle(plan, receiver, message);
+            inFlight.add(run);
+            try {
+              await run;
+            } finally {
+              inFlight.delete(run);
+            }
+          },
+          processError: async ({ error }) => {
+            // The SDK reconnects a plain receiver by itself; the error is only reported.
             if (!this.stopped) this.onError(name, error);
-            return [] as ServiceBusReceivedMessage[];
-          });
-        for (const message of messages) {
-          const run = this.handle(plan, receiver, message).finally(() => inFlight.delete(run));
-          inFlight.add(run);
-        }
-      }
+          },
+        },
+        { autoCompleteMessages: false, maxConcurrentCalls: this.options.maxConcurrentCalls },
+      );
+      await untilAborted(this.abort.signal);
+      await subscription.close().catch(() => undefined);
       await Promise.all(inFlight);
     } finally {
       await receiver.close().catch(() => undefined);
@@ -301,5 +365,12 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
       clearTimeout(timer);
       resolve();
     });
+  });
+}
+
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    signal.addEventListener('abort', () => resolve(), { once: true });
   });
 }

@@ -25,6 +25,12 @@ export const brokerOptionsSchema = z.object({
   queues: z.array(queueDefinitionSchema).default([]),
   /** Longest time a next-available-session attach is held open when the client asks for more. */
   maxSessionWaitMs: z.number().int().min(0).default(65_000),
+  /**
+   * Fault injection: answer a receiver's drain request this late, as over a slow network. Messages
+   * sent meanwhile are still delivered on the link's credit; the SDK closes a link whose drain is
+   * not answered within 200 ms.
+   */
+  drainReplyDelayMs: z.number().int().min(0).default(0),
   clock: z.custom<BrokerClock>((v) => typeof (v as BrokerClock | undefined)?.now === 'function').optional(),
 });
 export type BrokerOptionsInput = z.input<typeof brokerOptionsSchema>;

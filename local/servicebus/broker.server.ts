@@ -335,10 +335,17 @@ export async function startServiceBusBroker(input: BrokerOptionsInput = {}): Pro
   };
   container.on('sender_flow', onFlow);
   container.on('sender_draining', (ctx: EventContext) => {
-    const consumer = consumers.get(ctx.sender as Sender);
+    const sender = ctx.sender as Sender;
+    const consumer = consumers.get(sender);
     if (!consumer) return;
     consumer.entity.creditAdded(consumer);
-    consumer.drain();
+    if (options.drainReplyDelayMs === 0) {
+      consumer.drain();
+      return;
+    }
+    setTimeout(() => {
+      if (consumers.get(sender) === consumer && sender.is_open()) consumer.drain();
+    }, options.drainReplyDelayMs);
   });
 
   // ------------------------------------------------------------------ settlement
