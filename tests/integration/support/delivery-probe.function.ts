@@ -27,7 +27,7 @@ const meta = (context: InvocationContext, name: string): unknown => {
   return m[name] ?? m[name.charAt(0).toUpperCase() + name.slice(1)];
 };
 
-const record = async (key: string, messageId: string, context: InvocationContext): Promise<void> => {
+const record = async (key: string, messageId: string): Promise<void> => {
   deliveryProbe.handled.set(messageId, (deliveryProbe.handled.get(messageId) ?? 0) + 1);
   if (running.has(key)) deliveryProbe.overlaps.push(key);
   running.add(key);
@@ -44,7 +44,7 @@ app.serviceBusQueue('session-probe', {
   isSessionsEnabled: true,
   handler: async (_message: unknown, context: InvocationContext) => {
     const messageId = String(meta(context, 'messageId'));
-    await record(`session ${String(meta(context, 'sessionId'))}`, messageId, context);
+    await record(`session ${String(meta(context, 'sessionId'))}`, messageId);
   },
 });
 
@@ -53,6 +53,6 @@ app.serviceBusQueue('plain-probe', {
   queueName: 'plain-probe',
   handler: async (_message: unknown, context: InvocationContext) => {
     const messageId = String(meta(context, 'messageId'));
-    await record(`message ${messageId}`, messageId, context);
+    await record(`message ${messageId}`, messageId);
   },
 });
