@@ -125,8 +125,8 @@ export class ServiceBusDriver {
 
   /**
    * Lets in-flight invocations finish and settle, like the host draining on shutdown. The loops end
-   * within the receive wait or the client's operation timeout (a pending acceptNextSession ignores
-   * the abort signal), so the clients must stay open until then: closing them first leaves the SDK
+   * once their invocations have, or within the client's operation timeout (a pending
+   * acceptNextSession ignores the abort signal), so the clients must stay open until then: closing them first leaves the SDK
    * waiting a full minute for a reply that cannot come.
    */
   async stop(): Promise<void> {
