@@ -121,10 +121,10 @@ const formatNumber = (v: unknown): string => {
 /** What serving a column needs that is the same for every row, worked out once per column. */
 interface ColumnPlan {
   /** Property names and their JSON `"name":` prefixes: built once, not per row. */
-  nameKey: PropertyKey;
-  fvKey: PropertyKey;
-  anpKey: PropertyKey;
-  llnKey: PropertyKey;
+  nameKey: ServedKey;
+  fvKey: ServedKey;
+  anpKey: ServedKey;
+  llnKey: ServedKey;
   /** Choice value -> label, the first option winning as with `options.find`. */
   labels: Map<unknown, string>;
   /** Lookup target table -> navigation property (undefined when there is none). */
@@ -132,12 +132,12 @@ interface ColumnPlan {
 }
 
 /** A property name with its JSON text (`,"name":`), so a row serialised as text concatenates, not escapes. */
-interface PropertyKey {
+interface ServedKey {
   name: string;
   json: string;
 }
 
-const propertyKey = (name: string): PropertyKey => ({ name, json: `,${JSON.stringify(name)}:` });
+const servedKey = (name: string): ServedKey => ({ name, json: `,${JSON.stringify(name)}:` });
 
 const columnPlans = new WeakMap<ColumnDef, ColumnPlan>();
 
@@ -147,10 +147,10 @@ function columnPlan(c: ColumnDef): ColumnPlan {
   const labels = new Map<unknown, string>();
   for (const o of c.options ?? []) if (!labels.has(o.value)) labels.set(o.value, o.label);
   plan = {
-    nameKey: propertyKey(c.name),
-    fvKey: propertyKey(`${c.name}@${FV}`),
-    anpKey: propertyKey(`${c.name}@${ANP}`),
-    llnKey: propertyKey(`${c.name}@${LLN}`),
+    nameKey: servedKey(c.name),
+    fvKey: servedKey(`${c.name}@${FV}`),
+    anpKey: servedKey(`${c.name}@${ANP}`),
+    llnKey: servedKey(`${c.name}@${LLN}`),
     labels,
     navs: new Map(),
   };
@@ -176,7 +176,7 @@ const jsonValue = (v: unknown): string => {
  */
 interface RowSink<T> {
   begin(etag: string): void;
-  put(key: PropertyKey, value: unknown): void;
+  put(key: ServedKey, value: unknown): void;
   end(): T;
 }
 
@@ -366,7 +366,7 @@ export class WebApi {
     const primaryKey = def.primaryKey;
     // A $select without the key still returns it, after the selected columns.
     const addKey = select !== undefined && !select.some((c) => c.name === primaryKey);
-    const keyProperty = propertyKey(primaryKey);
+    const keyProperty = servedKey(primaryKey);
     return (row) => {
       sink.begin(`W/"${row.version}"`);
       const values = row.values;
