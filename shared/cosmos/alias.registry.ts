@@ -70,4 +70,38 @@ export class AliasRegistry {
       throw CosmosStoreError.from(error, 'reading the alias registry');
     }
   }
+
+  /**
+   * The person each of these rows is registered to (rows without a marker are absent). A pull that
+   * meets such a row before the person holds it (between push-create's registration and its link)
+   * writes it into that person rather than creating a second one.
+   */
+  async personsOf(rowIds: readonly string[]): Promise<Map<string, string>> {
+    const persons = new Map<string, string>();
+    if (rowIds.length === 0) return persons;
+    try {
+      const { resources } = await this.container.items
+        .query<unknown>(
+          {
+            query:
+              'SELECT c.rowId, c.personId FROM c WHERE c.entity = @partition AND c.type = @type AND ARRAY_CONTAINS(@ids, c.rowId)',
+            parameters: [
+              { name: '@partition', value: ALIAS_PARTITION },
+              { name: '@type', value: 'alias' },
+              { name: '@ids', value: rowIds.map((id) => id.toLowerCase()) },
+            ],
+          },
+          { partitionKey: ALIAS_PARTITION },
+        )
+        .fetchAll();
+      for (const resource of resources) {
+        const { rowId, personId } = (resource ?? {}) as { rowId?: unknown; personId?: unknown };
+        if (typeof rowId === 'string' && typeof personId === 'string')
+          persons.set(rowId.toLowerCase(), personId);
+      }
+      return persons;
+    } catch (error) {
+      throw CosmosStoreError.from(error, `reading the alias registry for ${rowIds.length} rows`);
+    }
+  }
 }

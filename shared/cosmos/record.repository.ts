@@ -11,6 +11,8 @@ export interface InvalidDocument {
   id: string;
   etag: string | undefined;
   message: string;
+  /** The stored document as read (a marketing person not linked to Dynamics yet is not a record). */
+  raw?: Record<string, unknown>;
 }
 
 export interface FoundDocuments {
@@ -152,6 +154,12 @@ export class RecordRepository {
     return this.aliases?.rowIds();
   }
 
+  /** Registered person of each of these rows (people only; none without a registry). */
+  async aliasesOf(rowIds: readonly string[]): Promise<ReadonlyMap<string, string>> {
+    if (this.options.kind !== 'person' || this.aliases === undefined) return new Map();
+    return this.aliases.personsOf(rowIds);
+  }
+
   /** Registers a row a person is about to hold under another id; throws if it cannot. */
   async registerAlias(rowId: string, personId: string): Promise<void> {
     if (this.options.kind !== 'person') return;
@@ -289,6 +297,7 @@ export class RecordRepository {
             .slice(0, 5)
             .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
             .join('; '),
+          raw: resource,
         });
       }
     }

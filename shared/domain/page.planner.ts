@@ -16,6 +16,11 @@ export interface PlanContext {
   now: string;
   /** Set during a full load (initial or resync): every row read is stamped as seen by this load. */
   loadId?: string;
+  /**
+   * Row id -> the person registered to hold it (push-create registers before it links). A row no
+   * person holds yet goes into that person, when it is among the documents, instead of a new one.
+   */
+  aliases?: ReadonlyMap<string, string>;
 }
 
 export interface PageInput {
@@ -149,8 +154,8 @@ export function planPage(
     const doc =
       profile.kind === 'person'
         ? profile.logicalName === 'lead'
-          ? (index.lead(id) ?? index.person(id))
-          : (index.contact(id) ?? index.person(id))
+          ? (index.lead(id) ?? index.person(ctx.aliases?.get(id)) ?? index.person(id))
+          : (index.contact(id) ?? index.person(ctx.aliases?.get(id)) ?? index.person(id))
         : index.id(id);
     if (doc === undefined) continue;
     const updated = applyDeletion(profile, doc, id, ctx.now);
@@ -273,11 +278,17 @@ export function incomingMarketingValues(rules: readonly PersonFieldRule[], row: 
   return out;
 }
 
-function findPerson(row: MappedRow, index: DocIndex): { person?: PersonRecord; newId: string } {
+function findPerson(
+  row: MappedRow,
+  index: DocIndex,
+  aliases: ReadonlyMap<string, string> | undefined,
+): { person?: PersonRecord; newId: string } {
+  const registered = index.person(aliases?.get(row.id));
   if (row.table === 'lead') {
-    return { person: index.lead(row.id) ?? index.person(row.id), newId: row.id };
+    const person = index.lead(row.id) ?? registered ?? index.person(row.id);
+    return { person, newId: person?.id ?? row.id };
   }
-  const own = index.contact(row.id);
+  const own = index.contact(row.id) ?? registered;
   if (own) return { person: own, newId: own.id };
   const lead = (row.values.originatingleadid as LookupValue | null | undefined)?.id;
   if (lead !== undefined) {
@@ -308,7 +319,7 @@ function applyPersonRow(
   ctx: PlanContext,
 ): Outcome | undefined {
   const table = row.table as SourceTable;
-  const { person, newId } = findPerson(row, index);
+  const { person, newId } = findPerson(row, index, ctx.aliases);
   const previous = person?.dynamics[table];
   // A contact takes the person over from its lead (qualification); a lead never takes over a contact.
   const primary = person === undefined || person.type === table || table === 'contact';

@@ -12,8 +12,8 @@ export class InMemoryRecordStore implements RecordStore {
   private readonly docs = new Map<string, RecordDocument>();
   /** Lead and contact ids -> person id, the people container's secondary lookups. */
   private readonly aliases = new Map<string, string>();
-  /** Rows registered as about to be held under another id (before the person is written). */
-  private readonly registered = new Set<string>();
+  /** Rows registered as about to be held under another id (before the person is written): row -> person. */
+  private readonly registered = new Map<string, string>();
   private version = 0;
   private sampledChars = 0;
   private sampled = 0;
@@ -86,11 +86,20 @@ export class InMemoryRecordStore implements RecordStore {
 
   /** Every row held under another id, including contacts that joined their lead's person. */
   async aliasedRowIds(): Promise<ReadonlySet<string>> {
-    return new Set([...this.registered, ...this.aliases.keys()]);
+    return new Set([...this.registered.keys(), ...this.aliases.keys()]);
   }
 
-  async registerAlias(rowId: string, _personId: string): Promise<void> {
-    this.registered.add(rowId.toLowerCase());
+  async registerAlias(rowId: string, personId: string): Promise<void> {
+    this.registered.set(rowId.toLowerCase(), personId);
+  }
+
+  async aliasesOf(rowIds: readonly string[]): Promise<ReadonlyMap<string, string>> {
+    const persons = new Map<string, string>();
+    for (const id of rowIds) {
+      const person = this.registered.get(id.toLowerCase());
+      if (person !== undefined) persons.set(id.toLowerCase(), person);
+    }
+    return persons;
   }
 
   async *recordsOf(entity: string, pageSize = 500): AsyncGenerator<FoundDocuments> {

@@ -21,7 +21,8 @@ import {
 } from '../domain/checkpoint.state';
 import type { EntityProfile } from '../domain/entity.profile';
 import { lookupIdsOf, markUnseen, planPage, type PageInput, type PagePlan } from '../domain/page.planner';
-import type { RecordDocument } from '../domain/record.model';
+import { marketingPersonSchema } from '../domain/push.planner';
+import { isPerson, type PersonRecord, type RecordDocument } from '../domain/record.model';
 import type { Logger } from '../telemetry/logger';
 
 /** The delta feed (ChangeTrackingReader satisfies it). */
@@ -42,6 +43,8 @@ export interface RecordStore {
    * undefined when unknown; without it people are always read before they are written.
    */
   aliasedRowIds?(): Promise<ReadonlySet<string> | undefined>;
+  /** The person registered for each of these rows, for rows met before their person holds them. */
+  aliasesOf?(rowIds: readonly string[]): Promise<ReadonlyMap<string, string>>;
   /** Documents per write call the store prefers (undefined: one call per page). */
   readonly preferredWriteBatch?: number | undefined;
 }
@@ -358,7 +361,7 @@ export class PullUseCase {
       ready = ready.length === 0 ? plan.writes : ready.concat(plan.writes);
       if (ready.length >= batch || start + slice >= fastRows.length) {
         // Caught at once: a batch failing while later ones are planned must not be an unhandled rejection.
-        writes.push(this.deps.records.write(ready).catch((failed: unknown) => ({ failed })));
+        writes.push(this.writeCreates(ready, aliased).catch((failed: unknown) => ({ failed })));
         ready = [];
       }
     }
@@ -388,16 +391,45 @@ export class PullUseCase {
     await this.writePage({ rows: slowRows, deleted: page.deleted }, undefined);
   }
 
+  /**
+   * One batch of a first-load page, written create-only after asking the alias registry once more
+   * about exactly these rows: one registered since the page's check (push-create linking a person to
+   * an existing row) would otherwise become a second person. Such documents are not written; they
+   * come back as conflicts, so their rows take the read path, which puts them into that person.
+   */
+  private async writeCreates(docs: RecordDocument[], checked: ReadonlySet<string>): Promise<WriteOutcome> {
+    if (this.profile.kind !== 'person' || this.deps.records.aliasesOf === undefined) {
+      return this.deps.records.write(docs);
+    }
+    const rowIdsOf = (doc: RecordDocument): string[] =>
+      isPerson(doc)
+        ? [doc.dynamics.leadId, doc.dynamics.contactId].filter((id): id is string => id !== undefined)
+        : [doc.id];
+    const registered = await this.deps.records.aliasesOf(docs.flatMap(rowIdsOf));
+    const late = (doc: RecordDocument) => rowIdsOf(doc).some((id) => registered.has(id) && !checked.has(id));
+    const held = docs.filter(late);
+    if (held.length === 0) return this.deps.records.write(docs);
+    const rest = docs.filter((doc) => !late(doc));
+    const outcome = rest.length > 0 ? await this.deps.records.write(rest) : { written: 0, conflicts: [] };
+    return { written: outcome.written, conflicts: [...outcome.conflicts, ...held.map((doc) => doc.id)] };
+  }
+
   /** Plans and writes one page, re-planning documents someone else changed meanwhile. */
   private async writePage(page: PageInput, loadId: string | undefined): Promise<void> {
     const ids = lookupIdsOf(this.profile, page);
     const now = this.now().toISOString();
     for (let attempt = 1; ; attempt += 1) {
-      const found = await this.deps.records.findForPage(ids);
+      // Rows registered to a person that does not hold them yet: that person is read too, and the
+      // row goes into it (push-create registers, then links; a pull in between must not add a person).
+      const aliases = this.profile.kind === 'person' ? await this.deps.records.aliasesOf?.(ids) : undefined;
+      const lookup =
+        aliases !== undefined && aliases.size > 0 ? [...new Set([...ids, ...aliases.values()])] : ids;
+      const found = await this.deps.records.findForPage(lookup);
       const knownEtags = new Map<string, string>();
+      const awaiting = this.awaitingLink(found.invalid, aliases, now);
       for (const bad of found.invalid) {
         if (bad.etag !== undefined) knownEtags.set(bad.id, bad.etag);
-        if (attempt === 1) {
+        if (attempt === 1 && !awaiting.has(bad.id)) {
           await this.deps.errors.record({
             entity: this.profile.logicalName,
             recordId: bad.id,
@@ -409,9 +441,11 @@ export class PullUseCase {
           });
         }
       }
-      const plan = planPage(this.profile, page, found.docs, {
+      const docs = awaiting.size > 0 ? [...found.docs, ...awaiting.values()] : found.docs;
+      const plan = planPage(this.profile, page, docs, {
         now,
         ...(loadId !== undefined ? { loadId } : {}),
+        ...(aliases !== undefined && aliases.size > 0 ? { aliases } : {}),
       });
       const outcome = await this.deps.records.write(plan.writes, knownEtags);
       this.stats.written += outcome.written;
@@ -424,6 +458,36 @@ export class PullUseCase {
       this.stats.pages += 1;
       return;
     }
+  }
+
+  /**
+   * Registered persons that are not records yet: a marketing person push-create is linking to a row
+   * of this page has no Dynamics part until the link is written. As a record with an empty Dynamics
+   * part the row joins it as the link would (written under the person's _etag, so a link written
+   * meanwhile makes this a conflict and a re-plan); anything else stays an invalid document.
+   */
+  private awaitingLink(
+    invalid: readonly { id: string; raw?: Record<string, unknown> }[],
+    aliases: ReadonlyMap<string, string> | undefined,
+    now: string,
+  ): Map<string, PersonRecord> {
+    const out = new Map<string, PersonRecord>();
+    if (aliases === undefined || aliases.size === 0 || invalid.length === 0) return out;
+    const registered = new Set(aliases.values());
+    for (const bad of invalid) {
+      if (!registered.has(bad.id) || bad.raw === undefined) continue;
+      const person = marketingPersonSchema.safeParse(bad.raw);
+      if (!person.success) continue;
+      // System properties (_etag, _rid, _ts, ...) are the store's, not part of what is written.
+      const stored = Object.fromEntries(Object.entries(person.data).filter(([key]) => !key.startsWith('_')));
+      out.set(bad.id, {
+        ...stored,
+        type: person.data.type ?? (this.profile.logicalName as 'lead' | 'contact'),
+        dynamics: { ...(person.data.dynamics ?? {}) },
+        sync: { updatedAt: now, agreed: {} },
+      } as unknown as PersonRecord);
+    }
+    return out;
   }
 
   /** Error records are part of the page: written before the checkpoint moves past it. */

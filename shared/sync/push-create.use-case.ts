@@ -143,16 +143,23 @@ export class CreatePersonUseCase {
 
   private async linkFound(person: MarketingPerson, row: MappedRow): Promise<CreatePersonResult> {
     const table = row.table as PersonTable;
-    const others = await this.deps.people.findForPage([row.id]);
-    const other = others.docs.find((doc) => doc.id !== person.id);
-    if (other !== undefined) {
+    const heldElsewhere = async (): Promise<CreatePersonResult | undefined> => {
+      const others = await this.deps.people.findForPage([row.id]);
+      const other = others.docs.find((doc) => doc.id !== person.id);
+      if (other === undefined) return undefined;
       this.deps.log.warn('person already synced under another document', {
         personId: person.id,
         other: other.id,
       });
       return { status: 'duplicate', table, rowId: row.id, otherPersonId: other.id };
-    }
+    };
+    const before = await heldElsewhere();
+    if (before !== undefined) return before;
     await this.registerAlias(row.id, person.id);
+    // Once more after registering: a first load that checked the registry before the registration
+    // may have written the row as its own person in between. Pulls after it put the row into this one.
+    const after = await heldElsewhere();
+    if (after !== undefined) return after;
     const written = await this.writeLinked(person, row);
     return written ? { status: 'linked', table, rowId: row.id } : { status: 'exists', table, rowId: row.id };
   }

@@ -97,4 +97,83 @@ describe('pull fast path: people linked by push-create are not duplicated by a f
     expect([...held].sort()).toEqual([...synced].sort());
     check.mockRestore();
   });
+
+  it('a contact pulled between the registration and the link goes into the registered person', async () => {
+    // The contact load of the first test is done: this pull is incremental (read path).
+    const contact = stack.sim.control.createRow('contact', {
+      firstname: 'Mary',
+      lastname: 'Jackson',
+      emailaddress1: 'm.jackson@nasa.example',
+      new_synctomkto: true,
+    });
+    const contactId = String(contact.contactid);
+    await people().items.create({
+      id: 'mkto-mj',
+      entity: 'person',
+      firstName: 'Mary',
+      lastName: 'Jackson',
+      email: 'm.jackson@nasa.example',
+    });
+    // push-create has registered the row and not written the link yet when the pull runs.
+    await registry().register(contactId, 'mkto-mj');
+    expect((await stack.checkpoints.get('contact'))?.phase).toBe('delta');
+    expect((await stack.pull('contact')).outcome).toBe('done');
+    expect(await holding('contactId', contactId)).toEqual(['mkto-mj']);
+    expect(await ids()).not.toContain(contactId);
+    const joined = (await stack.people()).find((p) => p.id === 'mkto-mj') as PersonRecord;
+    expect(joined).toMatchObject({
+      type: 'contact',
+      email: 'm.jackson@nasa.example',
+      dynamics: { contactId, contact: { id: contactId } },
+    });
+    // The person awaiting its link is not reported as an invalid stored document.
+    const errors = await stack.errors.list('contact', 100);
+    expect(errors.filter((e) => e.recordId === 'mkto-mj')).toEqual([]);
+    // push-create's own link then finds the pull's version in place: still one person.
+    const result = await stack.creator().run({ personId: 'mkto-mj' });
+    expect(result).toMatchObject({ table: 'contact', rowId: contactId });
+    expect(await holding('contactId', contactId)).toEqual(['mkto-mj']);
+  });
+
+  it('push-create looks again after registering: a first load that wrote the row meanwhile makes it a duplicate', async () => {
+    const contact = stack.sim.control.createRow('contact', {
+      firstname: 'Christine',
+      lastname: 'Darden',
+      emailaddress1: 'c.darden@nasa.example',
+      new_synctomkto: true,
+    });
+    const contactId = String(contact.contactid);
+    await people().items.create({
+      id: 'mkto-cd',
+      entity: 'person',
+      firstName: 'Christine',
+      lastName: 'Darden',
+      email: 'c.darden@nasa.example',
+    });
+    const repository = stack.records('people');
+    const register = repository.registerAlias.bind(repository);
+    // A first load that checked the registry before this registration writes the row as its own
+    // person while push-create registers.
+    const spy = jest.spyOn(repository, 'registerAlias').mockImplementation(async (rowId, personId) => {
+      await people().items.create({
+        id: rowId,
+        entity: 'person',
+        type: 'contact',
+        dynamics: { contactId: rowId, etag: 'W/"1"', versionnumber: 1, modifiedon: null },
+        sync: { updatedAt: new Date().toISOString(), agreed: {} },
+      });
+      await register(rowId, personId);
+    });
+    try {
+      expect(await stack.creator().run({ personId: 'mkto-cd' })).toEqual({
+        status: 'duplicate',
+        table: 'contact',
+        rowId: contactId,
+        otherPersonId: contactId,
+      });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(await holding('contactId', contactId)).toEqual([contactId]);
+  });
 });

@@ -48,6 +48,7 @@ function counted(store: InMemoryRecordStore, drop: (keyof RecordStore)[] = [], b
     recordsOf: (entity) => store.recordsOf(entity),
     hasRecordsOf: (entity) => store.hasRecordsOf(entity),
     aliasedRowIds: () => store.aliasedRowIds(),
+    aliasesOf: (ids) => store.aliasesOf(ids),
     ...(batch !== undefined ? { preferredWriteBatch: batch } : {}),
   };
   for (const key of drop) delete wrapped[key];
@@ -154,6 +155,60 @@ describe('pull fast path (create-only first load)', () => {
     expect(store.size).toBe(2);
     expect(store.get(contact)).toBeUndefined();
     expect(store.get('mkto-1')).toMatchObject({ dynamics: { contactId: contact, contact: { id: contact } } });
+  });
+
+  /** A marketing person push-create has registered a row for but not linked yet. */
+  const unlinkedPerson = (personId: string, type: 'lead' | 'contact') =>
+    ({
+      id: personId,
+      entity: 'person',
+      type,
+      firstName: 'Grace',
+      dynamics: {},
+      sync: { updatedAt: '2026-01-01T00:00:00Z', agreed: {} },
+    }) as unknown as RecordDocument;
+
+  it.each(['lead', 'contact'] as const)(
+    'a %s registered to a person that does not hold it yet goes into that person, not a new one',
+    async (table) => {
+      const store = new InMemoryRecordStore('person');
+      const rowId = id(9, table === 'lead' ? 'e' : 'c');
+      await store.write([unlinkedPerson('mkto-2', table)]);
+      await store.registerAlias(rowId, 'mkto-2');
+      const c = counted(store);
+      c.records.hasRecordsOf = async () => false;
+      const row =
+        table === 'lead'
+          ? leadRow({ leadid: rowId, emailaddress1: 'g@x.io' })
+          : contactRow({ contactid: rowId, emailaddress1: 'g@x.io' });
+      await pull(table, [[row]], { records: c.records });
+      expect(store.get(rowId)).toBeUndefined();
+      expect(store.size).toBe(1);
+      const idKey = table === 'lead' ? 'leadId' : 'contactId';
+      // The person's own values then merge with the row's under the table's conflict rule.
+      expect(store.get('mkto-2')).toMatchObject({ dynamics: { [idKey]: rowId, [table]: { id: rowId } } });
+    },
+  );
+
+  it('a row registered after the page checked the registry is held back from the create and joins its person', async () => {
+    const store = new InMemoryRecordStore('person');
+    const contact = id(10, 'c');
+    await store.write([unlinkedPerson('mkto-3', 'contact')]);
+    const c = counted(store);
+    c.records.hasRecordsOf = async () => false;
+    // The page's check saw no aliases; push-create registered the row right after it.
+    c.records.aliasedRowIds = async () => new Set();
+    await store.registerAlias(contact, 'mkto-3');
+    const other = id(11, 'c');
+    await pull(
+      'contact',
+      [[contactRow({ contactid: contact }), contactRow({ contactid: other, emailaddress1: 'o@x.io' })]],
+      { records: c.records },
+    );
+    expect(store.get(contact)).toBeUndefined();
+    expect(store.get(other)).toMatchObject({ dynamics: { contactId: other } });
+    expect(store.get('mkto-3')).toMatchObject({ dynamics: { contactId: contact } });
+    expect(store.size).toBe(2);
   });
 
   it('a store preferring small calls gets each page in planned chunks, with the same documents and counts', async () => {
