@@ -30,13 +30,52 @@ export class SyncErrorRepository {
     }
   }
 
-  async list(entity: string, limit = 100): Promise<SyncErrorRecord[]> {
+  /**
+   * Marks the open pull errors of these rows resolved (a later pull synced them cleanly). One
+   * single-partition query for the page, then one write per error found, which is rare.
+   */
+  async resolve(entity: string, recordIds: readonly string[], at: string): Promise<number> {
+    if (recordIds.length === 0) return 0;
+    let open: SyncErrorRecord[];
+    try {
+      const { resources } = await this.container.items
+        .query<unknown>(
+          {
+            query:
+              "SELECT * FROM c WHERE c.entity = @entity AND c.operation = 'pull' AND ARRAY_CONTAINS(@ids, c.recordId) AND NOT IS_DEFINED(c.resolvedAt)",
+            parameters: [
+              { name: '@entity', value: entity },
+              { name: '@ids', value: [...recordIds] },
+            ],
+          },
+          { partitionKey: entity },
+        )
+        .fetchAll();
+      open = resources.flatMap((doc) => {
+        const parsed = syncErrorSchema.safeParse(doc);
+        return parsed.success ? [parsed.data] : [];
+      });
+    } catch (error) {
+      throw CosmosStoreError.from(error, `reading open sync errors of ${entity}`);
+    }
+    for (const record of open) {
+      try {
+        await this.container.items.upsert({ ...record, resolvedAt: at });
+      } catch (error) {
+        throw CosmosStoreError.from(error, `resolving sync error ${record.id}`);
+      }
+    }
+    return open.length;
+  }
+
+  /** Newest first; resolved errors only when asked for. */
+  async list(entity: string, limit = 100, includeResolved = false): Promise<SyncErrorRecord[]> {
     try {
       const { resources } = await this.container.items
         .query<unknown>(
           {
             // TOP with a literal: the local stand-in has no OFFSET/LIMIT; the number is ours, never input.
-            query: `SELECT TOP ${Math.max(1, Math.floor(limit))} * FROM c WHERE c.entity = @entity ORDER BY c.at DESC`,
+            query: `SELECT TOP ${Math.max(1, Math.floor(limit))} * FROM c WHERE c.entity = @entity${includeResolved ? '' : ' AND NOT IS_DEFINED(c.resolvedAt)'} ORDER BY c.at DESC`,
             parameters: [{ name: '@entity', value: entity }],
           },
           { partitionKey: entity },

@@ -45,6 +45,8 @@ export interface PagePlan {
   writes: RecordDocument[];
   errors: RowError[];
   stats: PlanStats;
+  /** Ids of the rows that mapped cleanly (written, unchanged or excluded): their old row errors are over. */
+  synced: string[];
 }
 
 type SourceTable = 'lead' | 'contact';
@@ -120,6 +122,7 @@ export function planPage(
 ): PagePlan {
   const index = new DocIndex(existing);
   const errors: RowError[] = [];
+  const synced: string[] = [];
   const stats: PlanStats = {
     rows: page.rows.length,
     deleted: page.deleted.length,
@@ -137,6 +140,7 @@ export function planPage(
       continue;
     }
     const row = mapped.row;
+    synced.push(row.id);
     if (row.filter === false) stats.excluded += 1;
     const outcome =
       profile.kind === 'person'
@@ -163,7 +167,7 @@ export function planPage(
   }
   const writes = index.changed();
   stats.writes = writes.length;
-  return { writes, errors, stats };
+  return { writes, errors, stats, synced };
 }
 
 interface Outcome {

@@ -13,6 +13,8 @@ export const syncErrorSchema = z.object({
   excerpt: z.string().max(1000).optional(),
   at: z.string(),
   correlationId: z.string().optional(),
+  /** When a later pull synced the row cleanly; recording the error again reopens it. */
+  resolvedAt: z.string().optional(),
 });
 
 export type SyncErrorRecord = z.output<typeof syncErrorSchema>;

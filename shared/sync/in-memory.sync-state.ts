@@ -43,6 +43,18 @@ export class InMemoryErrorSink implements ErrorSink {
     return error;
   }
 
+  async resolve(entity: string, recordIds: readonly string[], at: string): Promise<number> {
+    const ids = new Set(recordIds);
+    let resolved = 0;
+    for (const [key, error] of this.records) {
+      if (error.entity !== entity || error.operation !== 'pull' || error.resolvedAt !== undefined) continue;
+      if (error.recordId === null || !ids.has(error.recordId)) continue;
+      this.records.set(key, { ...error, resolvedAt: at });
+      resolved += 1;
+    }
+    return resolved;
+  }
+
   list(entity?: string): SyncErrorInput[] {
     return [...this.records.values()].filter((e) => entity === undefined || e.entity === entity);
   }

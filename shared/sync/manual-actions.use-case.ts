@@ -15,6 +15,8 @@ export const errorQuerySchema = z.object({
     .regex(/^[a-z][a-z0-9_]*$/, 'must be an entity logical name')
     .optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
+  /** `open` (default): errors not resolved by a later clean sync; `all`: resolved ones too. */
+  status: z.enum(['open', 'all']).default('open'),
 });
 
 export const pushRetryRequestSchema = z
@@ -27,7 +29,7 @@ export interface ManualActionDeps {
   queue: JobQueue;
   pullQueue: string;
   pushRetryQueue: string;
-  errors: { list(entity: string, limit: number): Promise<SyncErrorRecord[]> };
+  errors: { list(entity: string, limit: number, includeResolved?: boolean): Promise<SyncErrorRecord[]> };
   now?: () => Date;
   newId?: () => string;
 }
@@ -90,7 +92,9 @@ export class ManualActions {
       query.entity !== undefined
         ? [query.entity]
         : [...new Set([...this.deps.enabledEntities, 'person', 'queue'])];
-    const lists = await Promise.all(partitions.map((entity) => this.deps.errors.list(entity, query.limit)));
+    const lists = await Promise.all(
+      partitions.map((entity) => this.deps.errors.list(entity, query.limit, query.status === 'all')),
+    );
     return lists
       .flat()
       .sort((a, b) => b.at.localeCompare(a.at))

@@ -56,6 +56,8 @@ export interface CheckpointStore {
 
 export interface ErrorSink {
   record(error: SyncErrorInput): Promise<unknown>;
+  /** Marks the open pull errors of these rows resolved: a later pull synced them cleanly. */
+  resolve?(entity: string, recordIds: readonly string[], at: string): Promise<unknown>;
 }
 
 export interface PullDeps {
@@ -383,6 +385,10 @@ export class PullUseCase {
       ];
     }
     for (const plan of plans) await this.settle(plan, now);
+    await this.resolveErrors(
+      plans.flatMap((plan) => plan.synced),
+      now,
+    );
     const slowRows = page.rows.filter((_, i) => slow[i]);
     if (slowRows.length === 0 && page.deleted.length === 0) {
       this.stats.pages += 1;
@@ -455,9 +461,16 @@ export class PullUseCase {
         continue;
       }
       await this.settle(plan, now);
+      await this.resolveErrors(plan.synced, now);
       this.stats.pages += 1;
       return;
     }
+  }
+
+  /** After the page's writes: errors of rows that now synced cleanly are over (one query a page). */
+  private async resolveErrors(rowIds: readonly string[], now: string): Promise<void> {
+    if (rowIds.length === 0 || this.deps.errors.resolve === undefined) return;
+    await this.deps.errors.resolve(this.profile.logicalName, rowIds, now);
   }
 
   /**

@@ -114,6 +114,18 @@ describe('pull: long loads, crashes and bad input', () => {
     expect(error?.message).toMatch(/emailaddress1/);
     expect(error?.message).toMatch(/statecode/);
     expect(error?.excerpt).toContain(String(victim.contactid));
+
+    // Fixed in Dynamics (the edit brings it into the next delta): it syncs and its error is resolved,
+    // no longer listed as open but still there for the record.
+    stack.sim.control.updateRow('contact', String(victim.contactid), { jobtitle: 'Fixed' });
+    expect((await stack.pull('contact')).outcome).toBe('done');
+    expect((await people()).find((p) => p.dynamics.contactId === victim.contactid)).toBeDefined();
+    expect((await stack.errors.list('contact')).filter((e) => e.recordId === victim.contactid)).toEqual([]);
+    const all = await stack.errors.list('contact', 100, true);
+    expect(all.find((e) => e.recordId === victim.contactid)).toMatchObject({
+      code: 'invalid_row',
+      resolvedAt: expect.any(String),
+    });
   });
 
   it('an unknown column pauses only its entity, with an error naming the column; others carry on', async () => {

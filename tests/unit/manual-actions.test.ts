@@ -34,9 +34,11 @@ function setup(stored: Record<string, SyncErrorRecord[]> = {}) {
     pullQueue: 'pull-jobs',
     pushRetryQueue: 'push-retry',
     errors: {
-      list: async (entity, limit) => {
+      list: async (entity, limit, includeResolved) => {
         asked.push(entity);
-        return (stored[entity] ?? []).slice(0, limit);
+        return (stored[entity] ?? [])
+          .filter((e) => includeResolved === true || e.resolvedAt === undefined)
+          .slice(0, limit);
       },
     },
     now: () => new Date('2026-03-01T10:00:00.000Z'),
@@ -80,6 +82,16 @@ describe('operator actions', () => {
     expect(asked.sort()).toEqual(['contact', 'lead', 'person', 'queue']);
     expect(await actions.listErrors(errorQuerySchema.parse({ entity: 'lead' }))).toHaveLength(1);
     expect(errorQuerySchema.safeParse({ entity: 'Bad Entity' }).success).toBe(false);
+  });
+
+  it('lists open errors unless asked for resolved ones too', async () => {
+    const resolved = { ...error('lead', '2026-03-01T09:50:00Z'), resolvedAt: '2026-03-01T09:55:00Z' };
+    const { actions } = setup({ lead: [resolved, error('lead', '2026-03-01T09:00:00Z')] });
+    const open = await actions.listErrors(errorQuerySchema.parse({ entity: 'lead' }));
+    expect(open.map((e) => e.at)).toEqual(['2026-03-01T09:00:00Z']);
+    const all = await actions.listErrors(errorQuerySchema.parse({ entity: 'lead', status: 'all' }));
+    expect(all.map((e) => e.at)).toEqual(['2026-03-01T09:50:00Z', '2026-03-01T09:00:00Z']);
+    expect(errorQuerySchema.safeParse({ status: 'closed' }).success).toBe(false);
   });
 
   it('queues a manual push retry as a fresh first attempt', async () => {

@@ -157,6 +157,49 @@ describe('pull fast path (create-only first load)', () => {
     expect(store.get('mkto-1')).toMatchObject({ dynamics: { contactId: contact, contact: { id: contact } } });
   });
 
+  it('a row error is resolved once a later pull syncs the row cleanly, on the fast and the read path', async () => {
+    const store = new InMemoryRecordStore('person');
+    const errors = new InMemoryErrorSink();
+    const bad = id(20, 'c');
+    const other = id(21, 'c');
+    await pull('contact', [[contactRow({ contactid: bad, emailaddress1: 12345 })]], {
+      records: store,
+      errors,
+    });
+    expect(errors.list('contact')).toEqual([
+      expect.objectContaining({ recordId: bad, code: 'invalid_row', operation: 'pull' }),
+    ]);
+    expect(errors.list('contact')[0]?.resolvedAt).toBeUndefined();
+    // Fixed in Dynamics; the next load (create-only, nothing stored yet) writes it and resolves the error.
+    await pull(
+      'contact',
+      [
+        [
+          contactRow({ contactid: bad, emailaddress1: 'fixed@example.com' }),
+          contactRow({ contactid: other }),
+        ],
+      ],
+      { records: store, errors, now: () => new Date('2026-02-02T00:00:00Z') },
+    );
+    expect(errors.list('contact')).toEqual([
+      expect.objectContaining({ recordId: bad, resolvedAt: '2026-02-02T00:00:00.000Z' }),
+    ]);
+    // Broken again: recording it again reopens it (same id); a clean read-path pull resolves it again.
+    await pull('contact', [[contactRow({ contactid: bad, emailaddress1: 6789 })]], {
+      records: store,
+      errors,
+    });
+    expect(errors.list('contact')[0]?.resolvedAt).toBeUndefined();
+    await pull('contact', [[contactRow({ contactid: bad, emailaddress1: 'again@example.com' })]], {
+      records: store,
+      errors,
+      now: () => new Date('2026-02-03T00:00:00Z'),
+    });
+    expect(errors.list('contact')).toEqual([
+      expect.objectContaining({ recordId: bad, resolvedAt: '2026-02-03T00:00:00.000Z' }),
+    ]);
+  });
+
   /** A marketing person push-create has registered a row for but not linked yet. */
   const unlinkedPerson = (personId: string, type: 'lead' | 'contact') =>
     ({
