@@ -490,12 +490,15 @@ export class PullUseCase {
     for (const bad of invalid) {
       if (!registered.has(bad.id) || bad.raw === undefined) continue;
       const person = marketingPersonSchema.safeParse(bad.raw);
-      if (!person.success) continue;
+      // One that already holds a lead or contact is a damaged record, reported as such, not a new one.
+      const holds = person.success && (person.data.dynamics?.leadId ?? person.data.dynamics?.contactId);
+      if (!person.success || holds !== undefined) continue;
       // System properties (_etag, _rid, _ts, ...) are the store's, not part of what is written.
       const stored = Object.fromEntries(Object.entries(person.data).filter(([key]) => !key.startsWith('_')));
       out.set(bad.id, {
         ...stored,
-        type: person.data.type ?? (this.profile.logicalName as 'lead' | 'contact'),
+        // Its role becomes the row's table, as push-create's link would make it.
+        type: this.profile.logicalName as 'lead' | 'contact',
         dynamics: { ...(person.data.dynamics ?? {}) },
         sync: { updatedAt: now, agreed: {} },
       } as unknown as PersonRecord);
