@@ -67,6 +67,7 @@ export async function puller(trigger: ServiceBusMessageContext, context: Invocat
               {
                 runs: s.runs,
                 catalog: s.catalog,
+                enabledEntities: s.env.SYNC_ENTITIES,
                 syncConfig: s.syncConfig,
                 errors: s.syncErrors,
                 queue: s.queue,

@@ -181,6 +181,7 @@ export async function runSyncOnce(
               {
                 runs: deps.runs,
                 catalog: deps.catalog,
+                enabledEntities: entities.map((e) => e.logicalName),
                 syncConfig: deps.syncConfig,
                 errors,
                 queue,

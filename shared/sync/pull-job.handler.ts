@@ -18,6 +18,11 @@ export interface RunSink {
 export interface PullJobDeps {
   runs: RunSink;
   catalog: EntityCatalog;
+  /**
+   * Entities this app syncs (SYNC_ENTITIES). A malformed job is filed under its entity only when it
+   * is one of them, since the error listing reads those; otherwise under `queue`.
+   */
+  enabledEntities?: readonly string[];
   syncConfig: SyncConfig;
   errors: ErrorSink;
   queue: JobQueue;
@@ -77,10 +82,11 @@ export async function runPullJob(
     const text = reason ?? 'invalid pull job';
     deps.log.error('malformed pull job', { messageId: meta.messageId, reason: text });
     const claimed = decoded.ok ? (decoded.value as { entity?: unknown } | null)?.entity : undefined;
+    const listed = deps.enabledEntities ?? deps.catalog.names;
     await deps.errors.record({
-      // Under the entity only when the catalog knows it; anything else goes to the queue partition,
-      // which the error listing always reads (an unknown name would be a partition nobody lists).
-      entity: typeof claimed === 'string' && deps.catalog.names.includes(claimed) ? claimed : 'queue',
+      // Under the entity only when it is synced here; anything else goes to the queue partition,
+      // which the error listing always reads (another name would be a partition nobody lists).
+      entity: typeof claimed === 'string' && listed.includes(claimed) ? claimed : 'queue',
       recordId: meta.messageId || null,
       operation: 'queue',
       direction: 'queue',

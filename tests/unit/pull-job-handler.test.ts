@@ -94,6 +94,18 @@ describe('pull job handler', () => {
     expect(h.errors[1]).toMatchObject({ entity: 'queue', excerpt: 'not json at all' });
   });
 
+  it('files a malformed job under its entity only when that entity is synced here', async () => {
+    const h = harness(async () => result('done'));
+    const deps = { ...h.deps, enabledEntities: ['lead', 'contact'] };
+    await runPullJob({ kind: 'pull', entity: 'contact' }, { messageId: 'm-enabled' }, deps);
+    // Known to the catalog but not in SYNC_ENTITIES: a partition the error listing does not read.
+    await runPullJob({ kind: 'pull', entity: 'opportunity' }, { messageId: 'm-disabled' }, deps);
+    expect(h.errors.map((e) => [e.recordId, e.entity])).toEqual([
+      ['m-enabled', 'contact'],
+      ['m-disabled', 'queue'],
+    ]);
+  });
+
   it('reads a job given as JSON text or bytes (the SDK binding without a JSON content type)', async () => {
     const h = harness(async () => result('done'));
     expect((await runPullJob(JSON.stringify(job), { messageId: 'm-text' }, h.deps)).status).toBe('succeeded');
