@@ -31,10 +31,16 @@ export class SyncErrorRepository {
   }
 
   /**
-   * Marks the open pull errors of these rows resolved (a later pull synced them cleanly). One
-   * single-partition query for the page, then one write per error found, which is rare.
+   * Marks the open errors of one operation on these records resolved (a later pull synced the row
+   * cleanly, a later push of the person went through). One single-partition query, then one write
+   * per error found, which is rare.
    */
-  async resolve(entity: string, recordIds: readonly string[], at: string): Promise<number> {
+  async resolve(
+    entity: string,
+    recordIds: readonly string[],
+    at: string,
+    operation: 'pull' | 'push' = 'pull',
+  ): Promise<number> {
     if (recordIds.length === 0) return 0;
     let open: SyncErrorRecord[];
     try {
@@ -42,9 +48,10 @@ export class SyncErrorRepository {
         .query<unknown>(
           {
             query:
-              "SELECT * FROM c WHERE c.entity = @entity AND c.operation = 'pull' AND ARRAY_CONTAINS(@ids, c.recordId) AND NOT IS_DEFINED(c.resolvedAt)",
+              'SELECT * FROM c WHERE c.entity = @entity AND c.operation = @operation AND ARRAY_CONTAINS(@ids, c.recordId) AND NOT IS_DEFINED(c.resolvedAt)',
             parameters: [
               { name: '@entity', value: entity },
+              { name: '@operation', value: operation },
               { name: '@ids', value: [...recordIds] },
             ],
           },

@@ -43,11 +43,17 @@ export class InMemoryErrorSink implements ErrorSink {
     return error;
   }
 
-  async resolve(entity: string, recordIds: readonly string[], at: string): Promise<number> {
+  async resolve(
+    entity: string,
+    recordIds: readonly string[],
+    at: string,
+    operation: 'pull' | 'push' = 'pull',
+  ): Promise<number> {
     const ids = new Set(recordIds);
     let resolved = 0;
     for (const [key, error] of this.records) {
-      if (error.entity !== entity || error.operation !== 'pull' || error.resolvedAt !== undefined) continue;
+      if (error.entity !== entity || error.operation !== operation || error.resolvedAt !== undefined)
+        continue;
       if (error.recordId === null || !ids.has(error.recordId)) continue;
       this.records.set(key, { ...error, resolvedAt: at });
       resolved += 1;

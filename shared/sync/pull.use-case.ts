@@ -56,8 +56,16 @@ export interface CheckpointStore {
 
 export interface ErrorSink {
   record(error: SyncErrorInput): Promise<unknown>;
-  /** Marks the open pull errors of these rows resolved: a later pull synced them cleanly. */
-  resolve?(entity: string, recordIds: readonly string[], at: string): Promise<unknown>;
+  /**
+   * Marks the open errors of these records resolved: a later pull synced the row cleanly (`pull`,
+   * the default), or a later push of the person went through (`push`).
+   */
+  resolve?(
+    entity: string,
+    recordIds: readonly string[],
+    at: string,
+    operation?: 'pull' | 'push',
+  ): Promise<unknown>;
 }
 
 export interface PullDeps {

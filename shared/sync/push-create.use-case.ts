@@ -71,6 +71,15 @@ export class CreatePersonUseCase {
 
   async run(input: CreatePersonRequest): Promise<CreatePersonResult> {
     const request = createPersonRequestSchema.parse(input);
+    const result = await this.attempt(request);
+    if (result.status === 'created' || result.status === 'linked' || result.status === 'exists') {
+      // The person is in Dynamics now: earlier failures to create it are over.
+      await this.deps.errors.resolve?.(result.table, [request.personId], this.now().toISOString(), 'push');
+    }
+    return result;
+  }
+
+  private async attempt(request: z.output<typeof createPersonRequestSchema>): Promise<CreatePersonResult> {
     const raw = await this.deps.read(request.personId);
     if (raw === undefined) return { status: 'not_found' };
     const parsed = marketingPersonSchema.safeParse(raw);

@@ -472,6 +472,24 @@ export class PushUseCase {
     };
   }
 
+  /**
+   * Earlier push errors of persons whose edits Dynamics has now taken are over: those filed under
+   * the row's table (rejections, parking) and under `person` (a document that could not be pushed).
+   */
+  private async resolveErrors(done: Done[], at: string): Promise<void> {
+    const resolve = this.deps.errors.resolve?.bind(this.deps.errors);
+    if (resolve === undefined || done.length === 0) return;
+    const byTable = new Map<string, string[]>();
+    for (const d of done) byTable.set(d.item.table, [...(byTable.get(d.item.table) ?? []), d.item.person.id]);
+    for (const [table, ids] of byTable) await resolve(table, ids, at, 'push');
+    await resolve(
+      'person',
+      done.map((d) => d.item.person.id),
+      at,
+      'push',
+    );
+  }
+
   /** Records accepted writes on the documents; a document changed meanwhile is re-read and re-applied. */
   private async record(done: Done[], summary: PushSummary): Promise<void> {
     const at = this.now().toISOString();
@@ -481,6 +499,7 @@ export class PushUseCase {
       if (d.wrote) summary.pushed += 1;
       else summary.settled += 1;
     }
+    await this.resolveErrors(done, at);
     let docs = done.map((d) => d.item.person);
     for (let attempt = 1; docs.length > 0; attempt += 1) {
       const writes: PersonRecord[] = [];

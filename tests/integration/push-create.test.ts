@@ -132,6 +132,14 @@ describe('push: sync a marketing-only person to Dynamics', () => {
       status: 'created',
       rowId: rowIdFor('mkto-long', 'lead'),
     });
+    // Created now: the rejection is resolved, no longer an open error.
+    expect((await stack.errors.list('lead')).find((e) => e.recordId === 'mkto-long')).toBeUndefined();
+    expect(
+      (await stack.errors.list('lead', 100, true)).find((e) => e.recordId === 'mkto-long'),
+    ).toMatchObject({
+      code: 'validation',
+      resolvedAt: expect.any(String),
+    });
     expect(await stack.creator().run({ personId: 'nobody' })).toEqual({ status: 'not_found' });
   });
 });

@@ -56,11 +56,15 @@ describe('push: rejections, transient faults and bad documents', () => {
     expect(again.requests).toBe(0);
     expect(stack.sim.control.counters().total.requests).toBe(0);
 
-    // A corrected edit goes through and clears the state.
+    // A corrected edit goes through and clears the state; its error is resolved, not open any more.
     await stack.edit(bad.id, { firstName: 'Fixed' });
     expect((await stack.pushAll()).pushed).toBe(1);
     expect(row('lead', String(bad.dynamics.leadId))?.firstname).toBe('Fixed');
     expect(pushStateOf(await stack.person(bad.id))).toBeUndefined();
+    expect((await errorsOf('lead')).filter((e) => e.recordId === bad.id)).toEqual([]);
+    expect((await stack.errors.list('lead', 100, true)).filter((e) => e.recordId === bad.id)).toEqual([
+      expect.objectContaining({ code: 'validation', resolvedAt: expect.any(String) }),
+    ]);
   });
 
   it('a missing privilege (403) becomes an error record with its reason and is not retried', async () => {
