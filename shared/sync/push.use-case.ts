@@ -8,6 +8,7 @@ import {
   incomingOf,
   parsePushDocument,
   planPush,
+  pushStateOf,
   resolveConflict,
   withPushFailure,
   withPushState,
@@ -473,21 +474,19 @@ export class PushUseCase {
   }
 
   /**
-   * Earlier push errors of persons whose edits Dynamics has now taken are over: those filed under
-   * the row's table (rejections, parking) and under `person` (a document that could not be pushed).
+   * Earlier push errors of persons whose edits Dynamics has now taken are over. Every such error
+   * left a push state on its person (error, retrying, parked), so only those persons are looked up:
+   * the common push, with nothing failed before, costs no query.
    */
   private async resolveErrors(done: Done[], at: string): Promise<void> {
     const resolve = this.deps.errors.resolve?.bind(this.deps.errors);
-    if (resolve === undefined || done.length === 0) return;
+    if (resolve === undefined) return;
     const byTable = new Map<string, string[]>();
-    for (const d of done) byTable.set(d.item.table, [...(byTable.get(d.item.table) ?? []), d.item.person.id]);
+    for (const d of done) {
+      if (pushStateOf(d.item.person) === undefined) continue;
+      byTable.set(d.item.table, [...(byTable.get(d.item.table) ?? []), d.item.person.id]);
+    }
     for (const [table, ids] of byTable) await resolve(table, ids, at, 'push');
-    await resolve(
-      'person',
-      done.map((d) => d.item.person.id),
-      at,
-      'push',
-    );
   }
 
   /** Records accepted writes on the documents; a document changed meanwhile is re-read and re-applied. */
