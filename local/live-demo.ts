@@ -31,7 +31,10 @@ export class LiveDemo {
     private readonly print: (line: string) => void,
   ) {}
 
-  /** Called every second: reports what has settled, and every 20th call starts the next scene. */
+  /**
+   * Called every second: reports what has settled, and every 20th call starts the next scene (the
+   * first as soon as there is someone to edit).
+   */
   async tick(): Promise<void> {
     for (const watch of [...this.watches]) {
       const outcome = await watch.settled();
@@ -41,12 +44,20 @@ export class LiveDemo {
       );
       this.watches.splice(this.watches.indexOf(watch), 1);
     }
-    const step = this.step++;
-    if (step % 20 !== 0 || this.watches.length > 2) return;
+    const step = this.step;
+    if (step % 20 !== 0 || this.watches.length > 2) {
+      this.step++;
+      return;
+    }
     const scene = (step / 20) % 3;
-    if (scene === 0) await this.dynamicsEdit();
-    else if (scene === 1) await this.marketingEdit();
-    else await this.conflict();
+    const started =
+      scene === 0
+        ? await this.dynamicsEdit()
+        : scene === 1
+          ? await this.marketingEdit()
+          : await this.conflict();
+    // Nobody to edit yet (the first load is still running): try the same scene next second.
+    if (started) this.step++;
   }
 
   private async pick(type: 'lead' | 'contact'): Promise<Person | undefined> {
@@ -80,32 +91,34 @@ export class LiveDemo {
     );
   }
 
-  private async dynamicsEdit(): Promise<void> {
+  private async dynamicsEdit(): Promise<boolean> {
     const person = await this.pick('contact');
-    if (person === undefined) return;
+    if (person === undefined) return false;
     const title = `Head of Demo #${this.step}`;
     this.dataverse.control.updateRow('contact', String(person.dynamics.contactId), { jobtitle: title });
     this.print(`  → a Dynamics user set jobtitle "${title}" on contact ${person.dynamics.contactId}`);
     this.watch(`Dynamics edit "${title}"`, async () =>
       (await this.read(person.id))?.jobTitle === title ? 'in Cosmos' : undefined,
     );
+    return true;
   }
 
-  private async marketingEdit(): Promise<void> {
+  private async marketingEdit(): Promise<boolean> {
     const person = await this.pick('lead');
-    if (person === undefined) return;
+    if (person === undefined) return false;
     const title = `Marketing Title #${this.step}`;
     await this.setJobTitle(person, title);
     this.print(`  → marketing set jobTitle "${title}" on person ${person.id} (lead)`);
     this.watch(`marketing edit "${title}"`, async () =>
       this.row(person)?.jobtitle === title ? 'in Dynamics' : undefined,
     );
+    return true;
   }
 
-  private async conflict(): Promise<void> {
+  private async conflict(): Promise<boolean> {
     const type = this.step % 2 === 0 ? 'lead' : 'contact';
     const person = await this.pick(type);
-    if (person === undefined) return;
+    if (person === undefined) return false;
     const id = String(type === 'lead' ? person.dynamics.leadId : person.dynamics.contactId);
     const mine = `Marketing Says #${this.step}`;
     const theirs = `Dynamics Says #${this.step}`;
@@ -122,6 +135,7 @@ export class LiveDemo {
         ? `both sides say "${expected}"`
         : undefined;
     });
+    return true;
   }
 
   private watch(label: string, settled: () => Promise<string | undefined>): void {
