@@ -153,8 +153,8 @@ function timed(deps: SyncOnceDeps, split: Split): { deps: SyncOnceDeps; end: () 
           ...(inner.hasRecordsOf !== undefined
             ? { hasRecordsOf: (entity: string) => clock('findMs', () => inner.hasRecordsOf!(entity)) }
             : {}),
-          ...(inner.aliasedRowIds !== undefined
-            ? { aliasedRowIds: () => clock('findMs', () => inner.aliasedRowIds!()) }
+          ...(inner.aliasesOf !== undefined
+            ? { aliasesOf: (ids: readonly string[]) => clock('findMs', () => inner.aliasesOf!(ids)) }
             : {}),
         };
         stores.set(key, store);

@@ -333,7 +333,7 @@ function countingRecords(
     recordsOf: (entity) => records.recordsOf(entity),
     // Optional capabilities stay absent when the store lacks them (the pull then reads first).
     ...(records.hasRecordsOf !== undefined ? { hasRecordsOf: records.hasRecordsOf.bind(records) } : {}),
-    ...(records.aliasedRowIds !== undefined ? { aliasedRowIds: records.aliasedRowIds.bind(records) } : {}),
+    ...(records.aliasesOf !== undefined ? { aliasesOf: records.aliasesOf.bind(records) } : {}),
     // A getter: the store may change its mind (a bulk store falling back to single writes).
     get preferredWriteBatch() {
       return records.preferredWriteBatch;

@@ -45,32 +45,6 @@ export class AliasRegistry {
     }
   }
 
-  /** The row ids of every marker (one single-partition query; the partition stays small). */
-  async rowIds(): Promise<Set<string>> {
-    try {
-      const { resources } = await this.container.items
-        .query<unknown>(
-          {
-            query: 'SELECT c.rowId FROM c WHERE c.entity = @partition AND c.type = @type',
-            parameters: [
-              { name: '@partition', value: ALIAS_PARTITION },
-              { name: '@type', value: 'alias' },
-            ],
-          },
-          { partitionKey: ALIAS_PARTITION },
-        )
-        .fetchAll();
-      const ids = new Set<string>();
-      for (const resource of resources) {
-        const rowId = (resource as { rowId?: unknown } | null)?.rowId;
-        if (typeof rowId === 'string') ids.add(rowId.toLowerCase());
-      }
-      return ids;
-    } catch (error) {
-      throw CosmosStoreError.from(error, 'reading the alias registry');
-    }
-  }
-
   /**
    * The person each of these rows is registered to (rows without a marker are absent). A pull that
    * meets such a row before the person holds it (between push-create's registration and its link)

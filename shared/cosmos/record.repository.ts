@@ -146,18 +146,12 @@ export class RecordRepository {
   }
 
   /**
-   * Row ids held by a document whose id differs (generic records have none). Undefined when this
+   * The registered person of each of these rows (generic records have none). Undefined when this
    * repository has no registry: the caller cannot rule aliases out and must read before writing.
    */
-  async aliasedRowIds(): Promise<ReadonlySet<string> | undefined> {
-    if (this.options.kind !== 'person') return new Set();
-    return this.aliases?.rowIds();
-  }
-
-  /** Registered person of each of these rows (people only; none without a registry). */
-  async aliasesOf(rowIds: readonly string[]): Promise<ReadonlyMap<string, string>> {
-    if (this.options.kind !== 'person' || this.aliases === undefined) return new Map();
-    return this.aliases.personsOf(rowIds);
+  async aliasesOf(rowIds: readonly string[]): Promise<ReadonlyMap<string, string> | undefined> {
+    if (this.options.kind !== 'person') return new Map();
+    return this.aliases?.personsOf(rowIds);
   }
 
   /** Registers a row a person is about to hold under another id; throws if it cannot. */

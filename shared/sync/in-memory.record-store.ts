@@ -84,11 +84,6 @@ export class InMemoryRecordStore implements RecordStore {
     return false;
   }
 
-  /** Every row held under another id, including contacts that joined their lead's person. */
-  async aliasedRowIds(): Promise<ReadonlySet<string>> {
-    return new Set([...this.registered.keys(), ...this.aliases.keys()]);
-  }
-
   async registerAlias(rowId: string, personId: string): Promise<void> {
     this.registered.set(rowId.toLowerCase(), personId);
   }

@@ -39,12 +39,11 @@ export interface RecordStore {
   /** Whether any stored document holds a row of the entity; without it a load never writes create-only. */
   hasRecordsOf?(entity: string): Promise<boolean>;
   /**
-   * Row ids held by a document under another id (people linked from the marketing side), or
-   * undefined when unknown; without it people are always read before they are written.
+   * The person registered to hold each of these rows under another id (people linked from the
+   * marketing side; rows without one are absent), or undefined when there is no registry: then
+   * people are always read before they are written.
    */
-  aliasedRowIds?(): Promise<ReadonlySet<string> | undefined>;
-  /** The person registered for each of these rows, for rows met before their person holds them. */
-  aliasesOf?(rowIds: readonly string[]): Promise<ReadonlyMap<string, string>>;
+  aliasesOf?(rowIds: readonly string[]): Promise<ReadonlyMap<string, string> | undefined>;
   /** Documents per write call the store prefers (undefined: one call per page). */
   readonly preferredWriteBatch?: number | undefined;
 }
@@ -345,11 +344,12 @@ export class PullUseCase {
    * document id with one of those, so each document is planned from one consistent view.
    */
   private async writeFirstLoadPage(page: PageInput): Promise<void> {
-    const aliased =
-      this.profile.kind === 'person' ? await this.deps.records.aliasedRowIds?.() : new Set<string>();
-    if (aliased === undefined) return this.writePage(page, undefined);
-    const now = this.now().toISOString();
     const idsOf = page.rows.map((row) => lookupIdsOf(this.profile, { rows: [row], deleted: [] }));
+    const registered =
+      this.profile.kind === 'person' ? await this.deps.records.aliasesOf?.(idsOf.flat()) : new Map();
+    if (registered === undefined) return this.writePage(page, undefined);
+    const aliased: ReadonlySet<string> = new Set(registered.keys());
+    const now = this.now().toISOString();
     const slow = idsOf.map((ids) => ids.some((id) => aliased.has(id)));
     const slowIds = new Set(page.deleted.map((tombstone) => tombstone.id.toLowerCase()));
     spread(idsOf, slow, slowIds);
@@ -419,7 +419,7 @@ export class PullUseCase {
       isPerson(doc)
         ? [doc.dynamics.leadId, doc.dynamics.contactId].filter((id): id is string => id !== undefined)
         : [doc.id];
-    const registered = await this.deps.records.aliasesOf(docs.flatMap(rowIdsOf));
+    const registered = (await this.deps.records.aliasesOf(docs.flatMap(rowIdsOf))) ?? new Map();
     const late = (doc: RecordDocument) => rowIdsOf(doc).some((id) => registered.has(id) && !checked.has(id));
     const held = docs.filter(late);
     if (held.length === 0) return this.deps.records.write(docs);

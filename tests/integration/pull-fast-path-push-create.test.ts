@@ -48,7 +48,7 @@ describe('pull fast path: people linked by push-create are not duplicated by a f
       table: 'contact',
       rowId: contactId,
     });
-    expect((await registry().rowIds()).has(contactId)).toBe(true);
+    expect((await registry().personsOf([contactId])).get(contactId)).toBe('mkto-kj');
 
     // Checkpoint absent, aliased person present. The registry alone must keep the row on the read
     // path, so the load-start check (which would also catch this person) is taken out here.
@@ -82,7 +82,7 @@ describe('pull fast path: people linked by push-create are not duplicated by a f
       table: 'lead',
       rowId,
     });
-    expect((await registry().rowIds()).has(rowId)).toBe(true);
+    expect((await registry().personsOf([rowId])).get(rowId)).toBe('mkto-dv');
 
     await forgetLoad('lead');
     const check = jest.spyOn(stack.records('people'), 'hasRecordsOf').mockResolvedValue(false);

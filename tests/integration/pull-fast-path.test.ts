@@ -175,7 +175,7 @@ describe('pull: create-only fast path for a first load', () => {
     );
     expect(w.initial().every((p, i) => p.reads === i + 1)).toBe(true);
     expect(byContact(await stack.all('people'), target).map((d) => d.id)).toEqual(['mkto-legacy']);
-    expect(await new AliasRegistry(stack.container('syncState')).rowIds()).toEqual(new Set());
+    expect(await new AliasRegistry(stack.container('syncState')).personsOf([target])).toEqual(new Map());
   });
 
   it('resync and column-change loads keep the read path even into an empty container', async () => {

@@ -47,7 +47,6 @@ function counted(store: InMemoryRecordStore, drop: (keyof RecordStore)[] = [], b
     },
     recordsOf: (entity) => store.recordsOf(entity),
     hasRecordsOf: (entity) => store.hasRecordsOf(entity),
-    aliasedRowIds: () => store.aliasedRowIds(),
     aliasesOf: (ids) => store.aliasesOf(ids),
     ...(batch !== undefined ? { preferredWriteBatch: batch } : {}),
   };
@@ -240,7 +239,8 @@ describe('pull fast path (create-only first load)', () => {
     const c = counted(store);
     c.records.hasRecordsOf = async () => false;
     // The page's check saw no aliases; push-create registered the row right after it.
-    c.records.aliasedRowIds = async () => new Set();
+    let lookups = 0;
+    c.records.aliasesOf = async (ids) => (lookups++ === 0 ? new Map() : store.aliasesOf(ids));
     await store.registerAlias(contact, 'mkto-3');
     const other = id(11, 'c');
     await pull(
