@@ -143,7 +143,11 @@ function claimWorkerArguments(port: number): void {
       );
     }
   }
-  process.argv.push(
+  // Right after the script, as the host passes them: the extension parses argv with minimist, which
+  // takes everything after a `--` (as in `jest -- some.test.ts`) as positional, not as options.
+  process.argv.splice(
+    2,
+    0,
     '--host',
     LOOPBACK,
     '--port',
