@@ -6,16 +6,7 @@ import { startLocalStack, type LocalStack } from '../../local/stack';
 import { CONTAINERS } from '../../shared/config/entity.catalog';
 import { createCosmosClient } from '../../shared/cosmos/cosmos.client';
 import { RUN_TTL_SECONDS, RunHistoryRepository } from '../../shared/cosmos/run-history.repository';
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+import { waitFor } from './polling.helpers';
 
 describe('the functions on the local stack, driven by the host harness', () => {
   let stack: LocalStack;

@@ -5,16 +5,7 @@ import { startLocalStack, LOCAL_QUEUES, type LocalStack } from '../../local/stac
 import { CONTAINERS } from '../../shared/config/entity.catalog';
 import { createCosmosClient } from '../../shared/cosmos/cosmos.client';
 import { RunHistoryRepository } from '../../shared/cosmos/run-history.repository';
-
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+import { waitFor } from './polling.helpers';
 
 const MAX_DELIVERIES = 3;
 

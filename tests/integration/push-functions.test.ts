@@ -12,18 +12,12 @@ import type { PersonRecord } from '../../shared/domain/record.model';
 import { manualRetryMessage } from '../../shared/sync/push-retry.message';
 import { pushable } from './push-stack.fixture';
 import { quietLog } from './pull-stack.fixture';
+import { waitFor as waitForValue } from './polling.helpers';
 
 type Row = Record<string, unknown>;
 
-async function waitFor<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const waitFor = <T>(probe: () => Promise<T | undefined>, what: string): Promise<T> =>
+  waitForValue(probe, what, 20_000, 50);
 
 async function pullPeople(services: AppServices): Promise<void> {
   for (const entity of ['lead', 'contact']) {
