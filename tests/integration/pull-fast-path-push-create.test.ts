@@ -11,6 +11,18 @@ describe('pull fast path: people linked by push-create are not duplicated by a f
     ((await stack.people()) as PersonRecord[]).filter((p) => p.dynamics?.[table] === rowId).map((p) => p.id);
   const ids = async () => (await stack.people()).map((p) => p.id);
 
+  /** A contact in Dynamics and a marketing person with its email, not linked: what push-create links. */
+  async function contactAndPerson(personId: string, first: string, last: string, email: string) {
+    const contact = stack.sim.control.createRow('contact', {
+      firstname: first,
+      lastname: last,
+      emailaddress1: email,
+      new_synctomkto: true,
+    });
+    await people().items.create({ id: personId, entity: 'person', firstName: first, lastName: last, email });
+    return String(contact.contactid);
+  }
+
   async function forgetLoad(entity: string): Promise<void> {
     await stack
       .container('syncState')
@@ -29,20 +41,7 @@ describe('pull fast path: people linked by push-create are not duplicated by a f
   });
 
   it('linking to a contact found by email registers the alias before the person holds it', async () => {
-    const contact = stack.sim.control.createRow('contact', {
-      firstname: 'Katherine',
-      lastname: 'Johnson',
-      emailaddress1: 'k.johnson@nasa.example',
-      new_synctomkto: true,
-    });
-    const contactId = String(contact.contactid);
-    await people().items.create({
-      id: 'mkto-kj',
-      entity: 'person',
-      firstName: 'Katherine',
-      lastName: 'Johnson',
-      email: 'k.johnson@nasa.example',
-    });
+    const contactId = await contactAndPerson('mkto-kj', 'Katherine', 'Johnson', 'k.johnson@nasa.example');
     expect(await stack.creator().run({ personId: 'mkto-kj' })).toEqual({
       status: 'linked',
       table: 'contact',
@@ -100,20 +99,7 @@ describe('pull fast path: people linked by push-create are not duplicated by a f
 
   it('a contact pulled between the registration and the link goes into the registered person', async () => {
     // The contact load of the first test is done: this pull is incremental (read path).
-    const contact = stack.sim.control.createRow('contact', {
-      firstname: 'Mary',
-      lastname: 'Jackson',
-      emailaddress1: 'm.jackson@nasa.example',
-      new_synctomkto: true,
-    });
-    const contactId = String(contact.contactid);
-    await people().items.create({
-      id: 'mkto-mj',
-      entity: 'person',
-      firstName: 'Mary',
-      lastName: 'Jackson',
-      email: 'm.jackson@nasa.example',
-    });
+    const contactId = await contactAndPerson('mkto-mj', 'Mary', 'Jackson', 'm.jackson@nasa.example');
     // push-create has registered the row and not written the link yet when the pull runs.
     await registry().register(contactId, 'mkto-mj');
     expect((await stack.checkpoints.get('contact'))?.phase).toBe('delta');
@@ -136,20 +122,7 @@ describe('pull fast path: people linked by push-create are not duplicated by a f
   });
 
   it('push-create looks again after registering: a first load that wrote the row meanwhile makes it a duplicate', async () => {
-    const contact = stack.sim.control.createRow('contact', {
-      firstname: 'Christine',
-      lastname: 'Darden',
-      emailaddress1: 'c.darden@nasa.example',
-      new_synctomkto: true,
-    });
-    const contactId = String(contact.contactid);
-    await people().items.create({
-      id: 'mkto-cd',
-      entity: 'person',
-      firstName: 'Christine',
-      lastName: 'Darden',
-      email: 'c.darden@nasa.example',
-    });
+    const contactId = await contactAndPerson('mkto-cd', 'Christine', 'Darden', 'c.darden@nasa.example');
     const repository = stack.records('people');
     const register = repository.registerAlias.bind(repository);
     // A first load that checked the registry before this registration writes the row as its own
