@@ -29,17 +29,17 @@ locals {
   }
 
   # Mirrors CONTAINERS in shared/config/entity.catalog.ts; the infra tests compare the two.
+  # syncState: per-item TTL on, no default expiry (run history carries its own ttl, 30 days).
+  # leases: change-feed leases of the pusher's Cosmos DB trigger, which requires /id.
   cosmos_containers = {
     people        = { id = "people", partition_key = "/id", index = local.people_index, default_ttl = null }
     accounts      = { id = "accounts", partition_key = "/id", index = local.index_everything, default_ttl = null }
     opportunities = { id = "opportunities", partition_key = "/id", index = local.index_everything, default_ttl = null }
     directory     = { id = "directory", partition_key = "/id", index = local.index_everything, default_ttl = null }
     custom        = { id = "custom", partition_key = "/id", index = local.index_everything, default_ttl = null }
-    # Per-item TTL on, no default expiry: run history carries its own ttl (30 days).
     syncState     = { id = "sync-state", partition_key = "/entity", index = local.index_everything, default_ttl = -1 }
     syncErrors    = { id = "sync-errors", partition_key = "/entity", index = local.index_everything, default_ttl = null }
-    # Change-feed leases of the pusher's Cosmos DB trigger; the trigger requires /id.
-    leases = { id = "leases", partition_key = "/id", index = local.index_everything, default_ttl = null }
+    leases        = { id = "leases", partition_key = "/id", index = local.index_everything, default_ttl = null }
   }
 }
 
