@@ -29,7 +29,8 @@ locals {
     # DefaultAzureCredential in the app picks the user-assigned identity by this id.
     "AZURE_CLIENT_ID" = local.identity_client_id
 
-    # Dynamics 365: the secret is a Key Vault reference resolved with keyVaultReferenceIdentity.
+    # Dynamics 365: the secret is a Key Vault reference, resolved by App Service with the app's
+    # system-assigned identity (see identity below).
     "DATAVERSE_URL"             = trimsuffix(var.dataverse_url, "/")
     "DATAVERSE_TENANT_ID"       = var.dataverse_tenant_id
     "DATAVERSE_CLIENT_ID"       = var.dataverse_client_id
@@ -74,13 +75,14 @@ resource "azurerm_function_app_flex_consumption" "main" {
   storage_authentication_type       = "UserAssignedIdentity"
   storage_user_assigned_identity_id = azurerm_user_assigned_identity.app.id
 
+  # The user-assigned identity does everything the app and the host do. The system-assigned one
+  # exists only to resolve the @Microsoft.KeyVault(...) app setting: App Service uses it unless the
+  # site's keyVaultReferenceIdentity names another identity, and azurerm 4.x cannot set that on a
+  # Flex Consumption app (infra/README.md, "Key Vault references"). Its one grant is in roles.tf.
   identity {
-    type         = "UserAssigned"
+    type         = "SystemAssigned, UserAssigned"
     identity_ids = [azurerm_user_assigned_identity.app.id]
   }
-
-  # @Microsoft.KeyVault(...) app settings are resolved with this identity (keyVaultReferenceIdentity).
-  key_vault_reference_identity_id = azurerm_user_assigned_identity.app.id
 
   https_only                                     = true
   public_network_access_enabled                  = true
@@ -101,11 +103,10 @@ resource "azurerm_function_app_flex_consumption" "main" {
   tags = merge(local.tags, { "azd-service-name" = "sync" })
 
   # Roles first: the host starts right after creation and needs storage, Service Bus, Cosmos and
-  # Key Vault access on its first try.
+  # telemetry access on its first try. (The Key Vault grant cannot precede the app: see roles.tf.)
   depends_on = [
     azurerm_role_assignment.app_storage,
     azurerm_role_assignment.app_servicebus,
-    azurerm_role_assignment.app_key_vault_secrets_user,
     azurerm_role_assignment.app_monitoring_metrics_publisher,
     azurerm_cosmosdb_sql_role_assignment.app_data_contributor,
   ]

@@ -1,5 +1,7 @@
 # Every data-plane permission of the app goes to the one user-assigned identity, each at the
-# narrowest scope that works. Nothing here is granted to a key, a SAS or a connection string.
+# narrowest scope that works, except reading the Dataverse secret for its Key Vault reference,
+# which App Service does with the app's system-assigned identity (last grant below). Nothing here is
+# granted to a key, a SAS or a connection string.
 
 locals {
   app_principal_id = azurerm_user_assigned_identity.app.principal_id
@@ -38,13 +40,6 @@ resource "azurerm_role_assignment" "app_servicebus" {
   principal_type       = "ServicePrincipal"
 }
 
-resource "azurerm_role_assignment" "app_key_vault_secrets_user" {
-  scope                = azurerm_key_vault.main.id
-  role_definition_name = "Key Vault Secrets User"
-  principal_id         = local.app_principal_id
-  principal_type       = "ServicePrincipal"
-}
-
 # Entra-authenticated telemetry ingestion (Application Insights local auth is off).
 resource "azurerm_role_assignment" "app_monitoring_metrics_publisher" {
   scope                = azurerm_application_insights.main.id
@@ -61,4 +56,15 @@ resource "azurerm_cosmosdb_sql_role_assignment" "app_data_contributor" {
   role_definition_id  = "${azurerm_cosmosdb_account.main.id}/sqlRoleDefinitions/${local.cosmos_data_contributor_role_id}"
   principal_id        = local.app_principal_id
   scope               = "${azurerm_cosmosdb_account.main.id}/dbs/${azurerm_cosmosdb_sql_database.main.name}"
+}
+
+# App Service resolves the DATAVERSE_CLIENT_SECRET Key Vault reference with the app's
+# system-assigned identity (function.tf). That identity is created with the app, so unlike the
+# grants above this one follows the app instead of preceding it: on the very first deployment the
+# reference resolves once the role has propagated and the app restarts (infra/README.md).
+resource "azurerm_role_assignment" "app_key_vault_reference_secrets_user" {
+  scope                = azurerm_key_vault.main.id
+  role_definition_name = "Key Vault Secrets User"
+  principal_id         = azurerm_function_app_flex_consumption.main.identity[0].principal_id
+  principal_type       = "ServicePrincipal"
 }

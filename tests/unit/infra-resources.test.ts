@@ -22,6 +22,7 @@ import {
 
 const UAMI_ID = '${azurerm_user_assigned_identity.app.id}';
 const UAMI_PRINCIPAL = '${azurerm_user_assigned_identity.app.principal_id}';
+const APP_SYSTEM_PRINCIPAL = '${azurerm_function_app_flex_consumption.main.identity[0].principal_id}';
 
 let model: TerraformModel;
 
@@ -76,16 +77,28 @@ describe('Function App on Flex Consumption', () => {
     expect(app.body.webdeploy_publish_basic_authentication_enabled).toBe(false);
   });
 
-  it('runs as the user-assigned identity, for Key Vault references and the deployment package too', () => {
+  it('runs as the user-assigned identity, for the deployment package too', () => {
     const app = resource(model, 'azurerm_function_app_flex_consumption');
     const identity = block(app.body, 'identity');
-    expect(identity.type).toBe('UserAssigned');
     expect(identity.identity_ids).toEqual([UAMI_ID]);
-    expect(app.body.key_vault_reference_identity_id).toBe(UAMI_ID);
     expect(app.body.storage_authentication_type).toBe('UserAssignedIdentity');
     expect(app.body.storage_user_assigned_identity_id).toBe(UAMI_ID);
     expect(app.body).not.toHaveProperty('storage_access_key');
     expect(app.body).not.toHaveProperty('function_app_storage_account_access_key');
+  });
+
+  it('resolves Key Vault references with its system-assigned identity, the only grant that identity has', () => {
+    // keyVaultReferenceIdentity cannot be set through azurerm on Flex Consumption, and App Service
+    // then resolves references with the system-assigned identity (infra/README.md).
+    const app = resource(model, 'azurerm_function_app_flex_consumption');
+    expect(block(app.body, 'identity').type).toBe('SystemAssigned, UserAssigned');
+    expect(app.body).not.toHaveProperty('key_vault_reference_identity_id');
+    const systemGrants = resourcesOf(model, 'azurerm_role_assignment').filter(
+      (r) => r.body.principal_id === APP_SYSTEM_PRINCIPAL,
+    );
+    expect(
+      systemGrants.map((r) => `${String(r.body.role_definition_name)} @ ${String(r.body.scope)}`),
+    ).toEqual(['Key Vault Secrets User @ ${azurerm_key_vault.main.id}']);
   });
 
   it('waits for its role assignments before starting', () => {
@@ -95,7 +108,7 @@ describe('Function App on Flex Consumption', () => {
       ...resourcesOf(model, 'azurerm_role_assignment').filter((r) => principalOf(r.body) === UAMI_PRINCIPAL),
       ...resourcesOf(model, 'azurerm_cosmosdb_sql_role_assignment'),
     ].map((r) => r.address);
-    expect(grants).toHaveLength(5);
+    expect(grants).toHaveLength(4);
     for (const grant of grants) expect(dependsOn).toContain(grant);
   });
 });
@@ -255,18 +268,19 @@ describe('roles: the user-assigned identity gets exactly what it needs', () => {
         'Storage Table Data Contributor @ ${azurerm_storage_account.host.id}',
         'Azure Service Bus Data Sender @ ${azurerm_servicebus_namespace.main.id}',
         'Azure Service Bus Data Receiver @ ${azurerm_servicebus_namespace.main.id}',
-        'Key Vault Secrets User @ ${azurerm_key_vault.main.id}',
         'Monitoring Metrics Publisher @ ${azurerm_application_insights.main.id}',
       ].sort(),
     );
   });
 
-  it('every role assignment goes to the app identity, except the deployer writing the secret', () => {
-    for (const assignment of resourcesOf(model, 'azurerm_role_assignment')) {
-      if (principalOf(assignment.body) === UAMI_PRINCIPAL) continue;
-      expect(assignment.name).toBe('deployer_kv_secrets_officer');
-      expect(assignment.body.role_definition_name).toBe('Key Vault Secrets Officer');
-    }
+  it('every role assignment goes to the app identity, except Key Vault references and the deployer writing the secret', () => {
+    const others = resourcesOf(model, 'azurerm_role_assignment')
+      .filter((r) => principalOf(r.body) !== UAMI_PRINCIPAL)
+      .map((r) => `${r.name}: ${String(r.body.role_definition_name)} for ${String(r.body.principal_id)}`);
+    expect(others.sort()).toEqual([
+      'app_key_vault_reference_secrets_user: Key Vault Secrets User for ' + APP_SYSTEM_PRINCIPAL,
+      'deployer_kv_secrets_officer: Key Vault Secrets Officer for ${var.principal_id}',
+    ]);
   });
 
   it('has the Cosmos DB built-in data contributor SQL role on the marketing database', () => {
