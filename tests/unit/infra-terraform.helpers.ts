@@ -26,6 +26,7 @@ export interface TerraformModel {
   outputs: Record<string, HclBody>;
   terraform: HclBody[];
   providers: Record<string, HclBody>;
+  moved: MovedBlock[];
 }
 
 export const INFRA_DIR = path.resolve(__dirname, '../../infra');
@@ -33,9 +34,28 @@ export const INFRA_DIR = path.resolve(__dirname, '../../infra');
 const isObject = (value: unknown): value is Record<string, HclValue> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** A `moved` block: `from` and `to` are resource addresses, e.g. `azurerm_x.a["key"]`. */
+export interface MovedBlock {
+  file: string;
+  from: string;
+  to: string;
+}
+
 /** Parses every .tf file of a directory with the real HCL parser (hcl2json, Go's hcl compiled to wasm). */
 export async function loadTerraform(dir = INFRA_DIR): Promise<TerraformModel> {
   const files = (await readdir(dir)).filter((file) => file.endsWith('.tf')).sort();
+  const sources: Record<string, string> = {};
+  for (const file of files) sources[file] = await readFile(path.join(dir, file), 'utf8');
+  return parseTerraform(sources, dir);
+}
+
+const unwrap = (expression: HclValue | undefined): string => String(expression).replace(/^\$\{|\}$/g, '');
+
+/** Parses Terraform sources given as text (file name to content), e.g. a synthetic snippet in a test. */
+export async function parseTerraform(
+  sources: Record<string, string>,
+  dir = '(in memory)',
+): Promise<TerraformModel> {
   const model: TerraformModel = {
     dir,
     sources: {},
@@ -46,9 +66,9 @@ export async function loadTerraform(dir = INFRA_DIR): Promise<TerraformModel> {
     outputs: {},
     terraform: [],
     providers: {},
+    moved: [],
   };
-  for (const file of files) {
-    const text = await readFile(path.join(dir, file), 'utf8');
+  for (const [file, text] of Object.entries(sources)) {
     model.sources[file] = text;
     const parsed = (await parse(file, text)) as Record<string, unknown>;
     for (const [kind, content] of Object.entries(parsed)) {
@@ -76,6 +96,10 @@ export async function loadTerraform(dir = INFRA_DIR): Promise<TerraformModel> {
       } else if (kind === 'provider') {
         for (const [name, bodies] of Object.entries(content as Record<string, HclBody[]>)) {
           model.providers[name] = bodies[0] ?? {};
+        }
+      } else if (kind === 'moved') {
+        for (const block of content as HclBody[]) {
+          model.moved.push({ file, from: unwrap(block.from), to: unwrap(block.to) });
         }
       } else {
         throw new Error(`${file}: unexpected top-level block "${kind}"`);
