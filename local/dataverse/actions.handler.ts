@@ -54,60 +54,60 @@ export const qualify = (
     const v = lead.values;
     const owner = { _ownerid_value: v._ownerid_value };
     const ownerTarget = { _ownerid_value: lead.targets._ownerid_value };
+    // What the lead turns into keeps its owner, and is listed in the action's answer.
+    const createFromLead = (
+      table: string,
+      changes: Record<string, unknown>,
+      targets: Record<string, string | undefined>,
+    ): string => {
+      const id = randomUUID();
+      writeRow(
+        store,
+        store.table(table) as TableState,
+        id,
+        {
+          changes: { ...changes, ...owner },
+          targets: { ...targets, ...ownerTarget },
+        },
+        userId,
+      );
+      created.push({ table, id });
+      return id;
+    };
     let accountId: string | undefined;
     let contactId: string | undefined;
     if (opts.createAccount) {
-      const t = store.table('account') as TableState;
-      accountId = randomUUID();
-      writeRow(
-        store,
-        t,
-        accountId,
+      accountId = createFromLead(
+        'account',
         {
-          changes: {
-            name: v.companyname ?? v.fullname,
-            telephone1: v.telephone1 ?? null,
-            industrycode: v.industrycode ?? null,
-            new_synctomkto: v.new_synctomkto ?? null,
-            ...owner,
-          },
-          targets: { ...ownerTarget },
+          name: v.companyname ?? v.fullname,
+          telephone1: v.telephone1 ?? null,
+          industrycode: v.industrycode ?? null,
+          new_synctomkto: v.new_synctomkto ?? null,
         },
-        userId,
+        {},
       );
-      created.push({ table: 'account', id: accountId });
     }
     if (opts.createContact) {
-      const t = store.table('contact') as TableState;
-      contactId = randomUUID();
-      writeRow(
-        store,
-        t,
-        contactId,
+      contactId = createFromLead(
+        'contact',
         {
-          changes: {
-            firstname: v.firstname ?? null,
-            lastname: v.lastname ?? null,
-            emailaddress1: v.emailaddress1 ?? null,
-            jobtitle: v.jobtitle ?? null,
-            telephone1: v.telephone1 ?? null,
-            new_synctomkto: v.new_synctomkto ?? null,
-            _originatingleadid_value: leadId,
-            ...(accountId ? { _parentcustomerid_value: accountId } : {}),
-            ...owner,
-          },
-          targets: {
-            _originatingleadid_value: 'lead',
-            ...(accountId ? { _parentcustomerid_value: 'account' } : {}),
-            ...ownerTarget,
-          },
+          firstname: v.firstname ?? null,
+          lastname: v.lastname ?? null,
+          emailaddress1: v.emailaddress1 ?? null,
+          jobtitle: v.jobtitle ?? null,
+          telephone1: v.telephone1 ?? null,
+          new_synctomkto: v.new_synctomkto ?? null,
+          _originatingleadid_value: leadId,
+          ...(accountId ? { _parentcustomerid_value: accountId } : {}),
         },
-        userId,
+        {
+          _originatingleadid_value: 'lead',
+          ...(accountId ? { _parentcustomerid_value: 'account' } : {}),
+        },
       );
-      created.push({ table: 'contact', id: contactId });
     }
     if (opts.createOpportunity) {
-      const t = store.table('opportunity') as TableState;
       const customerId = accountId ?? contactId;
       if (!customerId) {
         throw errors.badRequest(
@@ -115,31 +115,22 @@ export const qualify = (
           '0x80040203',
         );
       }
-      const id = randomUUID();
-      writeRow(
-        store,
-        t,
-        id,
+      createFromLead(
+        'opportunity',
         {
-          changes: {
-            name: v.subject ?? v.fullname,
-            _customerid_value: customerId,
-            _parentaccountid_value: accountId ?? null,
-            _parentcontactid_value: contactId ?? null,
-            _originatingleadid_value: leadId,
-            ...owner,
-          },
-          targets: {
-            _customerid_value: accountId ? 'account' : 'contact',
-            _parentaccountid_value: accountId ? 'account' : undefined,
-            _parentcontactid_value: contactId ? 'contact' : undefined,
-            _originatingleadid_value: 'lead',
-            ...ownerTarget,
-          },
+          name: v.subject ?? v.fullname,
+          _customerid_value: customerId,
+          _parentaccountid_value: accountId ?? null,
+          _parentcontactid_value: contactId ?? null,
+          _originatingleadid_value: leadId,
         },
-        userId,
+        {
+          _customerid_value: accountId ? 'account' : 'contact',
+          _parentaccountid_value: accountId ? 'account' : undefined,
+          _parentcontactid_value: contactId ? 'contact' : undefined,
+          _originatingleadid_value: 'lead',
+        },
       );
-      created.push({ table: 'opportunity', id });
     }
     const leadChanges: Record<string, unknown> = { statecode: 1, statuscode: status };
     const leadTargets: Record<string, string | undefined> = {};
