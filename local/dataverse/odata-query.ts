@@ -17,10 +17,34 @@ type Token =
   | { kind: 'datetime'; value: string; pos: number }
   | { kind: 'punct'; text: '(' | ')' | ','; pos: number };
 
-const GUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}/;
-const DATETIME_RE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?/;
-const NUMBER_RE = /^-?\d+(\.\d+)?([eE][+-]?\d+)?[mMdDfFlL]?/;
-const IDENT_RE = /^[A-Za-z_][A-Za-z0-9_./]*/;
+/**
+ * Literals and names, tried in this order: a GUID and a date both start like a number. A GUID must
+ * end where its word ends, or the start of a longer name would be read as one.
+ */
+const LEXEMES: readonly (readonly [RegExp, (text: string, pos: number) => Token])[] = [
+  [
+    /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![0-9A-Za-z_])/,
+    (text, pos) => ({ kind: 'guid', value: text.toLowerCase(), pos }),
+  ],
+  [
+    /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?/,
+    (text, pos) => ({ kind: 'datetime', value: text, pos }),
+  ],
+  [
+    /^-?\d+(\.\d+)?([eE][+-]?\d+)?[mMdDfFlL]?/,
+    (text, pos) => ({ kind: 'number', value: parseFloat(text), pos }),
+  ],
+  [/^[A-Za-z_][A-Za-z0-9_./]*/, (text, pos) => ({ kind: 'ident', text, pos })],
+];
+
+/** The literal or name `rest` starts with, and how many characters it takes. */
+const lexeme = (rest: string, pos: number): { token: Token; length: number } | undefined => {
+  for (const [pattern, token] of LEXEMES) {
+    const m = pattern.exec(rest);
+    if (m) return { token: token(m[0], pos), length: m[0].length };
+  }
+  return undefined;
+};
 
 const tokenize = (text: string): Token[] => {
   const tokens: Token[] = [];
@@ -57,32 +81,10 @@ const tokenize = (text: string): Token[] => {
       i = j + 1;
       continue;
     }
-    const rest = text.slice(i);
-    const guid = GUID_RE.exec(rest);
-    if (guid && !/[0-9A-Za-z_]/.test(rest[guid[0].length] ?? '')) {
-      tokens.push({ kind: 'guid', value: guid[0].toLowerCase(), pos: i });
-      i += guid[0].length;
-      continue;
-    }
-    const dt = DATETIME_RE.exec(rest);
-    if (dt) {
-      tokens.push({ kind: 'datetime', value: dt[0], pos: i });
-      i += dt[0].length;
-      continue;
-    }
-    const num = NUMBER_RE.exec(rest);
-    if (num) {
-      tokens.push({ kind: 'number', value: parseFloat(num[0]), pos: i });
-      i += num[0].length;
-      continue;
-    }
-    const ident = IDENT_RE.exec(rest);
-    if (ident) {
-      tokens.push({ kind: 'ident', text: ident[0], pos: i });
-      i += ident[0].length;
-      continue;
-    }
-    throw errors.syntax(i, text);
+    const found = lexeme(text.slice(i), i);
+    if (!found) throw errors.syntax(i, text);
+    tokens.push(found.token);
+    i += found.length;
   }
   return tokens;
 };
@@ -91,6 +93,8 @@ type Operand =
   | { kind: 'column'; column: ColumnDef }
   | { kind: 'literal'; value: unknown; edm: string }
   | { kind: 'call'; name: string; args: Operand[] };
+
+const literal = (value: unknown, edm: string): Operand => ({ kind: 'literal', value, edm });
 
 const COMPARISONS = new Set(['eq', 'ne', 'gt', 'ge', 'lt', 'le']);
 const STRING_FUNCS = new Set(['contains', 'startswith', 'endswith']);
@@ -155,6 +159,14 @@ const compareValues = (a: unknown, b: unknown, edm: string): number => {
   return x < y ? -1 : x > y ? 1 : 0;
 };
 
+function either(l: Predicate, r: Predicate): Predicate {
+  return (v) => l(v) || r(v);
+}
+
+function both(l: Predicate, r: Predicate): Predicate {
+  return (v) => l(v) && r(v);
+}
+
 class FilterParser {
   private i = 0;
   private readonly tokens: Token[];
@@ -189,23 +201,23 @@ class FilterParser {
   }
 
   private orExpr(): Predicate {
-    let left = this.andExpr();
-    while (this.isWord('or')) {
-      this.i++;
-      const l = left;
-      const r = this.andExpr();
-      left = (v) => l(v) || r(v);
-    }
-    return left;
+    return this.joined('or', () => this.andExpr(), either);
   }
 
   private andExpr(): Predicate {
-    let left = this.unary();
-    while (this.isWord('and')) {
+    return this.joined('and', () => this.unary(), both);
+  }
+
+  /** `operand (word operand)*`, grouped from the left; `or` and `and` differ only in what they join. */
+  private joined(
+    word: 'or' | 'and',
+    operand: () => Predicate,
+    join: (l: Predicate, r: Predicate) => Predicate,
+  ): Predicate {
+    let left = operand();
+    while (this.isWord(word)) {
       this.i++;
-      const l = left;
-      const r = this.unary();
-      left = (v) => l(v) && r(v);
+      left = join(left, operand());
     }
     return left;
   }
@@ -232,29 +244,20 @@ class FilterParser {
     this.i++;
     switch (t.kind) {
       case 'string':
-        return { kind: 'literal', value: t.value, edm: 'Edm.String' };
+        return literal(t.value, 'Edm.String');
       case 'number':
-        return {
-          kind: 'literal',
-          value: t.value,
-          edm: Number.isInteger(t.value) ? 'Edm.Int32' : 'Edm.Decimal',
-        };
+        return literal(t.value, Number.isInteger(t.value) ? 'Edm.Int32' : 'Edm.Decimal');
       case 'guid':
-        return { kind: 'literal', value: t.value, edm: 'Edm.Guid' };
+        return literal(t.value, 'Edm.Guid');
       case 'datetime':
-        return {
-          kind: 'literal',
-          value: t.value,
-          edm: t.value.length === 10 ? 'Edm.Date' : 'Edm.DateTimeOffset',
-        };
+        return literal(t.value, t.value.length === 10 ? 'Edm.Date' : 'Edm.DateTimeOffset');
       case 'punct':
         throw errors.syntax(t.pos, this.text);
       case 'ident': {
         const word = t.text;
         const lower = word.toLowerCase();
-        if (lower === 'null') return { kind: 'literal', value: null, edm: 'null' };
-        if (lower === 'true' || lower === 'false')
-          return { kind: 'literal', value: lower === 'true', edm: 'Edm.Boolean' };
+        if (lower === 'null') return literal(null, 'null');
+        if (lower === 'true' || lower === 'false') return literal(lower === 'true', 'Edm.Boolean');
         const next = this.peek();
         if (next?.kind === 'punct' && next.text === '(') {
           if (!STRING_FUNCS.has(lower))
