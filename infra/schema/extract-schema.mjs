@@ -53,42 +53,51 @@ const full = JSON.parse((input.endsWith('.gz') ? gunzipSync(raw) : raw).toString
 
 const KIND = { r: 'required', o: 'optional', c: 'computed' };
 
-/** A block of the compact dump in the vendored layout. */
-function fromCompact(body) {
+/**
+ * A block in the vendored layout, read through `shape`: how the input lists a block's attributes
+ * and nested blocks, what kind an attribute is, and a nested block's nesting, limits and body.
+ */
+function vendored(block, shape) {
   const attributes = {};
-  for (const [name, kind] of Object.entries(body.a ?? {})) {
-    if (!(kind in KIND)) throw new Error(`unknown attribute kind ${JSON.stringify(kind)} of ${name}`);
-    attributes[name] = KIND[kind];
+  for (const [name, attribute] of Object.entries(shape.attributes(block))) {
+    attributes[name] = shape.kind(attribute, name);
   }
   const blockTypes = {};
-  for (const [name, nested] of Object.entries(body.b ?? {})) {
+  for (const [name, nested] of Object.entries(shape.blocks(block))) {
+    const { nesting, min, max, body } = shape.nested(nested);
     blockTypes[name] = {
-      nesting_mode: nested.n,
-      min_items: nested.min ?? 0,
-      max_items: nested.max ?? 0,
-      block: fromCompact(nested.b ?? {}),
+      nesting_mode: nesting,
+      min_items: min ?? 0,
+      max_items: max ?? 0,
+      block: vendored(body ?? {}, shape),
     };
   }
   return { attributes, block_types: blockTypes };
 }
 
-/** A block of `terraform providers schema -json` in the vendored layout. */
-function fromTerraform(block) {
-  const attributes = {};
-  for (const [name, attribute] of Object.entries(block.attributes ?? {})) {
-    attributes[name] = attribute.required ? 'required' : attribute.optional ? 'optional' : 'computed';
-  }
-  const blockTypes = {};
-  for (const [name, nested] of Object.entries(block.block_types ?? {})) {
-    blockTypes[name] = {
-      nesting_mode: nested.nesting_mode,
-      min_items: nested.min_items ?? 0,
-      max_items: nested.max_items ?? 0,
-      block: fromTerraform(nested.block ?? {}),
-    };
-  }
-  return { attributes, block_types: blockTypes };
-}
+/** The compact dump: {"a": {name: "r" | "o" | "c"}, "b": {name: {"n", "min", "max", "b"}}}. */
+const COMPACT = {
+  attributes: (block) => block.a ?? {},
+  blocks: (block) => block.b ?? {},
+  kind: (kind, name) => {
+    if (!(kind in KIND)) throw new Error(`unknown attribute kind ${JSON.stringify(kind)} of ${name}`);
+    return KIND[kind];
+  },
+  nested: (nested) => ({ nesting: nested.n, min: nested.min, max: nested.max, body: nested.b }),
+};
+
+/** `terraform providers schema -json`: attributes flagged required/optional/computed, block_types. */
+const TERRAFORM = {
+  attributes: (block) => block.attributes ?? {},
+  blocks: (block) => block.block_types ?? {},
+  kind: (attribute) => (attribute.required ? 'required' : attribute.optional ? 'optional' : 'computed'),
+  nested: (nested) => ({
+    nesting: nested.nesting_mode,
+    min: nested.min_items,
+    max: nested.max_items,
+    body: nested.block,
+  }),
+};
 
 let schemas;
 if (full.provider_schemas !== undefined) {
@@ -98,17 +107,17 @@ if (full.provider_schemas !== undefined) {
     usage('terraform providers schema -json does not say the version: pass --version');
   schemas = {
     resource: (type) =>
-      provider.resource_schemas?.[type] && fromTerraform(provider.resource_schemas[type].block),
+      provider.resource_schemas?.[type] && vendored(provider.resource_schemas[type].block, TERRAFORM),
     data: (type) =>
-      provider.data_source_schemas?.[type] && fromTerraform(provider.data_source_schemas[type].block),
+      provider.data_source_schemas?.[type] && vendored(provider.data_source_schemas[type].block, TERRAFORM),
   };
 } else if (full.resource !== undefined) {
   if (version !== undefined && version !== full.version)
     usage(`--version ${version} but the file is ${full.version}`);
   version = full.version;
   schemas = {
-    resource: (type) => full.resource[type] && fromCompact(full.resource[type]),
-    data: (type) => full.data?.[type] && fromCompact(full.data[type]),
+    resource: (type) => full.resource[type] && vendored(full.resource[type], COMPACT),
+    data: (type) => full.data?.[type] && vendored(full.data[type], COMPACT),
   };
 } else {
   usage(`${input} is neither \`terraform providers schema -json\` output nor the compact dump`);

@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import {
   block,
   loadTerraform,
@@ -71,218 +73,60 @@ describe('every resource and data block of infra/*.tf matches the azurerm schema
   });
 });
 
-/** The check run on a snippet, as if it were a file of infra/. */
-async function problemsOf(hcl: string) {
-  return checkAgainstSchema(await parseTerraform({ 'synthetic.tf': hcl }), schema);
-}
+/**
+ * Snippets with deliberate mistakes, one file each: its `# expect:` lines are exactly the problems
+ * the check must report (without the file name), its `# skipped:` lines the blocks it must skip.
+ */
+const MISTAKES_DIR = path.resolve(__dirname, '../fixtures/infra/schema-mistakes');
+const mistakeFiles = readdirSync(MISTAKES_DIR)
+  .filter((file) => file.endsWith('.tf'))
+  .sort();
+const linesAfter = (text: string, marker: string) =>
+  [...text.matchAll(new RegExp(`^# ${marker}: (.+)$`, 'gm'))].map((m) => m[1] as string);
 
-describe('the check reports what is wrong (synthetic snippets)', () => {
-  it('an unknown argument, top-level and nested', async () => {
-    const { problems } = await problemsOf(`
-      resource "azurerm_resource_group" "rg" {
-        name     = "rg"
-        location = "westeurope"
-        colour   = "blue"
-      }
-      resource "azurerm_cosmosdb_sql_database" "db" {
-        name                = "db"
-        resource_group_name = "rg"
-        account_name        = "acc"
-        autoscale_settings {
-          max_throughput = 1000
-          min_throughput = 100
-        }
-      }
-    `);
-    expect(problems).toEqual([
-      'synthetic.tf: azurerm_cosmosdb_sql_database.db: autoscale_settings[0].min_throughput: unknown argument (not in the azurerm 4.79.0 schema)',
-      'synthetic.tf: azurerm_resource_group.rg: colour: unknown argument (not in the azurerm 4.79.0 schema)',
-    ]);
+describe('the check reports what is wrong (tests/fixtures/infra/schema-mistakes)', () => {
+  it.each(mistakeFiles)('%s', async (file) => {
+    const text = readFileSync(path.join(MISTAKES_DIR, file), 'utf8');
+    const { problems, skipped } = checkAgainstSchema(await parseTerraform({ [file]: text }), schema);
+    expect([...problems].sort()).toEqual(
+      linesAfter(text, 'expect')
+        .map((p) => `${file}: ${p}`)
+        .sort(),
+    );
+    expect(skipped).toEqual(linesAfter(text, 'skipped'));
   });
 
-  it('the argument the Flex Consumption app does not have in 4.79.0', async () => {
-    const { problems } = await problemsOf(`
-      resource "azurerm_function_app_flex_consumption" "app" {
-        name                            = "app"
-        resource_group_name             = "rg"
-        location                        = "westeurope"
-        service_plan_id                 = "plan"
-        runtime_name                    = "node"
-        runtime_version                 = "22"
-        storage_container_type          = "blobContainer"
-        storage_container_endpoint      = "https://st.blob.core.windows.net/pkg"
-        storage_authentication_type     = "SystemAssignedIdentity"
-        key_vault_reference_identity_id = "id"
-        site_config {}
-      }
-    `);
-    expect(problems).toEqual([
-      'synthetic.tf: azurerm_function_app_flex_consumption.app: key_vault_reference_identity_id: unknown argument (not in the azurerm 4.79.0 schema)',
-    ]);
+  it('the snippets cover every kind of problem, and only valid-*.tf expects none', () => {
+    const expected = mistakeFiles.map((file) => ({
+      file,
+      problems: linesAfter(readFileSync(path.join(MISTAKES_DIR, file), 'utf8'), 'expect'),
+    }));
+    for (const { file, problems } of expected) {
+      expect({ file, expectsProblems: problems.length > 0 }).toEqual({
+        file,
+        expectsProblems: !file.startsWith('valid-'),
+      });
+    }
+    const all = expected.flatMap((e) => e.problems).join('\n');
+    for (const kind of [
+      ': unknown argument',
+      ': required argument is missing',
+      ': computed-only attribute',
+      'blocks, at most',
+      'blocks, at least',
+      'unknown block',
+      'is not in the vendored',
+    ]) {
+      expect(all).toContain(kind);
+    }
   });
 
-  it('a missing required argument, top-level and nested', async () => {
-    const { problems } = await problemsOf(`
-      resource "azurerm_resource_group" "rg" {
-        name = "rg"
-      }
-      resource "azurerm_monitor_action_group" "ops" {
-        name                = "ag"
-        resource_group_name = "rg"
-        short_name          = "ops"
-        email_receiver {
-          name = "operator"
-        }
-      }
-    `);
-    expect(problems).toEqual([
-      'synthetic.tf: azurerm_monitor_action_group.ops: email_receiver[0].email_address: required argument is missing',
-      'synthetic.tf: azurerm_resource_group.rg: location: required argument is missing',
+  it('the argument the Flex Consumption app does not have in 4.79.0, added to the real app', () => {
+    const app = model.resources.find((r) => r.type === 'azurerm_function_app_flex_consumption');
+    if (app === undefined) throw new Error('no Flex Consumption app in infra');
+    const withReference = { ...app, body: { ...app.body, key_vault_reference_identity_id: '${x.id}' } };
+    expect(checkAgainstSchema({ resources: [withReference], data: [] }, schema).problems).toEqual([
+      'function.tf: azurerm_function_app_flex_consumption.main: key_vault_reference_identity_id: unknown argument (not in the azurerm 4.79.0 schema)',
     ]);
-  });
-
-  it('a computed-only attribute set, top-level and nested', async () => {
-    const { problems } = await problemsOf(`
-      resource "azurerm_user_assigned_identity" "id" {
-        name                = "id"
-        resource_group_name = "rg"
-        location            = "westeurope"
-        principal_id        = "00000000-0000-0000-0000-000000000000"
-      }
-      resource "azurerm_log_analytics_workspace" "log" {
-        name                = "log"
-        resource_group_name = "rg"
-        location            = "westeurope"
-        identity {
-          type      = "SystemAssigned"
-          tenant_id = "t"
-        }
-      }
-    `);
-    expect(problems).toEqual([
-      'synthetic.tf: azurerm_log_analytics_workspace.log: identity[0].tenant_id: computed-only attribute: the provider sets it, it cannot be set',
-      'synthetic.tf: azurerm_user_assigned_identity.id: principal_id: computed-only attribute: the provider sets it, it cannot be set',
-    ]);
-  });
-
-  it('too many blocks, too few, an unknown one, and a dynamic block of an unknown name', async () => {
-    const { problems } = await problemsOf(`
-      resource "azurerm_cosmosdb_account" "acc" {
-        name                = "acc"
-        resource_group_name = "rg"
-        location            = "westeurope"
-        offer_type          = "Standard"
-        consistency_policy {
-          consistency_level = "Session"
-        }
-        consistency_policy {
-          consistency_level = "Strong"
-        }
-        backup {
-          type = "Continuous"
-        }
-        dynamic "colours" {
-          for_each = ["blue"]
-          content {
-            name = colours.value
-          }
-        }
-      }
-      resource "azurerm_monitor_scheduled_query_rules_alert_v2" "rule" {
-        name                 = "rule"
-        resource_group_name  = "rg"
-        location             = "westeurope"
-        scopes               = ["x"]
-        severity             = 1
-        evaluation_frequency = "PT5M"
-        window_duration      = "PT5M"
-        condition {
-          query = "x"
-        }
-      }
-    `);
-    expect(problems).toEqual([
-      'synthetic.tf: azurerm_cosmosdb_account.acc: dynamic "colours": unknown block (not in the azurerm 4.79.0 schema)',
-      'synthetic.tf: azurerm_cosmosdb_account.acc: consistency_policy: 2 blocks, at most 1 allowed',
-      'synthetic.tf: azurerm_cosmosdb_account.acc: geo_location: 0 blocks, at least 1 required',
-      'synthetic.tf: azurerm_monitor_scheduled_query_rules_alert_v2.rule: condition: unknown argument (not in the azurerm 4.79.0 schema)',
-      'synthetic.tf: azurerm_monitor_scheduled_query_rules_alert_v2.rule: criteria: 0 blocks, at least 1 required',
-    ]);
-  });
-
-  it('an unknown type, and an unknown argument of a data source', async () => {
-    const { problems } = await problemsOf(`
-      resource "azurerm_function_app" "legacy" {
-        name = "app"
-      }
-      data "azurerm_client_config" "current" {
-        tenant = "t"
-      }
-    `);
-    expect(problems).toEqual([
-      'synthetic.tf: azurerm_function_app.legacy: resource type azurerm_function_app is not in the vendored azurerm 4.79.0 schema (infra/schema/extract-schema.mjs extracts it)',
-      'synthetic.tf: data.azurerm_client_config.current: tenant: unknown argument (not in the azurerm 4.79.0 schema)',
-    ]);
-  });
-
-  it('the contents of a dynamic block are checked like a static block', async () => {
-    const { problems } = await problemsOf(`
-      resource "azurerm_monitor_action_group" "ops" {
-        name                = "ag"
-        resource_group_name = "rg"
-        short_name          = "ops"
-        dynamic "email_receiver" {
-          for_each = var.emails
-          content {
-            name    = "operator"
-            address = email_receiver.value
-          }
-        }
-      }
-    `);
-    expect(problems).toEqual([
-      'synthetic.tf: azurerm_monitor_action_group.ops: dynamic "email_receiver"[0].content.address: unknown argument (not in the azurerm 4.79.0 schema)',
-      'synthetic.tf: azurerm_monitor_action_group.ops: dynamic "email_receiver"[0].content.email_address: required argument is missing',
-    ]);
-  });
-
-  it('accepts meta-arguments and dynamic blocks, and skips other providers’ types', async () => {
-    const { problems, skipped } = await problemsOf(`
-      resource "azurerm_resource_group" "rg" {
-        for_each   = toset(["a", "b"])
-        name       = each.key
-        location   = "westeurope"
-        provider   = azurerm.other
-        depends_on = [random_string.suffix]
-        lifecycle {
-          ignore_changes = [tags]
-        }
-      }
-      resource "azurerm_cosmosdb_account" "acc" {
-        count               = 1
-        name                = "acc"
-        resource_group_name = "rg"
-        location            = "westeurope"
-        offer_type          = "Standard"
-        consistency_policy {
-          consistency_level = "Session"
-        }
-        dynamic "geo_location" {
-          for_each = ["westeurope"]
-          content {
-            location          = geo_location.value
-            failover_priority = 0
-          }
-        }
-      }
-      resource "random_string" "suffix" {
-        length = 6
-      }
-      data "azurerm_client_config" "current" {
-        depends_on = [azurerm_resource_group.rg]
-      }
-    `);
-    expect(problems).toEqual([]);
-    expect(skipped).toEqual(['random_string.suffix']);
   });
 });
