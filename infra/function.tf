@@ -105,9 +105,7 @@ resource "azurerm_function_app_flex_consumption" "main" {
   # Roles first: the host starts right after creation and needs storage, Service Bus, Cosmos and
   # telemetry access on its first try. (The Key Vault grant cannot precede the app: see roles.tf.)
   depends_on = [
-    azurerm_role_assignment.app_storage,
-    azurerm_role_assignment.app_servicebus,
-    azurerm_role_assignment.app_monitoring_metrics_publisher,
+    azurerm_role_assignment.app,
     azurerm_cosmosdb_sql_role_assignment.app_data_contributor,
   ]
 }

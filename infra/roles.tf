@@ -6,44 +6,28 @@
 locals {
   app_principal_id = azurerm_user_assigned_identity.app.principal_id
 
-  # Blob Data Owner: the host keeps keys, timer and singleton leases in blobs, and Flex reads the
-  # deployment package. Queue and Table: the host's internal queues and diagnostic events table.
-  storage_roles = [
-    "Storage Blob Data Owner",
-    "Storage Queue Data Contributor",
-    "Storage Table Data Contributor",
-  ]
-
-  # The scheduler and the puller's continuations send; the puller and the retry worker receive.
-  servicebus_roles = [
-    "Azure Service Bus Data Sender",
-    "Azure Service Bus Data Receiver",
-  ]
+  # Azure RBAC roles of the user-assigned identity, one assignment per entry.
+  app_roles = {
+    # The host keeps keys, timer and singleton leases in blobs, and Flex reads the deployment
+    # package; queues and a table for the host's internal queues and diagnostic events.
+    "storage-blob-data-owner"        = { role = "Storage Blob Data Owner", scope = azurerm_storage_account.host.id }
+    "storage-queue-data-contributor" = { role = "Storage Queue Data Contributor", scope = azurerm_storage_account.host.id }
+    "storage-table-data-contributor" = { role = "Storage Table Data Contributor", scope = azurerm_storage_account.host.id }
+    # The scheduler and the puller's continuations send; the puller and the retry worker receive.
+    "servicebus-data-sender"   = { role = "Azure Service Bus Data Sender", scope = azurerm_servicebus_namespace.main.id }
+    "servicebus-data-receiver" = { role = "Azure Service Bus Data Receiver", scope = azurerm_servicebus_namespace.main.id }
+    # Entra-authenticated telemetry ingestion (Application Insights local auth is off).
+    "monitoring-metrics-publisher" = { role = "Monitoring Metrics Publisher", scope = azurerm_application_insights.main.id }
+  }
 
   # Cosmos DB Built-in Data Contributor (a data-plane SQL role, not an Azure RBAC role).
   cosmos_data_contributor_role_id = "00000000-0000-0000-0000-000000000002"
 }
 
-resource "azurerm_role_assignment" "app_storage" {
-  for_each             = toset(local.storage_roles)
-  scope                = azurerm_storage_account.host.id
-  role_definition_name = each.value
-  principal_id         = local.app_principal_id
-  principal_type       = "ServicePrincipal"
-}
-
-resource "azurerm_role_assignment" "app_servicebus" {
-  for_each             = toset(local.servicebus_roles)
-  scope                = azurerm_servicebus_namespace.main.id
-  role_definition_name = each.value
-  principal_id         = local.app_principal_id
-  principal_type       = "ServicePrincipal"
-}
-
-# Entra-authenticated telemetry ingestion (Application Insights local auth is off).
-resource "azurerm_role_assignment" "app_monitoring_metrics_publisher" {
-  scope                = azurerm_application_insights.main.id
-  role_definition_name = "Monitoring Metrics Publisher"
+resource "azurerm_role_assignment" "app" {
+  for_each             = local.app_roles
+  scope                = each.value.scope
+  role_definition_name = each.value.role
   principal_id         = local.app_principal_id
   principal_type       = "ServicePrincipal"
 }

@@ -9,6 +9,8 @@ import {
   block,
   blocks,
   forEachValues,
+  instances,
+  instancesOf,
   isoDurationMs,
   loadTerraform,
   referencedVariables,
@@ -105,11 +107,11 @@ describe('Function App on Flex Consumption', () => {
     const app = resource(model, 'azurerm_function_app_flex_consumption');
     const dependsOn = (app.body.depends_on as string[]).map((d) => d.replace(/^\$\{|\}$/g, ''));
     const grants = [
-      ...resourcesOf(model, 'azurerm_role_assignment').filter((r) => principalOf(r.body) === UAMI_PRINCIPAL),
-      ...resourcesOf(model, 'azurerm_cosmosdb_sql_role_assignment'),
-    ].map((r) => r.address);
-    expect(grants).toHaveLength(4);
-    for (const grant of grants) expect(dependsOn).toContain(grant);
+      ...instancesOf(model, 'azurerm_role_assignment').filter((i) => principalOf(i.body) === UAMI_PRINCIPAL),
+      ...instancesOf(model, 'azurerm_cosmosdb_sql_role_assignment'),
+    ];
+    expect(grants).toHaveLength(7);
+    for (const grant of grants) expect(dependsOn).toContain(grant.resource.address);
   });
 });
 
@@ -252,13 +254,9 @@ describe('Cosmos DB containers match what the code uses', () => {
 
 describe('roles: the user-assigned identity gets exactly what it needs', () => {
   const grants = () =>
-    resourcesOf(model, 'azurerm_role_assignment')
-      .filter((r) => principalOf(r.body) === UAMI_PRINCIPAL)
-      .flatMap((r) => {
-        const roles =
-          r.body.for_each === undefined ? [r.body.role_definition_name] : forEachValues(model, r.body);
-        return roles.map((role) => `${String(role)} @ ${String(r.body.scope)}`);
-      });
+    instancesOf(model, 'azurerm_role_assignment')
+      .filter((i) => principalOf(i.body) === UAMI_PRINCIPAL)
+      .map((i) => `${String(i.body.role_definition_name)} @ ${String(i.body.scope)}`);
 
   it('has the data roles on the right scopes', () => {
     expect(grants().sort()).toEqual(
@@ -295,9 +293,7 @@ describe('roles: the user-assigned identity gets exactly what it needs', () => {
   });
 
   it('grants no broad control-plane or owner role', () => {
-    const all = resourcesOf(model, 'azurerm_role_assignment').flatMap((r) =>
-      r.body.for_each === undefined ? [r.body.role_definition_name] : forEachValues(model, r.body),
-    );
+    const all = instancesOf(model, 'azurerm_role_assignment').map((i) => i.body.role_definition_name);
     for (const role of ['Owner', 'Contributor', 'Azure Service Bus Data Owner', 'Key Vault Administrator']) {
       expect(all).not.toContain(role);
     }
@@ -319,9 +315,10 @@ describe('Key Vault holds the Dataverse secret', () => {
 describe('alerts', () => {
   const actionGroup = '${azurerm_monitor_action_group.ops.id}';
 
-  const queryRules = () => resourcesOf(model, 'azurerm_monitor_scheduled_query_rules_alert_v2');
+  // One instance per rule, each.value filled in: the rules are for_each resources over local maps.
+  const queryRules = () => instancesOf(model, 'azurerm_monitor_scheduled_query_rules_alert_v2');
   const queryOf = (body: HclBody) => String(block(body, 'criteria').query);
-  const metricAlerts = () => resourcesOf(model, 'azurerm_monitor_metric_alert');
+  const metricAlerts = () => instancesOf(model, 'azurerm_monitor_metric_alert');
 
   it('an action group mails the address from a variable', () => {
     const group = resource(model, 'azurerm_monitor_action_group').body;
@@ -377,8 +374,43 @@ describe('alerts', () => {
     expect(metricAlerts().length + queryRules().length).toBeGreaterThanOrEqual(4);
   });
 
+  it('the rules keep the names the README documents (dms-<env>-<what>)', () => {
+    const names = [...metricAlerts(), ...queryRules()].map((a) => resolveString(model, a.body.name));
+    expect(names.sort()).toEqual(
+      ['dead-letters', 'function-failures', 'sync-lag', 'sync-stalled', 'dataverse-throttled']
+        .map((what) => `dms-\${var.environment_name}-${what}`)
+        .sort(),
+    );
+  });
+
   it('every alert block lists its failing periods or window explicitly', () => {
     for (const rule of queryRules())
       expect(blocks(block(rule.body, 'criteria'), 'failing_periods')).toHaveLength(1);
+  });
+});
+
+describe('moved blocks keep existing deployments in place', () => {
+  // A resource that became a for_each instance would otherwise be destroyed and created again.
+  const addresses = () =>
+    new Set(
+      model.resources.flatMap((r) => [r.address, ...instances(model, r).map((instance) => instance.address)]),
+    );
+  const typeOf = (address: string) => address.split('.')[0];
+
+  it('each leads from an address that no longer exists to an instance that does, of the same type', () => {
+    const existing = addresses();
+    expect(model.moved.length).toBeGreaterThan(0);
+    for (const { file, from, to } of model.moved) {
+      expect({ file, from, exists: existing.has(from) }).toEqual({ file, from, exists: false });
+      expect({ file, to, exists: existing.has(to) }).toEqual({ file, to, exists: true });
+      expect({ from, to, type: typeOf(to) }).toEqual({ from, to, type: typeOf(from) });
+    }
+  });
+
+  it('no address is moved twice, and none is moved to twice', () => {
+    const from = model.moved.map((m) => m.from);
+    const to = model.moved.map((m) => m.to);
+    expect(new Set(from).size).toBe(from.length);
+    expect(new Set(to).size).toBe(to.length);
   });
 });

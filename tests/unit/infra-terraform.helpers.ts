@@ -206,6 +206,151 @@ export function forEachValues(model: TerraformModel, body: HclBody): HclValue[] 
   return [];
 }
 
+/** One instance of a resource: the body with `each.key` / `each.value` filled in. */
+export interface ResourceInstance {
+  /** `type.name` or `type.name["key"]`, as in state and in `moved` blocks. */
+  address: string;
+  key: string | undefined;
+  resource: TerraformResource;
+  body: HclBody;
+}
+
+/** A value as written, following whole `${local.x}` references (not variables: they stay as written). */
+function written(model: TerraformModel, value: HclValue | undefined, depth = 0): HclValue | undefined {
+  if (depth > 20) throw new Error('reference cycle while following locals');
+  const local = typeof value === 'string' ? /^\$\{local\.([A-Za-z0-9_.]+)\}$/.exec(value) : null;
+  if (!local) return value;
+  const found = lookup(model.locals, (local[1] as string).split('.'));
+  return found === undefined ? value : written(model, found, depth + 1);
+}
+
+/** `path` into a value as written, following local references on the way. */
+function writtenPath(model: TerraformModel, value: HclValue, path: string[]): HclValue | undefined {
+  let current: HclValue | undefined = written(model, value);
+  for (const key of path) {
+    if (!isObject(current)) return undefined;
+    current = written(model, current[key]);
+  }
+  return current;
+}
+
+/**
+ * `<root>.key` and `<root>.value` (with a path into the value) replaced: a whole `${...}` by the
+ * value as written, one embedded in a longer string by its text when that is plain text.
+ */
+function substitute(
+  model: TerraformModel,
+  value: HclValue,
+  root: string,
+  key: string,
+  item: HclValue,
+): HclValue {
+  const reference = new RegExp(`\\$\\{${root}\\.(key|value)((?:\\.[A-Za-z0-9_]+)*)\\}`, 'g');
+  const valueOf = (which: string, pathText: string): HclValue | undefined =>
+    which === 'key' ? key : writtenPath(model, item, pathText.split('.').filter(Boolean));
+  if (typeof value === 'string') {
+    const whole = new RegExp(`^${reference.source}$`).exec(value);
+    if (whole) return valueOf(whole[1] as string, whole[2] as string) ?? value;
+    return value.replace(reference, (text, which: string, pathText: string) => {
+      const found = valueOf(which, pathText);
+      return typeof found === 'string' || typeof found === 'number' ? String(found) : text;
+    });
+  }
+  if (Array.isArray(value)) return value.map((v) => substitute(model, v, root, key, item));
+  if (isObject(value)) {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, substitute(model, v, root, key, item)]),
+    );
+  }
+  return value;
+}
+
+/**
+ * What a for_each iterates over, when that is known without Azure: a literal, a local, or
+ * `toset(...)` of one. Entries are [key, value]: a map's keys, or a list's values as keys.
+ */
+function forEachEntries(
+  model: TerraformModel,
+  forEach: HclValue | undefined,
+): [string, HclValue][] | undefined {
+  const toset = typeof forEach === 'string' ? /^\$\{toset\((local\.[A-Za-z0-9_.]+)\)\}$/.exec(forEach) : null;
+  const collection = written(model, toset ? `\${${toset[1]}}` : forEach);
+  if (Array.isArray(collection)) return collection.map((item) => [String(item), item]);
+  if (isObject(collection)) return Object.entries(collection);
+  return undefined;
+}
+
+/** Adds blocks under a name; none is no block at all, as in HCL. */
+const appendTo = (target: HclBody, name: string, items: HclValue[]) => {
+  if (items.length > 0) target[name] = [...((target[name] as HclValue[] | undefined) ?? []), ...items];
+};
+
+/**
+ * Dynamic blocks whose for_each is known without Azure become the blocks they generate; the
+ * others (e.g. over a condition on a variable) stay dynamic.
+ */
+function expandDynamic(model: TerraformModel, body: HclBody): HclBody {
+  const out: HclBody = {};
+  const pending: HclBody = {};
+  for (const [name, value] of Object.entries(body)) {
+    if (name === 'dynamic' && isObject(value)) {
+      for (const [blockName, specs] of Object.entries(value)) {
+        for (const spec of Array.isArray(specs) ? specs : [specs]) {
+          const content = isObject(spec) && Array.isArray(spec.content) ? spec.content[0] : undefined;
+          const entries = isObject(spec) ? forEachEntries(model, spec.for_each) : undefined;
+          if (!isObject(spec) || !isObject(content) || entries === undefined) {
+            appendTo(pending, blockName, [spec]);
+            continue;
+          }
+          const iterator =
+            typeof spec.iterator === 'string' ? spec.iterator.replace(/^\$\{|\}$/g, '') : blockName;
+          const generated = entries.map(([key, item]) =>
+            expandDynamic(model, substitute(model, content, iterator, key, item) as HclBody),
+          );
+          appendTo(out, blockName, generated);
+        }
+      }
+    } else if (Array.isArray(value) && value.length > 0 && value.every(isObject)) {
+      appendTo(
+        out,
+        name,
+        value.map((nested) => expandDynamic(model, nested)),
+      );
+    } else {
+      out[name] = value;
+    }
+  }
+  if (Object.keys(pending).length > 0) out.dynamic = pending;
+  return out;
+}
+
+/**
+ * The instances Terraform would make of a resource: one per for_each entry when for_each is
+ * known without Azure, with each.key and each.value filled in (values as written: variables stay
+ * `${var.x}`) and the dynamic blocks they feed expanded; otherwise the resource itself, its known
+ * dynamic blocks expanded (count is left as it is).
+ */
+export function instances(model: TerraformModel, r: TerraformResource): ResourceInstance[] {
+  const { for_each: forEach, ...rest } = r.body;
+  if (forEach === undefined) {
+    return [{ address: r.address, key: undefined, resource: r, body: expandDynamic(model, rest) }];
+  }
+  const entries = forEachEntries(model, forEach);
+  if (entries === undefined)
+    throw new Error(`${r.address}: cannot expand for_each ${JSON.stringify(forEach)}`);
+  return entries.map(([key, item]) => ({
+    address: `${r.address}[${JSON.stringify(key)}]`,
+    key,
+    resource: r,
+    body: expandDynamic(model, substitute(model, rest, 'each', key, item) as HclBody),
+  }));
+}
+
+/** Every instance of every resource of a type. */
+export function instancesOf(model: TerraformModel, type: string): ResourceInstance[] {
+  return resourcesOf(model, type).flatMap((r) => instances(model, r));
+}
+
 /** Every `var.name` referenced anywhere in the sources. */
 export function referencedVariables(model: TerraformModel): Set<string> {
   const names = new Set<string>();
