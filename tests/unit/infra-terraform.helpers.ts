@@ -302,8 +302,7 @@ function expandDynamic(model: TerraformModel, body: HclBody): HclBody {
             appendTo(pending, blockName, [spec]);
             continue;
           }
-          const iterator =
-            typeof spec.iterator === 'string' ? spec.iterator.replace(/^\$\{|\}$/g, '') : blockName;
+          const iterator = spec.iterator === undefined ? blockName : unwrap(spec.iterator);
           const generated = entries.map(([key, item]) =>
             expandDynamic(model, substitute(model, content, iterator, key, item) as HclBody),
           );
