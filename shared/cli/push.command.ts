@@ -9,7 +9,7 @@ export interface PushCommandIo {
   env: Record<string, string | undefined>;
   out: (line: string) => void;
   err: (line: string) => void;
-  /** Documents read per round (tests and benchmarks); default 1000. */
+  /** Documents read per round (tests and benchmarks); default 5000. */
   pushPageSize?: number;
 }
 
@@ -101,7 +101,7 @@ export async function pushOnce(services: AppServices, io: PushCommandIo): Promis
     requests: 0,
     rounds: 0,
   };
-  const pageSize = io.pushPageSize ?? 1000;
+  const pageSize = io.pushPageSize ?? 5000;
   while (totals.rounds < MAX_ROUNDS) {
     const docs = await poller.peek(pageSize);
     if (docs.length === 0) break;

@@ -29,7 +29,7 @@ export interface WriteOutcome {
 
 export interface RecordRepositoryOptions {
   /**
-   * 'bulk' uses executeBulkOperations for writes of 100 documents or more and single requests below
+   * 'bulk' uses executeBulkOperations for writes of 1000 documents or more and single requests below
    * that; 'parallel' always sends single requests (stores without bulk).
    */
   mode?: 'bulk' | 'parallel';
@@ -43,8 +43,11 @@ export interface RecordRepositoryOptions {
   aliases?: AliasRegistry;
 }
 
-/** Below this, single requests (16 at a time) finish well inside the bulk executor's one-second poll. */
-const BULK_MIN_DOCUMENTS = 100;
+/**
+ * Below this, single requests (16 at a time) finish before the bulk executor's one-second poll
+ * would: a push records 100 agreed values per $batch, and as one bulk call each took a second.
+ */
+const BULK_MIN_DOCUMENTS = 1000;
 
 /** Planned in ~10-15 ms (the in-memory benchmark maps ~50 µs a row): the in-flight writes cover that. */
 const PARALLEL_WRITE_BATCH = 256;

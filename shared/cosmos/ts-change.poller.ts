@@ -48,7 +48,9 @@ export class TsChangePoller {
           query: 'SELECT * FROM c WHERE c._ts >= @ts ORDER BY c._ts ASC',
           parameters: [{ name: '@ts', value: this.cursor.ts }],
         },
-        { maxItemCount: Math.min(1000, Math.max(maxItems, 100)) },
+        // One page covers the versions already seen at the cursor's second plus the new ones: every
+        // further page is another execution of the query (on the stand-in, another scan and sort).
+        { maxItemCount: Math.max(maxItems, 100) + seen.size },
       );
       while (out.length < maxItems && iterator.hasMoreResults()) {
         const { resources } = await iterator.fetchNext();
