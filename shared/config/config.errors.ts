@@ -1,11 +1,10 @@
-/** Raised when the environment or the sync configuration file is unusable; never retryable. */
-export class ConfigError extends Error {
-  readonly code: 'invalid_config' | 'invalid_sync_config' | 'unknown_entity';
-  readonly retryable = false;
+import { AppError } from '../errors/app.errors';
 
-  constructor(code: ConfigError['code'], message: string) {
-    super(message);
-    this.name = 'ConfigError';
-    this.code = code;
+export type ConfigErrorCode = 'invalid_config' | 'invalid_sync_config' | 'unknown_entity' | 'not_provisioned';
+
+/** Raised when the environment, the sync configuration file or the provisioned resources are unusable; never retryable. */
+export class ConfigError extends AppError<ConfigErrorCode> {
+  constructor(code: ConfigErrorCode, message: string, options: { cause?: unknown } = {}) {
+    super('ConfigError', code, message, false, options.cause);
   }
 }

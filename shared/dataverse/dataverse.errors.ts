@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AppError } from '../errors/app.errors';
 
 export type DataverseErrorCode =
   | 'throttled'
@@ -55,9 +56,7 @@ export interface DataverseErrorInit {
  * (never the query string, which may hold personal data) and the service's message; it never holds
  * a token or a secret.
  */
-export class DataverseError extends Error {
-  readonly code: DataverseErrorCode;
-  readonly retryable: boolean;
+export class DataverseError extends AppError<DataverseErrorCode> {
   readonly status?: number;
   readonly dataverseCode?: string;
   readonly column?: string;
@@ -66,10 +65,7 @@ export class DataverseError extends Error {
   attempts?: number;
 
   constructor(message: string, init: DataverseErrorInit) {
-    super(redactSecrets(message), init.cause === undefined ? undefined : { cause: init.cause });
-    this.name = 'DataverseError';
-    this.code = init.code;
-    this.retryable = init.retryable;
+    super('DataverseError', init.code, message, init.retryable, init.cause);
     if (init.status !== undefined) this.status = init.status;
     if (init.dataverseCode !== undefined) this.dataverseCode = init.dataverseCode;
     if (init.column !== undefined) this.column = init.column;
@@ -93,17 +89,6 @@ export class DataverseError extends Error {
 }
 
 export const isDataverseError = (value: unknown): value is DataverseError => value instanceof DataverseError;
-
-/** Bearer tokens, JWT-looking strings and secret-ish key/value pairs never reach a message. */
-export function redactSecrets(text: string): string {
-  return text
-    .replace(/Bearer\s+[A-Za-z0-9\-._~+/]+=*/gi, 'Bearer [redacted]')
-    .replace(/eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g, '[redacted-jwt]')
-    .replace(
-      /((?:client_secret|access_token|client_assertion|password)["']?\s*[=:]\s*["']?)[^"'&\s,}]+/gi,
-      '$1[redacted]',
-    );
-}
 
 const errorBodySchema = z.object({
   error: z.object({

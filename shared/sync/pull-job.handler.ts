@@ -6,7 +6,8 @@ import { buildEntityProfile, type EntityProfile } from '../domain/entity.profile
 import type { JobQueue } from '../queue/job-queue.port';
 import { bodyExcerpt, decodeJsonBody } from '../queue/message-body.decoder';
 import { pullJobMessageId, pullJobSchema, type PullJob } from '../queue/pull-job.schema';
-import { redact, type Logger } from '../telemetry/logger';
+import { redact } from '../errors/redact.text';
+import type { Logger } from '../telemetry/logger';
 import { recordPull } from '../telemetry/pull-metrics.recorder';
 import type { SyncMetrics } from '../telemetry/sync-metrics';
 import type { ErrorSink, PullOptions, PullResult } from './pull.use-case';

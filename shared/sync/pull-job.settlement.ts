@@ -1,5 +1,6 @@
 import type { MessageSettlement } from '../queue/job-queue.port';
-import { redact, type Logger } from '../telemetry/logger';
+import { redact } from '../errors/redact.text';
+import type { Logger } from '../telemetry/logger';
 import type { PullJobOutcome } from './pull-job.handler';
 
 /**

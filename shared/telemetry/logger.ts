@@ -1,3 +1,5 @@
+import { redact } from '../errors/redact.text';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFields = Record<string, unknown>;
 
@@ -16,29 +18,6 @@ export interface LogSink {
   info(...args: unknown[]): void;
   warn(...args: unknown[]): void;
   error(...args: unknown[]): void;
-}
-
-const SECRET_KEY = /(secret|password|token|key|authorization|assertion|sig)$/i;
-const SECRET_TEXT: [RegExp, string][] = [
-  [/Bearer\s+[A-Za-z0-9._~+/=-]+/g, 'Bearer [redacted]'],
-  [/(SharedAccessKey|AccountKey|client_secret|access_token)=([^;&\s]+)/gi, '$1=[redacted]'],
-  [/("(?:access_token|client_secret|refresh_token)"\s*:\s*)"[^"]*"/gi, '$1"[redacted]"'],
-];
-
-/** Strips anything that looks like a credential from a log line; logs must never carry secrets. */
-export function redact(value: unknown, depth = 0): unknown {
-  if (typeof value === 'string') {
-    return SECRET_TEXT.reduce((text, [pattern, replacement]) => text.replace(pattern, replacement), value);
-  }
-  if (value instanceof Error) return redact(`${value.name}: ${value.message}`, depth);
-  if (value === null || typeof value !== 'object' || depth > 4) return value;
-  if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) {
-    out[key] =
-      SECRET_KEY.test(key) && item !== undefined && item !== null ? '[redacted]' : redact(item, depth + 1);
-  }
-  return out;
 }
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };

@@ -1,16 +1,14 @@
+import { AppError } from '../errors/app.errors';
+
 export type TelemetryErrorCode = 'invalid_connection_string' | 'export_failed' | 'already_started';
 
 /** Telemetry must never break a sync: callers log these and carry on. */
-export class TelemetryError extends Error {
-  override readonly name = 'TelemetryError';
-  readonly retryable: boolean;
-
+export class TelemetryError extends AppError<TelemetryErrorCode> {
   constructor(
-    readonly code: TelemetryErrorCode,
+    code: TelemetryErrorCode,
     message: string,
     options: { retryable?: boolean; cause?: unknown } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.retryable = options.retryable ?? code === 'export_failed';
+    super('TelemetryError', code, message, options.retryable ?? code === 'export_failed', options.cause);
   }
 }

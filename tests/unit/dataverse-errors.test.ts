@@ -3,8 +3,8 @@ import {
   mapHttpError,
   parseRetryAfter,
   parseUnknownColumn,
-  redactSecrets,
 } from '../../shared/dataverse/dataverse.errors';
+import { redactSecrets } from '../../shared/errors/redact.text';
 
 const headers = (values: Record<string, string> = {}) => new Headers(values);
 const body = (code: string, message: string) => JSON.stringify({ error: { code, message } });
