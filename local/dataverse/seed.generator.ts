@@ -466,6 +466,21 @@ export const seedOrganisation = ({ store, seed, counts, customTables, appUsers }
       modifiedon: isoSeconds(modified),
     };
   };
+  // Accounts, contacts and leads end alike: the sync flag, not merged (yet: see mergeSome), their
+  // state, owner and audit columns. The flag is drawn before the audit columns, as the seed always has.
+  const mergeableColumns = (
+    ownerId: string,
+    statecode: number,
+    statuscode: number,
+  ): Record<string, unknown> => ({
+    new_synctomkto: syncFlag(),
+    merged: false,
+    _masterid_value: null,
+    statecode,
+    statuscode,
+    _ownerid_value: ownerId,
+    ...meta(),
+  });
 
   // Accounts.
   const accounts: Pending[] = [];
@@ -491,13 +506,7 @@ export const seedOrganisation = ({ store, seed, counts, customTables, appUsers }
         _primarycontactid_value: null,
         _parentaccountid_value:
           i > 10 && rng.chance(0.1) ? (accounts[rng.int(0, i - 1)] as Pending).id : null,
-        new_synctomkto: syncFlag(),
-        merged: false,
-        _masterid_value: null,
-        statecode: inactive ? 1 : 0,
-        statuscode: inactive ? 2 : 1,
-        _ownerid_value: ownerId,
-        ...meta(),
+        ...mergeableColumns(ownerId, inactive ? 1 : 0, inactive ? 2 : 1),
       },
       targets: { _ownerid_value: ownerType, ...auditTargets },
     });
@@ -544,13 +553,7 @@ export const seedOrganisation = ({ store, seed, counts, customTables, appUsers }
         _originatingleadid_value: null,
         preferredcontactmethodcode: rng.pick([1, 1, 1, 2, 2, 3, 4, 5]),
         donotemail: rng.chance(0.05),
-        new_synctomkto: syncFlag(),
-        merged: false,
-        _masterid_value: null,
-        statecode: inactive ? 1 : 0,
-        statuscode: inactive ? 2 : 1,
-        _ownerid_value: ownerId,
-        ...meta(),
+        ...mergeableColumns(ownerId, inactive ? 1 : 0, inactive ? 2 : 1),
       },
       targets,
     });
@@ -588,13 +591,7 @@ export const seedOrganisation = ({ store, seed, counts, customTables, appUsers }
       industrycode: rng.chance(0.7) ? rng.int(1, 33) : null,
       _parentaccountid_value: null,
       _parentcontactid_value: null,
-      new_synctomkto: syncFlag(),
-      merged: false,
-      _masterid_value: null,
-      statecode: state,
-      statuscode: status,
-      _ownerid_value: ownerId,
-      ...meta(),
+      ...mergeableColumns(ownerId, state, status),
     };
     if (state === 1 && contacts.length > 0) {
       const contact = rng.pick(contacts);
