@@ -233,10 +233,11 @@ export const buildTable = (init: TableInit): TableDef => {
   return { ...init, columns, columnMap, navMap };
 };
 
-// `merged` and `masterid` are set only by the Merge action.
-const syncFilterAndMerge = (): ColumnDef[] => [
+// `merged` and `masterid` are set only by the Merge action, which merges rows of one table only.
+const syncFilterAndMerge = (table: string): ColumnDef[] => [
   col.bool('new_synctomkto'),
   { ...col.bool('merged'), readOnly: true, default: false },
+  col.lookup('masterid', { masterid: table }, true),
 ];
 
 export const builtInTables = (): TableDef[] => [
@@ -270,8 +271,7 @@ export const builtInTables = (): TableDef[] => [
         default: 1,
       },
       { ...col.bool('donotemail', ['Allow', 'Do Not Allow']), default: false },
-      ...syncFilterAndMerge(),
-      col.lookup('masterid', { masterid: 'contact' }, true),
+      ...syncFilterAndMerge('contact'),
     ],
   }),
   buildTable({
@@ -308,8 +308,7 @@ export const builtInTables = (): TableDef[] => [
       col.choice('industrycode', industryOptions),
       col.lookup('parentaccountid', { parentaccountid: 'account' }),
       col.lookup('parentcontactid', { parentcontactid: 'contact' }),
-      ...syncFilterAndMerge(),
-      col.lookup('masterid', { masterid: 'lead' }, true),
+      ...syncFilterAndMerge('lead'),
     ],
   }),
   buildTable({
@@ -331,8 +330,7 @@ export const builtInTables = (): TableDef[] => [
       col.money('revenue'),
       col.lookup('primarycontactid', { primarycontactid: 'contact' }),
       col.lookup('parentaccountid', { parentaccountid: 'account' }),
-      ...syncFilterAndMerge(),
-      col.lookup('masterid', { masterid: 'account' }, true),
+      ...syncFilterAndMerge('account'),
     ],
   }),
   buildTable({
