@@ -5,22 +5,23 @@ import { errors } from './simulator.errors';
 // `batchresponse_<id>` outer parts, `changesetresponse_<id>` for changesets, each part an
 // application/http message with its own status line.
 
-export interface BatchHttpRequest {
-  method: string;
-  url: string;
+/** One application/http part, request or response; a changeset's parts name each other by Content-ID. */
+interface BatchHttpPart {
   headers: Record<string, string>;
   body: string;
   contentId?: string;
 }
 
+export interface BatchHttpRequest extends BatchHttpPart {
+  method: string;
+  url: string;
+}
+
 export type BatchItem =
   { kind: 'request'; request: BatchHttpRequest } | { kind: 'changeset'; requests: BatchHttpRequest[] };
 
-export interface BatchHttpResponse {
+export interface BatchHttpResponse extends BatchHttpPart {
   status: number;
-  headers: Record<string, string>;
-  body: string;
-  contentId?: string;
 }
 
 export type BatchResultItem =
