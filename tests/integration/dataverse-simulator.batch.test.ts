@@ -1,5 +1,5 @@
-import { startDataverseSimulator, type DataverseSimulator } from '../../local/dataverse/simulator.server';
-import { apiCaller, getToken, type ApiCaller } from './dataverse-simulator.helpers';
+import type { DataverseSimulator } from '../../local/dataverse/simulator.server';
+import { startWithApi, type ApiCaller } from './dataverse-simulator.helpers';
 
 interface Part {
   method: string;
@@ -78,8 +78,7 @@ describe('dataverse simulator: $batch', () => {
   let api: ApiCaller;
 
   beforeAll(async () => {
-    sim = await startDataverseSimulator({ records: 100, seed: 9 });
-    api = apiCaller(sim, await getToken(sim));
+    ({ sim, api } = await startWithApi({ records: 100, seed: 9 }));
   });
   afterAll(async () => {
     await sim.close();

@@ -1,7 +1,9 @@
 import {
   DEFAULT_CLIENT_ID,
   DEFAULT_CLIENT_SECRET,
+  startDataverseSimulator,
   type DataverseSimulator,
+  type SimulatorOptions,
 } from '../../local/dataverse/simulator.server';
 
 export const getToken = async (
@@ -76,3 +78,11 @@ export const apiCaller = (sim: DataverseSimulator, token: string) => {
   };
 };
 export type ApiCaller = ReturnType<typeof apiCaller>;
+
+/** A simulator and a caller signed in as the default client: what most suites start with. */
+export const startWithApi = async (
+  options: SimulatorOptions,
+): Promise<{ sim: DataverseSimulator; api: ApiCaller }> => {
+  const sim = await startDataverseSimulator(options);
+  return { sim, api: apiCaller(sim, await getToken(sim)) };
+};

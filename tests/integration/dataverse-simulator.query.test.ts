@@ -1,13 +1,12 @@
 import { startDataverseSimulator, type DataverseSimulator } from '../../local/dataverse/simulator.server';
-import { apiCaller, getToken, type ApiCaller } from './dataverse-simulator.helpers';
+import { apiCaller, getToken, startWithApi, type ApiCaller } from './dataverse-simulator.helpers';
 
 describe('dataverse simulator: queries, paging, counting', () => {
   let sim: DataverseSimulator;
   let api: ApiCaller;
 
   beforeAll(async () => {
-    sim = await startDataverseSimulator({ records: 600, seed: 3 });
-    api = apiCaller(sim, await getToken(sim));
+    ({ sim, api } = await startWithApi({ records: 600, seed: 3 }));
   });
   afterAll(async () => {
     await sim.close();

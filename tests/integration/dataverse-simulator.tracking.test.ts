@@ -1,5 +1,5 @@
 import { startDataverseSimulator, type DataverseSimulator } from '../../local/dataverse/simulator.server';
-import { apiCaller, getToken, type ApiCaller } from './dataverse-simulator.helpers';
+import { apiCaller, getToken, startWithApi, type ApiCaller } from './dataverse-simulator.helpers';
 
 const TRACK = { Prefer: 'odata.track-changes,odata.maxpagesize=100' };
 
@@ -28,14 +28,13 @@ describe('dataverse simulator: change tracking', () => {
   let clock = Date.UTC(2025, 2, 1);
 
   beforeAll(async () => {
-    sim = await startDataverseSimulator({
+    ({ sim, api } = await startWithApi({
       records: 300,
       seed: 11,
       now: () => clock,
       untrackedTables: ['task'],
       changeTrackingRetentionDays: 7,
-    });
-    api = apiCaller(sim, await getToken(sim));
+    }));
   });
   afterAll(async () => {
     await sim.close();

@@ -1,5 +1,5 @@
-import { startDataverseSimulator, type DataverseSimulator } from '../../local/dataverse/simulator.server';
-import { apiCaller, getToken, type ApiCaller } from './dataverse-simulator.helpers';
+import type { DataverseSimulator } from '../../local/dataverse/simulator.server';
+import { startWithApi, type ApiCaller } from './dataverse-simulator.helpers';
 
 const ID = (n: number) => `11111111-2222-4333-8444-${String(n).padStart(12, '0')}`;
 
@@ -8,7 +8,7 @@ describe('dataverse simulator: writes and actions', () => {
   let api: ApiCaller;
 
   beforeAll(async () => {
-    sim = await startDataverseSimulator({
+    ({ sim, api } = await startWithApi({
       records: 200,
       seed: 21,
       customTables: [
@@ -33,8 +33,7 @@ describe('dataverse simulator: writes and actions', () => {
           count: 25,
         },
       ],
-    });
-    api = apiCaller(sim, await getToken(sim));
+    }));
   });
   afterAll(async () => {
     await sim.close();
