@@ -4,20 +4,27 @@ import {
   DEFAULT_CLIENT_ID,
   startDataverseSimulator,
   type DataverseSimulator,
+  type SimulatorOptions,
 } from '../../local/dataverse/simulator.server';
 import { apiCaller, getToken } from './dataverse-simulator.helpers';
 
+/** A client-credentials token request; `form` names the client and may replace the scope. */
 const tokenRequest = (sim: DataverseSimulator, form: Record<string, string>) =>
-  fetch(sim.tokenEndpoint, { method: 'POST', body: new URLSearchParams(form) });
+  fetch(sim.tokenEndpoint, {
+    method: 'POST',
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope: sim.scope, ...form }),
+  });
+
+// Auth and limits need few rows, and a clock that only their tests move.
+const startSmall = (now: () => number, options: SimulatorOptions): Promise<DataverseSimulator> =>
+  startDataverseSimulator({ records: 20, now, ...options });
 
 describe('dataverse simulator: auth', () => {
   let sim: DataverseSimulator;
   let clock = Date.UTC(2025, 0, 10);
 
   beforeAll(async () => {
-    sim = await startDataverseSimulator({
-      records: 20,
-      now: () => clock,
+    sim = await startSmall(() => clock, {
       tokenLifetimeSeconds: 600,
       clients: [
         { clientId: DEFAULT_CLIENT_ID, clientSecret: 'secret-1' },
@@ -45,12 +52,7 @@ describe('dataverse simulator: auth', () => {
   });
 
   it('token endpoint: answer shape, bad secret, unknown client, bad scope, cert assertion', async () => {
-    const ok = await tokenRequest(sim, {
-      grant_type: 'client_credentials',
-      client_id: DEFAULT_CLIENT_ID,
-      client_secret: 'secret-1',
-      scope: sim.scope,
-    });
+    const ok = await tokenRequest(sim, { client_id: DEFAULT_CLIENT_ID, client_secret: 'secret-1' });
     expect(ok.status).toBe(200);
     expect(await ok.json()).toEqual({
       token_type: 'Bearer',
@@ -58,23 +60,12 @@ describe('dataverse simulator: auth', () => {
       ext_expires_in: 600,
       access_token: expect.any(String),
     });
-    const bad = await tokenRequest(sim, {
-      grant_type: 'client_credentials',
-      client_id: DEFAULT_CLIENT_ID,
-      client_secret: 'x',
-      scope: sim.scope,
-    });
+    const bad = await tokenRequest(sim, { client_id: DEFAULT_CLIENT_ID, client_secret: 'x' });
     expect(bad.status).toBe(401);
     expect(((await bad.json()) as { error: string }).error).toBe('invalid_client');
-    const unknown = await tokenRequest(sim, {
-      grant_type: 'client_credentials',
-      client_id: 'who',
-      client_secret: 'x',
-      scope: sim.scope,
-    });
+    const unknown = await tokenRequest(sim, { client_id: 'who', client_secret: 'x' });
     expect(((await unknown.json()) as { error: string }).error).toBe('unauthorized_client');
     const scope = await tokenRequest(sim, {
-      grant_type: 'client_credentials',
       client_id: DEFAULT_CLIENT_ID,
       client_secret: 'secret-1',
       scope: 'https://other.crm.dynamics.com/.default',
@@ -83,11 +74,9 @@ describe('dataverse simulator: auth', () => {
     const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
     const assertion = `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64({ iss: 'cert-client', sub: 'cert-client', aud: sim.tokenEndpoint })}.c2ln`;
     const cert = await tokenRequest(sim, {
-      grant_type: 'client_credentials',
       client_id: 'cert-client',
       client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
       client_assertion: assertion,
-      scope: sim.scope,
     });
     expect(cert.status).toBe(200);
     const oidc = await fetch(`${sim.url}/${sim.tenantId}/v2.0/.well-known/openid-configuration`);
@@ -100,9 +89,7 @@ describe('dataverse simulator: service protection limits', () => {
   let clock = Date.UTC(2025, 0, 10);
 
   beforeAll(async () => {
-    sim = await startDataverseSimulator({
-      records: 20,
-      now: () => clock,
+    sim = await startSmall(() => clock, {
       limits: { requestsPerWindow: 5, windowSeconds: 60, retryAfterSeconds: 2, concurrentRequests: 52 },
     });
   });
