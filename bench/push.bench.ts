@@ -10,9 +10,9 @@ import type { Container } from '@azure/cosmos';
 import { closeServices } from '../functions/app.services';
 import { startLocalStack, type LocalStack } from '../local/stack';
 import { createAppServices, type AppServices } from '../shared/app/app.services';
-import { pushOnce } from '../shared/cli/push.command';
+import { pushOnce as pushRun } from '../shared/cli/push.command';
 import { CONTAINERS } from '../shared/config/entity.catalog';
-import { buildEntityProfile } from '../shared/domain/entity.profile';
+import { InProcessJobQueue } from '../shared/queue/in-process.job-queue';
 import type { PersonRecord } from '../shared/domain/record.model';
 import { createLogger } from '../shared/telemetry/logger';
 
@@ -48,8 +48,7 @@ function pushable(people: readonly PersonRecord[]): PersonRecord[] {
 async function pull(services: AppServices): Promise<number> {
   const started = performance.now();
   for (const entity of ['lead', 'contact']) {
-    const profile = buildEntityProfile(services.catalog.get(entity), services.syncConfig);
-    const result = await services.pullEntity(profile, {}, quiet);
+    const result = await services.sync.pullEntity(entity, {}, { log: quiet });
     if (result.outcome !== 'done') throw new Error(`pull of ${entity} ended ${result.outcome}`);
   }
   return performance.now() - started;
@@ -88,7 +87,11 @@ async function throughput(): Promise<void> {
     withoutHost: true,
     env: { SYNC_ENTITIES: 'lead,contact', PUSH_BATCH_SIZE: BATCH, LOG_LEVEL: 'error' },
   });
-  const services = await createAppServices(stack.env);
+  // As `push --once` runs: retries on a queue in this process, no broker.
+  const queue = new InProcessJobQueue();
+  const services = await createAppServices(stack.env, { queue });
+  const io = { env: stack.env, out: () => undefined, err: console.error };
+  const pushOnce = () => pushRun(services, io, { queue, retryForMs: 0 });
   try {
     const pullMs = await pull(services);
     const container = services.cosmos.database('marketing').container(CONTAINERS.people.id);
@@ -98,7 +101,7 @@ async function throughput(): Promise<void> {
       `  seeded ${n(records)} contacts + ${n(records / 2)} leads; pulled people in ${(pullMs / 1000).toFixed(1)} s`,
     );
     // A first run from the start records the checkpoint, so the timed run reads only the edits.
-    await pushOnce(services, { env: stack.env, out: () => undefined, err: console.error });
+    await pushOnce();
     const editMs = await editAll(container, people, 'Bench');
     console.log(`  ${n(people.length)} persons edited in Cosmos in ${(editMs / 1000).toFixed(1)} s`);
 
@@ -106,7 +109,7 @@ async function throughput(): Promise<void> {
     stack.cosmos.resetRequests();
     const before = stack.dataverse.control.counters().total;
     const started = performance.now();
-    const totals = await pushOnce(services, { env: stack.env, out: () => undefined, err: console.error });
+    const totals = await pushOnce();
     const ms = performance.now() - started;
     const cosmosRequests = stack.cosmos.requests();
     const after = stack.dataverse.control.counters().total;
@@ -114,11 +117,11 @@ async function throughput(): Promise<void> {
     const updated = people.filter((p) => String(rowOf(stack, p)?.jobtitle ?? '').startsWith('Bench ')).length;
 
     stack.dataverse.control.resetCounters();
-    const again = await pushOnce(services, { env: stack.env, out: () => undefined, err: console.error });
+    const again = await pushOnce();
     const quietRequests = stack.dataverse.control.counters().total.requests;
 
     console.log(
-      `  push --once: ${n(totals.pushed)} edits pushed (${n(updated)} rows verified), ${totals.rejected + totals.invalid + totals.retrying + totals.parked} failed`,
+      `  push --once: ${n(totals.pushed)} edits pushed (${n(updated)} rows verified), ${totals.rejected + totals.invalid + totals.pending + totals.parked} failed`,
     );
     console.log(
       `  Dynamics requests: ${n(requests)} (${((requests / Math.max(1, totals.pushed)) * 1000).toFixed(1)} per 1000 edits; target <= 12 with batches of ${BATCH})`,
@@ -144,6 +147,7 @@ async function throughput(): Promise<void> {
       `  ${check(cosmosRequests.queries <= Math.ceil(people.length / 1000) * 2)} <= 2 change-feed queries per 1000 edits: ${cosmosRequests.queries}`,
     );
   } finally {
+    await queue.close();
     await services.close();
     await stack.stop();
   }

@@ -6,12 +6,9 @@ import { app, type InvocationContext } from '@azure/functions';
 import type { ServiceBusReceivedMessage } from '@azure/service-bus';
 import { loadEnv } from '../shared/config/env.schema';
 import { serviceBusMessageActions } from '../shared/queue/servicebus.message-actions';
-import { runPullJob } from '../shared/sync/pull-job.handler';
-import { runAndSettle } from '../shared/sync/pull-job.settlement';
-import { createLogger } from '../shared/telemetry/logger';
-import { services, telemetry } from './app.services';
+import { logOf, services, telemetry } from './app.services';
 
-const { PULL_JOBS_QUEUE } = loadEnv(process.env, ['serviceBus']);
+const { PULL_JOBS_QUEUE } = loadEnv(process.env, ['queues']);
 
 const text = (value: unknown): string | undefined =>
   value === undefined || value === null
@@ -38,56 +35,21 @@ export async function puller(trigger: ServiceBusMessageContext, context: Invocat
   const messageId = text(message.messageId) ?? '';
   const correlationId = text(message.correlationId) ?? context.invocationId;
   // Every line says which delivery it belongs to, so redeliveries of a failing job are visible.
-  const log = createLogger(context, {
-    level: s.env.LOG_LEVEL,
-    fields: { messageId, deliveryCount: message.deliveryCount },
-  });
-  // Missing Dataverse settings surface from the pull itself, as a recorded failed run.
-  const governor = () => {
-    try {
-      return s.dataverse().governor.counters();
-    } catch {
-      return undefined;
-    }
-  };
-  try {
-    await runAndSettle(
-      () =>
-        telemetry.operation(
-          {
-            name: `pull ${entity}`,
-            correlationId,
-            entity,
-            traceParent: context.traceContext?.traceParent ?? null,
-          },
-          () =>
-            runPullJob(
-              message.body,
-              { messageId },
-              {
-                runs: s.runs,
-                catalog: s.catalog,
-                enabledEntities: s.env.SYNC_ENTITIES,
-                syncConfig: s.syncConfig,
-                errors: s.syncErrors,
-                queue: s.queue,
-                queueName: PULL_JOBS_QUEUE,
-                log,
-                pull: (profile, options, entityLog) => s.pullEntity(profile, options, entityLog),
-                requestCount: () => governor()?.requests ?? 0,
-                throttledCount: () => governor()?.throttled ?? 0,
-                metrics: telemetry.metrics,
-              },
-            ),
-        ),
+  const log = logOf(context).child({ messageId, deliveryCount: message.deliveryCount });
+  await telemetry.operation(
+    {
+      name: `pull ${entity}`,
+      correlationId,
+      entity,
+      traceParent: context.traceContext?.traceParent ?? null,
+    },
+    () =>
       // autoCompleteMessages is off: this invocation settles its own message, through the host.
-      serviceBusMessageActions(trigger.actions, message),
-      log,
-    );
-  } finally {
-    // The plan may freeze an idle instance right after the invocation: send what is buffered now.
-    await telemetry.flush().catch((error: unknown) => log.warn('telemetry flush failed', { error }));
-  }
+      s.sync.runPullJob(message.body, { messageId }, serviceBusMessageActions(trigger.actions, message), {
+        log,
+        metrics: telemetry.metrics,
+      }),
+  );
 }
 
 app.serviceBusQueue('puller', {

@@ -1,8 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { parseJsonBody } from '../shared/app/http-body.parser';
 import { pushRetryRequestSchema } from '../shared/sync/manual-actions.use-case';
-import { createLogger } from '../shared/telemetry/logger';
-import { services } from './app.services';
+import { logOf, services } from './app.services';
 
 /** POST /api/push/retry `{"personIds":[...]}`: gives parked edits a fresh series of attempts. */
 export async function pushRetryRequest(
@@ -13,7 +12,7 @@ export async function pushRetryRequest(
   const body = await parseJsonBody(request, pushRetryRequestSchema);
   if (!body.ok) return body.response;
   await s.manualActions.retryParkedPushes(body.value.personIds);
-  createLogger(context, { level: s.env.LOG_LEVEL }).info('push retry requested', {
+  logOf(context).info('push retry requested', {
     persons: body.value.personIds.length,
   });
   return { status: 202, jsonBody: { queued: body.value.personIds.length } };

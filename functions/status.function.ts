@@ -1,11 +1,10 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { readSyncStatus } from '../shared/sync/status.query';
-import { createLogger } from '../shared/telemetry/logger';
-import { services } from './app.services';
+import { logOf, services } from './app.services';
 
 export async function status(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const s = await services();
-  const log = createLogger(context, { level: s.env.LOG_LEVEL });
+  const log = logOf(context);
   try {
     return { status: 200, jsonBody: await readSyncStatus(s.catalog.enabled(s.env.SYNC_ENTITIES), s.runs) };
   } catch (error) {

@@ -1,8 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { parseJsonBody, problem } from '../shared/app/http-body.parser';
 import { ManualActionError, pullRequestSchema } from '../shared/sync/manual-actions.use-case';
-import { createLogger } from '../shared/telemetry/logger';
-import { services } from './app.services';
+import { logOf, services } from './app.services';
 
 /** POST /api/sync/{entity} with `{"mode":"now"}` (default) or `{"mode":"resync"}`. */
 export async function syncRequest(
@@ -10,7 +9,7 @@ export async function syncRequest(
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
   const s = await services();
-  const log = createLogger(context, { level: s.env.LOG_LEVEL });
+  const log = logOf(context);
   const body = await parseJsonBody(request, pullRequestSchema);
   if (!body.ok) return body.response;
   const entity = request.params.entity ?? '';

@@ -10,24 +10,26 @@ import { performance } from 'node:perf_hooks';
 import type { Container } from '@azure/cosmos';
 import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../../local/dataverse/simulator.options';
 import { createAppServices } from '../../shared/app/app.services';
-import { runSyncOnce, type SyncOnceDeps, type SyncOnceReport } from '../../shared/cli/sync-once.runner';
-import type { ChangeSource, RecordStore } from '../../shared/sync/pull.use-case';
-import { CONTAINERS, type ContainerKey } from '../../shared/config/entity.catalog';
+import { composeSync, type SyncAdapters, type SyncSettings } from '../../shared/app/sync.composition';
+import { runSyncOnce, type SyncOnceReport } from '../../shared/cli/sync-once.runner';
+import { CONTAINERS, type ContainerKey, type EntityCatalog } from '../../shared/config/entity.catalog';
 import { buildCatalog, DEFAULT_SYNC_CONFIG } from '../../shared/config/sync-config.schema';
 import { provisionCosmos } from '../../shared/cosmos/cosmos.provisioning';
 import { RecordRepository } from '../../shared/cosmos/record.repository';
 import { createDataverseConnection } from '../../shared/dataverse';
-import type { WriteOutcome } from '../../shared/cosmos/record.repository';
+import { DataversePersonRowGateway } from '../../shared/dataverse/person-row.gateway';
 import { buildEntityProfile, type EntityProfile } from '../../shared/domain/entity.profile';
 import type { RecordDocument } from '../../shared/domain/record.model';
 import { planPage } from '../../shared/domain/page.planner';
 import { InProcessJobQueue } from '../../shared/queue/in-process.job-queue';
+import { QueuedPushRetries } from '../../shared/queue/push-retry.scheduler';
 import { InMemoryRecordStore } from '../../shared/sync/in-memory.record-store';
 import {
   InMemoryCheckpointStore,
   InMemoryErrorSink,
   InMemoryRunSink,
 } from '../../shared/sync/in-memory.sync-state';
+import type { ChangeSource, RecordStore, WriteOutcome } from '../../shared/sync/ports';
 import { createLogger } from '../../shared/telemetry/logger';
 
 export interface PhaseInput {
@@ -89,8 +91,11 @@ const figures = (report: SyncOnceReport, split: Split, peakRss: number): SyncFig
   peakRss,
 });
 
+/** The adapters of one phase (in memory, or the app's Cosmos repositories), without the queue. */
+type PhaseAdapters = Omit<SyncAdapters, 'queue' | 'retries'>;
+
 /** Wraps the ports with stopwatches, to say which step limits the rate. */
-function timed(deps: SyncOnceDeps, split: Split): { deps: SyncOnceDeps; end: () => void } {
+function timed(adapters: PhaseAdapters, split: Split): { adapters: PhaseAdapters; end: () => void } {
   const clock = async <T>(key: keyof Split, work: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
     try {
@@ -132,41 +137,45 @@ function timed(deps: SyncOnceDeps, split: Split): { deps: SyncOnceDeps; end: () 
   const end = () => {
     if (idleSince !== undefined) split.noWriteMs += performance.now() - idleSince;
   };
-  const wrapped: SyncOnceDeps = {
-    ...deps,
-    source: {
-      readChanges: (options) => pages(deps.source.readChanges(options)),
-      queryModifiedSince: (options) => pages(deps.source.queryModifiedSince(options)),
+  const source = (inner: ChangeSource): ChangeSource => ({
+    readChanges: (options) => pages(inner.readChanges(options)),
+    queryModifiedSince: (options) => pages(inner.queryModifiedSince(options)),
+  });
+  const wrapped: PhaseAdapters = {
+    ...adapters,
+    dataverse: () => {
+      const inner = adapters.dataverse();
+      return { ...inner, source: source(inner.source) };
     },
     recordsFor: (key) => {
       let store = stores.get(key);
       if (store === undefined) {
-        const inner = deps.recordsFor(key);
+        const inner = adapters.recordsFor(key);
+        // Every port method is required: a wrapper that forgot one would not compile.
         store = {
           findForPage: (ids) => clock('findMs', () => inner.findForPage(ids)),
           write: (docs, etags) => writeClock(() => inner.write(docs, etags)),
+          read: (id) => inner.read(id),
           recordsOf: (entity) => inner.recordsOf(entity),
+          // The first-load fast path's probes are store reads too.
+          hasRecordsOf: (entity) => clock('findMs', () => inner.hasRecordsOf(entity)),
+          aliasesOf: (ids) => clock('findMs', () => inner.aliasesOf(ids)),
+          registerAlias: (rowId, personId) => inner.registerAlias(rowId, personId),
+          awaitingRetry: (dueBy) => inner.awaitingRetry(dueBy),
           get preferredWriteBatch() {
             return inner.preferredWriteBatch;
           },
-          // The first-load fast path's probes are store reads too.
-          ...(inner.hasRecordsOf !== undefined
-            ? { hasRecordsOf: (entity: string) => clock('findMs', () => inner.hasRecordsOf!(entity)) }
-            : {}),
-          ...(inner.aliasesOf !== undefined
-            ? { aliasesOf: (ids: readonly string[]) => clock('findMs', () => inner.aliasesOf!(ids)) }
-            : {}),
         };
         stores.set(key, store);
       }
       return store;
     },
     checkpoints: {
-      get: (entity) => deps.checkpoints.get(entity),
-      save: (checkpoint) => clock('checkpointMs', () => deps.checkpoints.save(checkpoint)),
+      get: (entity) => adapters.checkpoints.get(entity),
+      save: (checkpoint) => clock('checkpointMs', () => adapters.checkpoints.save(checkpoint)),
     },
   };
-  return { deps: wrapped, end };
+  return { adapters: wrapped, end };
 }
 
 /**
@@ -282,9 +291,17 @@ const main = async (): Promise<void> => {
     { debug() {}, info() {}, warn: console.error, error: console.error },
     { level: 'warn' },
   );
-  const entitiesOf = (catalog: SyncOnceDeps['catalog']) => ENTITIES.map((e) => catalog.get(e));
+  const entitiesOf = (catalog: EntityCatalog) => ENTITIES.map((e) => catalog.get(e));
 
-  let deps: SyncOnceDeps;
+  // What every stage composes the sync from; each stage adds a fresh queue, as each CLI run has its
+  // own (the slot's message ids would otherwise be dropped as duplicates by the second run).
+  let phase: {
+    adapters: PhaseAdapters;
+    settings: SyncSettings;
+    queueName: string;
+    schedule: string;
+    requestCount: () => number;
+  };
   let close = async () => undefined as void;
   let storeBytes: (() => number) | undefined;
   let cosmosRaw: (() => Promise<{ docs: number; ms: number }>) | undefined;
@@ -308,19 +325,29 @@ const main = async (): Promise<void> => {
       return store;
     };
     storeBytes = () => [...stores.values()].reduce((sum, s) => sum + s.bytes, 0);
-    deps = {
-      catalog: buildCatalog(DEFAULT_SYNC_CONFIG),
-      syncConfig: DEFAULT_SYNC_CONFIG,
-      source: dataverse.reader,
-      recordsFor,
-      checkpoints: new InMemoryCheckpointStore(),
-      errors: new InMemoryErrorSink(),
-      runs: new InMemoryRunSink(),
+    const catalog = buildCatalog(DEFAULT_SYNC_CONFIG);
+    phase = {
+      adapters: {
+        dataverse: () => ({
+          source: dataverse.reader,
+          rows: new DataversePersonRowGateway(dataverse.client),
+          counters: () => dataverse.governor.counters(),
+        }),
+        recordsFor,
+        checkpoints: new InMemoryCheckpointStore(),
+        errors: new InMemoryErrorSink(),
+        runs: new InMemoryRunSink(),
+      },
+      settings: {
+        catalog,
+        syncConfig: DEFAULT_SYNC_CONFIG,
+        enabledEntities: [...ENTITIES],
+        pullQueue: 'pull-jobs',
+        timeBudgetMs: 240_000,
+        pushBatchSize: 100,
+      },
       queueName: 'pull-jobs',
       schedule: '0 */1 * * * *',
-      timeBudgetMs: 240_000,
-      log,
-      concurrency: 2,
       requestCount: () => dataverse.governor.counters().requests,
     };
   } else {
@@ -336,25 +363,32 @@ const main = async (): Promise<void> => {
       COSMOS_DATABASE: `bench-${input.tag}`,
     };
     const queue = new InProcessJobQueue();
-    // The CLI's composition exactly: the repositories and write mode the app picks for this endpoint.
+    // The CLI's adapters exactly: the repositories and write mode the app picks for this endpoint.
     const services = await createAppServices(env, { queue });
     await provisionCosmos(services.cosmos, env.COSMOS_DATABASE, 'create');
     const dataverse = services.dataverse();
-    deps = {
-      catalog: services.catalog,
-      syncConfig: services.syncConfig,
-      source: dataverse.reader,
-      recordsFor: (key) => services.recordsFor(key),
-      checkpoints: services.checkpoints,
-      errors: services.syncErrors,
-      runs: services.runs,
-      // No shared queue: each run gets a fresh one, as each CLI invocation does (the slot's message
-      // ids would otherwise be dropped as duplicates by the second run).
+    phase = {
+      adapters: {
+        dataverse: () => ({
+          source: dataverse.reader,
+          rows: new DataversePersonRowGateway(dataverse.client),
+          counters: () => dataverse.governor.counters(),
+        }),
+        recordsFor: (key) => services.recordsFor(key),
+        checkpoints: services.checkpoints,
+        errors: services.syncErrors,
+        runs: services.runs,
+      },
+      settings: {
+        catalog: services.catalog,
+        syncConfig: services.syncConfig,
+        enabledEntities: services.env.SYNC_ENTITIES,
+        pullQueue: services.env.PULL_JOBS_QUEUE,
+        timeBudgetMs: 240_000,
+        pushBatchSize: services.env.PUSH_BATCH_SIZE,
+      },
       queueName: services.env.PULL_JOBS_QUEUE,
       schedule: services.env.SYNC_SCHEDULE,
-      timeBudgetMs: 240_000,
-      log,
-      concurrency: 2,
       requestCount: () => dataverse.governor.counters().requests,
     };
     cosmosRaw = async () => {
@@ -381,10 +415,23 @@ const main = async (): Promise<void> => {
   const stage = async (name: string): Promise<SyncFigures> => {
     const split = newSplit();
     peakRss = process.memoryUsage.rss();
-    const clocked = timed(deps, split);
-    const report = await profiled(`${input.tag}-${name}`, () =>
-      runSyncOnce(entitiesOf(deps.catalog), clocked.deps),
+    const clocked = timed(phase.adapters, split);
+    const queue = new InProcessJobQueue();
+    const sync = composeSync(
+      { ...clocked.adapters, queue, retries: new QueuedPushRetries(queue, 'push-retry') },
+      phase.settings,
     );
+    const report = await profiled(`${input.tag}-${name}`, () =>
+      runSyncOnce(entitiesOf(phase.settings.catalog), {
+        sync,
+        queue,
+        queueName: phase.queueName,
+        schedule: phase.schedule,
+        log,
+        concurrency: 2,
+        requestCount: phase.requestCount,
+      }),
+    ).finally(() => queue.close());
     clocked.end();
     const figure = figures(report, split, Math.max(peakRss, process.memoryUsage.rss()));
     overallPeak = Math.max(overallPeak, figure.peakRss);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   coreState,
+  hooksOf,
   type FunctionMetadata,
   type Registration,
   type RpcBindingInfo,
@@ -136,8 +137,33 @@ export class FunctionHost {
     const invocation = model.getInvocationModel(coreCtx);
     const { context, inputs } = await invocation.getArguments();
     try {
-      const result = await invocation.invokeFunction(context, inputs, callback);
-      const response = await invocation.getResponse(context, result);
+      // As the Node.js worker does: pre-invocation hooks may replace the inputs and the handler;
+      // post-invocation hooks see the result or the error, and may replace either.
+      const hookData: Record<string, unknown> = {};
+      const pre: Record<string, unknown> = {
+        hookData,
+        invocationContext: context,
+        functionCallback: callback,
+        inputs,
+      };
+      for (const hook of hooksOf('preInvocation')) await hook(pre);
+      let result: unknown;
+      let error: unknown;
+      try {
+        result = await invocation.invokeFunction(context, pre.inputs as unknown[], pre.functionCallback);
+      } catch (thrown) {
+        error = thrown;
+      }
+      const post: Record<string, unknown> = {
+        hookData,
+        invocationContext: context,
+        inputs: pre.inputs,
+        result,
+        error,
+      };
+      for (const hook of hooksOf('postInvocation')) await hook(post);
+      if (post.error !== undefined && post.error !== null) throw post.error;
+      const response = await invocation.getResponse(context, post.result);
       stats.succeeded++;
       return { invocationId, returnValue: response.returnValue };
     } catch (error) {

@@ -33,10 +33,16 @@ export interface Registration {
 
 export type CoreLog = (level: string, category: string, message: string) => void;
 
+/** A hook as `@azure/functions` registers it: it takes the worker's core context object. */
+export type CoreHook = (coreContext: Record<string, unknown>) => unknown;
+
+export type HookName = 'appStart' | 'appTerminate' | 'preInvocation' | 'postInvocation' | 'log';
+
 interface CoreState {
   registrations: Map<string, Registration>;
   programmingModel: unknown;
   systemLog: CoreLog;
+  hooks: Map<HookName, CoreHook[]>;
 }
 
 const STATE_KEY = Symbol.for('dynamics-marketing-sync.functions-core');
@@ -46,7 +52,12 @@ export function coreState(): CoreState {
   const holder = globalThis as unknown as Record<symbol, CoreState | undefined>;
   let state = holder[STATE_KEY];
   if (state === undefined) {
-    state = { registrations: new Map(), programmingModel: undefined, systemLog: () => undefined };
+    state = {
+      registrations: new Map(),
+      programmingModel: undefined,
+      systemLog: () => undefined,
+      hooks: new Map(),
+    };
     holder[STATE_KEY] = state;
   }
   return state;
@@ -78,9 +89,21 @@ export function getProgrammingModel(): unknown {
   return coreState().programmingModel;
 }
 
-export function registerHook(): Disposable {
-  // Hooks are not used by this app; accept them so registration does not fail.
-  return new Disposable(() => undefined);
+/** Registers a hook the host runs as the Node.js worker does (see FunctionHost.invoke). */
+export function registerHook(name: HookName, callback: CoreHook): Disposable {
+  const hooks = coreState().hooks;
+  hooks.set(name, [...(hooks.get(name) ?? []), callback]);
+  return new Disposable(() =>
+    hooks.set(
+      name,
+      (hooks.get(name) ?? []).filter((hook) => hook !== callback),
+    ),
+  );
+}
+
+/** The hooks registered under a name, in registration order. */
+export function hooksOf(name: HookName): readonly CoreHook[] {
+  return coreState().hooks.get(name) ?? [];
 }
 
 export function log(level: string, category: string, message: string): void {

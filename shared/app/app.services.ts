@@ -1,27 +1,30 @@
 import type { CosmosClient } from '@azure/cosmos';
 import type { ServiceBusClient } from '@azure/service-bus';
-import { z } from 'zod';
-import { loadEnv, serviceBusEnvShape, type EnvFor } from '../config/env.schema';
+import { ConfigError } from '../config/config.errors';
+import { loadEnv, type EnvFor } from '../config/env.schema';
 import { CONTAINERS, type ContainerKey, type EntityCatalog } from '../config/entity.catalog';
 import { buildCatalog, loadSyncConfig, type SyncConfig } from '../config/sync-config.schema';
-import { readAhead } from '../sync/read-ahead.source';
-import { createCosmosClient } from '../cosmos/cosmos.client';
 import { CheckpointRepository } from '../cosmos/checkpoint.repository';
-import { DocumentReader } from '../cosmos/document.reader';
+import { createCosmosClient } from '../cosmos/cosmos.client';
+import { CosmosStoreError } from '../cosmos/cosmos.errors';
+import { provisionCosmos } from '../cosmos/cosmos.provisioning';
 import { PushCheckpointRepository } from '../cosmos/push-checkpoint.repository';
 import { RecordRepository } from '../cosmos/record.repository';
 import { RunHistoryRepository } from '../cosmos/run-history.repository';
 import { SyncErrorRepository } from '../cosmos/sync-error.repository';
 import { createDataverseConnection, type DataverseConnection } from '../dataverse';
-import { buildEntityProfile, type EntityProfile } from '../domain/entity.profile';
-import type { PersonTable } from '../domain/push.planner';
+import { DataversePersonRowGateway } from '../dataverse/person-row.gateway';
 import type { JobQueue } from '../queue/job-queue.port';
+import { QueuedPushRetries } from '../queue/push-retry.scheduler';
 import { createServiceBusClient, ServiceBusJobQueue } from '../queue/servicebus.job-queue';
 import { ManualActions } from '../sync/manual-actions.use-case';
-import { PullUseCase, type PullOptions, type PullResult } from '../sync/pull.use-case';
-import { CreatePersonUseCase } from '../sync/push-create.use-case';
-import { PushUseCase } from '../sync/push.use-case';
-import type { Logger } from '../telemetry/logger';
+import type { PushRetryScheduler } from '../sync/ports';
+import {
+  composeSync,
+  type DataverseAdapters,
+  type SyncComposition,
+  type SyncSettings,
+} from './sync.composition';
 
 export type AppEnv = EnvFor<'cosmos' | 'serviceBus' | 'sync'>;
 
@@ -30,43 +33,48 @@ export interface AppServices {
   syncConfig: SyncConfig;
   catalog: EntityCatalog;
   cosmos: CosmosClient;
+  /** Every use case of the sync, composed once from this process's adapters. */
+  sync: SyncComposition;
+  /** Pull jobs and push retries: Service Bus, or the caller's queue. */
   queue: JobQueue;
   runs: RunHistoryRepository;
   checkpoints: CheckpointRepository;
   syncErrors: SyncErrorRepository;
+  pushCheckpoints: PushCheckpointRepository;
   /** One repository per container, shared by the entities stored there. */
   recordsFor(container: ContainerKey): RecordRepository;
   /** Created on first use, so functions that never call Dynamics do not need its credentials. */
   dataverse(): DataverseConnection;
-  /** Runs the pull of one entity with this process's adapters. */
-  pullEntity(profile: EntityProfile, options: PullOptions, log: Logger): Promise<PullResult>;
-  /** Point reads of people documents (push retries, person actions). */
-  peopleDocuments: DocumentReader;
-  pushCheckpoints: PushCheckpointRepository;
-  /** The push of marketing edits to Dynamics, with this process's adapters. */
-  pushUseCase(log: Logger): PushUseCase;
-  /** "Sync person to Dynamics". */
-  createPersonUseCase(log: Logger): CreatePersonUseCase;
   /** Operator actions behind the HTTP API: sync or resync an entity, read errors, retry parked pushes. */
   manualActions: ManualActions;
+  /**
+   * Fails with a ConfigError naming each missing database or container and the command that creates
+   * them: a job against an unprovisioned database would otherwise fail on every delivery.
+   */
+  assertProvisioned(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** Adapters a caller supplies instead of the configured ones. */
 export interface AppOverrides {
+  /** The CLI's in-process queue: then no Service Bus connection is needed, only queue names. */
   queue?: JobQueue;
+  /** Where transient push failures wait (default: the push-retry queue). */
+  retries?: PushRetryScheduler;
+  /** Knobs tests turn that the environment does not (a time budget under 10 s, small pages, fast retries). */
+  tuning?: Partial<Pick<SyncSettings, 'timeBudgetMs' | 'pageSize' | 'pushRetry'>>;
 }
 
-/** The composition root shared by every function of one worker process. */
+/** The adapters of one worker process (or one CLI run), and the sync composed from them. */
 export async function createAppServices(
   source: Record<string, string | undefined>,
   overrides: AppOverrides = {},
 ): Promise<AppServices> {
-  // With an injected queue (the CLI's in-process one) no Service Bus connection is needed, only queue names.
-  const env: AppEnv =
-    overrides.queue === undefined
-      ? loadEnv(source, ['cosmos', 'serviceBus', 'sync'])
-      : { ...z.object(serviceBusEnvShape).parse(source), ...loadEnv(source, ['cosmos', 'sync']) };
+  const env: AppEnv = loadEnv(source, [
+    'cosmos',
+    overrides.queue === undefined ? 'serviceBus' : 'queues',
+    'sync',
+  ]);
   const syncConfig = await loadSyncConfig(env.SYNC_CONFIG);
   const catalog = buildCatalog(syncConfig);
   catalog.enabled(env.SYNC_ENTITIES);
@@ -75,29 +83,23 @@ export async function createAppServices(
     overrides.queue === undefined ? createServiceBusClient(env) : undefined;
   const queue: JobQueue = overrides.queue ?? new ServiceBusJobQueue(serviceBus as ServiceBusClient);
   const database = cosmos.database(env.COSMOS_DATABASE);
-  const checkpoints = new CheckpointRepository(database.container(CONTAINERS.syncState.id));
-  const syncErrors = new SyncErrorRepository(database.container(CONTAINERS.syncErrors.id));
+  const container = (key: ContainerKey) => database.container(CONTAINERS[key].id);
+  const checkpoints = new CheckpointRepository(container('syncState'));
+  const syncErrors = new SyncErrorRepository(container('syncErrors'));
+  const runs = new RunHistoryRepository(container('syncState'));
   const repositories = new Map<ContainerKey, RecordRepository>();
-  const recordsFor = (container: ContainerKey): RecordRepository => {
-    let repository = repositories.get(container);
+  const recordsFor = (key: ContainerKey): RecordRepository => {
+    let repository = repositories.get(key);
     if (repository === undefined) {
-      repository = new RecordRepository(database.container(CONTAINERS[container].id), {
-        kind: container === 'people' ? 'person' : 'generic',
+      repository = new RecordRepository(container(key), {
+        kind: key === 'people' ? 'person' : 'generic',
         // Bulk where it pays (large writes), single requests for small ones; the stand-in serves both.
         mode: 'bulk',
       });
-      repositories.set(container, repository);
+      repositories.set(key, repository);
     }
     return repository;
   };
-  const peopleDocuments = new DocumentReader(database.container(CONTAINERS.people.id));
-  // Leads and contacts are always pushable entities, whether or not SYNC_ENTITIES pulls them.
-  let profiles: Record<PersonTable, EntityProfile> | undefined;
-  const personProfiles = (): Record<PersonTable, EntityProfile> =>
-    (profiles ??= {
-      lead: buildEntityProfile(catalog.get('lead'), syncConfig),
-      contact: buildEntityProfile(catalog.get('contact'), syncConfig),
-    });
   let connection: DataverseConnection | undefined;
   const dataverse = (): DataverseConnection => {
     if (connection === undefined) {
@@ -120,50 +122,48 @@ export async function createAppServices(
     }
     return connection;
   };
+  let dataverseAdapters: DataverseAdapters | undefined;
+  const sync = composeSync(
+    {
+      dataverse: () =>
+        (dataverseAdapters ??= {
+          source: dataverse().reader,
+          rows: new DataversePersonRowGateway(dataverse().client),
+          counters: () => {
+            const { requests, throttled } = dataverse().governor.counters();
+            return { requests, throttled };
+          },
+        }),
+      recordsFor,
+      checkpoints,
+      errors: syncErrors,
+      runs,
+      queue,
+      retries: overrides.retries ?? new QueuedPushRetries(queue, env.PUSH_RETRY_QUEUE),
+    },
+    {
+      catalog,
+      syncConfig,
+      enabledEntities: env.SYNC_ENTITIES,
+      pullQueue: env.PULL_JOBS_QUEUE,
+      timeBudgetMs: env.SYNC_TIME_BUDGET_SECONDS * 1000,
+      pushBatchSize: env.PUSH_BATCH_SIZE,
+      ...overrides.tuning,
+    },
+  );
   return {
     env,
     syncConfig,
     catalog,
     cosmos,
+    sync,
     queue,
-    runs: new RunHistoryRepository(database.container(CONTAINERS.syncState.id)),
+    runs,
     checkpoints,
     syncErrors,
+    pushCheckpoints: new PushCheckpointRepository(container('syncState')),
     recordsFor,
     dataverse,
-    pullEntity: (profile, options, log) =>
-      new PullUseCase(profile, {
-        // The next page is fetched while this one is written, as in the CLI; a job that stops at its
-        // time budget discards at most one page read, which the continuation job repeats.
-        source: readAhead(dataverse().reader),
-        records: recordsFor(profile.container),
-        checkpoints,
-        errors: syncErrors,
-        log,
-        timeBudgetMs: env.SYNC_TIME_BUDGET_SECONDS * 1000,
-      }).run(options),
-    peopleDocuments,
-    pushCheckpoints: new PushCheckpointRepository(database.container(CONTAINERS.syncState.id)),
-    pushUseCase: (log) =>
-      new PushUseCase({
-        dataverse: dataverse().client,
-        people: recordsFor('people'),
-        errors: syncErrors,
-        queue,
-        retryQueueName: env.PUSH_RETRY_QUEUE,
-        profiles: personProfiles(),
-        log,
-        batchSize: env.PUSH_BATCH_SIZE,
-      }),
-    createPersonUseCase: (log) =>
-      new CreatePersonUseCase({
-        dataverse: dataverse().client,
-        people: recordsFor('people'),
-        read: (id) => peopleDocuments.read(id),
-        profiles: personProfiles(),
-        errors: syncErrors,
-        log,
-      }),
     manualActions: new ManualActions({
       catalog,
       enabledEntities: env.SYNC_ENTITIES,
@@ -172,6 +172,18 @@ export async function createAppServices(
       pushRetryQueue: env.PUSH_RETRY_QUEUE,
       errors: syncErrors,
     }),
+    assertProvisioned: async () => {
+      try {
+        await provisionCosmos(cosmos, env.COSMOS_DATABASE, 'verify');
+      } catch (error) {
+        if (!(error instanceof CosmosStoreError) || error.code !== 'missing_container') throw error;
+        throw new ConfigError(
+          'not_provisioned',
+          `${error.message}. Create the database and containers with \`dynamics-sync provision\` (or run this command with --provision); in Azure the infrastructure creates them.`,
+          { cause: error },
+        );
+      }
+    },
     close: async () => {
       // An injected queue belongs to the caller, who closes it.
       if (serviceBus !== undefined) {

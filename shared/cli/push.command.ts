@@ -1,20 +1,19 @@
-import type { Command } from 'commander';
-import { createAppServices, type AppServices } from '../app/app.services';
+import { type Command, InvalidArgumentError } from 'commander';
+import type { AppOverrides, AppServices } from '../app/app.services';
 import { CONTAINERS } from '../config/entity.catalog';
 import { TsChangePoller } from '../cosmos/ts-change.poller';
-import type { PushSummary } from '../sync/push.use-case';
-import { createLogger, type LogSink } from '../telemetry/logger';
+import { describeError } from '../errors/app.errors';
+import { InProcessJobQueue } from '../queue/in-process.job-queue';
+import type { PersonOutcome, PushSummary } from '../sync/push.use-case';
+import { createLogger, type Logger, type LogSink } from '../telemetry/logger';
+import { EXIT, openServices, type CommandIo } from './cli.exit-codes';
 
-export interface PushCommandIo {
-  env: Record<string, string | undefined>;
-  out: (line: string) => void;
-  err: (line: string) => void;
+export interface PushCommandIo extends CommandIo {
   /** Documents read per round (tests and benchmarks); default 5000. */
   pushPageSize?: number;
+  /** Retry timing for tests (the default is the deployed app's: 30 s, doubling). */
+  retryPolicy?: AppOverrides['tuning'];
 }
-
-/** Exit codes: 0 every edit reached Dynamics or is a recorded error; 1 some are still pending; 2 usage. */
-export const PUSH_EXIT = { ok: 0, pending: 1, usage: 2 } as const;
 
 export interface PushTotals {
   documents: number;
@@ -23,14 +22,30 @@ export interface PushTotals {
   conflicts: number;
   rejected: number;
   invalid: number;
-  retrying: number;
   parked: number;
   requests: number;
   rounds: number;
+  /** Retries run in this process (messages of the in-process push-retry queue). */
+  retries: number;
+  /** People whose last attempt failed transiently: their edits have not reached Dynamics yet. */
+  pending: number;
+}
+
+interface PushCliOptions {
+  once?: boolean;
+  retryFor: number;
+  provision?: boolean;
 }
 
 // A safety stop: a source that changes faster than it is pushed would otherwise keep --once running.
 const MAX_ROUNDS = 100_000;
+
+const secondsOf = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 3600)
+    throw new InvalidArgumentError('must be whole seconds, 0-3600');
+  return n;
+};
 
 export function registerPushCommand(
   program: Command,
@@ -41,54 +56,71 @@ export function registerPushCommand(
     .command('push')
     .description('push marketing edits of leads and contacts to Dynamics, from the last push checkpoint')
     .option('--once', 'push every pending edit found since the last checkpoint, then exit')
-    .action(async (options: { once?: boolean }) => {
+    .option(
+      '--retry-for <seconds>',
+      'keep retrying transient failures in this process for this long (backoff from 30 s)',
+      secondsOf,
+      120,
+    )
+    .option('--provision', 'create the Cosmos DB database and containers first if they are missing')
+    .action(async (options: PushCliOptions) => {
       setExitCode(await pushCommand(options, io));
     });
 }
 
-async function pushCommand(options: { once?: boolean }, io: PushCommandIo): Promise<number> {
+async function pushCommand(options: PushCliOptions, io: PushCommandIo): Promise<number> {
   if (options.once !== true) {
     io.err(
       'push: only --once is supported here; the continuous push runs on Azure Functions (npm start locally)',
     );
-    return PUSH_EXIT.usage;
+    return EXIT.usage;
   }
-  let services: AppServices | undefined;
+  // Retries go to a push-retry queue in this process, handled here as the push-retry function
+  // handles them in Azure: a one-shot command needs no broker.
+  const queue = new InProcessJobQueue();
+  const opened = await openServices(
+    'push',
+    io,
+    { queue, ...(io.retryPolicy !== undefined ? { tuning: io.retryPolicy } : {}) },
+    { provision: options.provision === true },
+  );
+  if (typeof opened === 'number') {
+    await queue.close();
+    return opened;
+  }
   try {
-    services = await createAppServices(io.env);
-    const totals = await pushOnce(services, io);
+    const totals = await pushOnce(opened, io, { queue, retryForMs: options.retryFor * 1000 });
     io.out(describe(totals));
     if (totals.rejected + totals.invalid + totals.parked > 0) {
       io.out('Rejected, invalid and parked edits are recorded as sync errors (operation "push").');
     }
-    if (totals.retrying > 0) {
+    if (totals.pending > 0) {
       io.err(
-        `${totals.retrying} edit(s) failed transiently and wait on the ${services.env.PUSH_RETRY_QUEUE} queue; they have not reached Dynamics yet.`,
+        `${totals.pending} edit(s) still failed transiently after ${options.retryFor} s of retries; they have not reached Dynamics. ` +
+          'They are kept as retrying and the next `dynamics-sync push --once` tries them again.',
       );
-      return PUSH_EXIT.pending;
     }
-    return PUSH_EXIT.ok;
+    return totals.pending + totals.rejected + totals.invalid + totals.parked > 0 ? EXIT.failed : EXIT.ok;
   } catch (error) {
-    io.err(`push failed: ${(error as Error).message}`);
-    return PUSH_EXIT.pending;
+    io.err(`push failed: ${describeError(error)}`);
+    return EXIT.failed;
   } finally {
-    await services?.close();
+    await queue.close();
+    await opened.close();
   }
 }
 
-/** Reads the people container's changes from the checkpoint, pushes them, moves the checkpoint. */
-export async function pushOnce(services: AppServices, io: PushCommandIo): Promise<PushTotals> {
-  const sink: LogSink = {
-    debug: () => undefined,
-    info: () => undefined,
-    warn: (...args: unknown[]) => io.err(args.map(String).join(' ')),
-    error: (...args: unknown[]) => io.err(args.map(String).join(' ')),
-  };
-  const log = createLogger(sink, { level: 'warn' });
-  const container = services.cosmos.database(services.env.COSMOS_DATABASE).container(CONTAINERS.people.id);
-  let checkpoint = await services.pushCheckpoints.get(CONTAINERS.people.id);
-  const poller = new TsChangePoller(container, checkpoint?.cursor ?? { ts: 0, seen: [] });
-  const push = services.pushUseCase(log);
+/**
+ * Pushes what is pending: first the retries an earlier run left due, then the people container's
+ * changes since the checkpoint, then the retries of this run's transient failures, for as long as
+ * `retryForMs` allows. What is still failing then stays marked `retrying` for the next run.
+ */
+export async function pushOnce(
+  services: AppServices,
+  io: PushCommandIo,
+  retries: { queue: InProcessJobQueue; retryForMs: number },
+): Promise<PushTotals> {
+  const log = quietLogger(io);
   const totals: PushTotals = {
     documents: 0,
     pushed: 0,
@@ -96,32 +128,66 @@ export async function pushOnce(services: AppServices, io: PushCommandIo): Promis
     conflicts: 0,
     rejected: 0,
     invalid: 0,
-    retrying: 0,
     parked: 0,
     requests: 0,
     rounds: 0,
+    retries: 0,
+    pending: 0,
   };
-  const pageSize = io.pushPageSize ?? 5000;
-  while (totals.rounds < MAX_ROUNDS) {
-    const docs = await poller.peek(pageSize);
-    if (docs.length === 0) break;
-    totals.rounds += 1;
-    add(totals, await push.pushDocuments(docs));
-    // Only after the page is pushed or recorded: a crash replays it, which is harmless.
-    poller.advance(docs);
-    checkpoint = await services.pushCheckpoints.save(CONTAINERS.people.id, poller.position, checkpoint);
+  const latest = new Map<string, PersonOutcome>();
+  const add = (summary: PushSummary) => {
+    addTo(totals, summary);
+    // A skip says nothing new: a retrying person's own state write comes back through the feed as one.
+    for (const [id, outcome] of summary.outcomes) if (outcome !== 'skipped') latest.set(id, outcome);
+  };
+  const consumer = retries.queue.consume(services.env.PUSH_RETRY_QUEUE, async (message) => {
+    totals.retries += 1;
+    const outcome = await services.sync.runPushRetry(message.body, { messageId: message.messageId }, log);
+    if (outcome.status === 'done') add(outcome.summary);
+  });
+  try {
+    // Whoever runs the command wants pending edits pushed now, not when their backoff would end.
+    for (const summary of await services.sync.retryDue(new Date('9999-12-31T23:59:59Z'), log)) add(summary);
+
+    const container = services.cosmos.database(services.env.COSMOS_DATABASE).container(CONTAINERS.people.id);
+    let checkpoint = await services.pushCheckpoints.get(CONTAINERS.people.id);
+    const poller = new TsChangePoller(container, checkpoint?.cursor ?? { ts: 0, seen: [] });
+    const pageSize = io.pushPageSize ?? 5000;
+    while (totals.rounds < MAX_ROUNDS) {
+      const docs = await poller.peek(pageSize);
+      if (docs.length === 0) break;
+      totals.rounds += 1;
+      add(await services.sync.pushDocuments(docs, {}, log));
+      // Only after the page is pushed or recorded: a crash replays it, which is harmless.
+      poller.advance(docs);
+      checkpoint = await services.pushCheckpoints.save(CONTAINERS.people.id, poller.position, checkpoint);
+    }
+
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      retries.queue.idle(),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, retries.retryForMs))),
+    ]).finally(() => clearTimeout(timer));
+  } finally {
+    await consumer.close();
   }
+  totals.pending = [...latest.values()].filter((outcome) => outcome === 'retrying').length;
   return totals;
 }
 
-function add(totals: PushTotals, summary: PushSummary): void {
+function quietLogger(io: CommandIo): Logger {
+  const line = (...args: unknown[]) => io.err(args.map(String).join(' '));
+  const sink: LogSink = { debug: () => undefined, info: () => undefined, warn: line, error: line };
+  return createLogger(sink, { level: 'warn' });
+}
+
+function addTo(totals: PushTotals, summary: PushSummary): void {
   totals.documents += summary.documents;
   totals.pushed += summary.pushed;
   totals.settled += summary.settled;
   totals.conflicts += summary.conflicts;
   totals.rejected += summary.rejected;
   totals.invalid += summary.invalid;
-  totals.retrying += summary.retrying;
   totals.parked += summary.parked;
   totals.requests += summary.requests;
 }
@@ -134,7 +200,8 @@ export function describe(t: PushTotals): string {
     `${t.rejected} rejected by Dynamics`,
     `${t.invalid} invalid`,
     `${t.parked} parked`,
-    `${t.retrying} queued for retry`,
+    `${t.retries} retried in this run`,
+    `${t.pending} still pending`,
     `${t.requests} Dynamics request(s)`,
   ].join(', ');
 }

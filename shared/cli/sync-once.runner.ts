@@ -1,7 +1,5 @@
-import type { ContainerKey, EntityCatalog, EntityDefinition } from '../config/entity.catalog';
-import type { SyncConfig } from '../config/sync-config.schema';
-import type { SyncErrorInput } from '../cosmos/sync-error.repository';
-import type { EntityProfile } from '../domain/entity.profile';
+import type { SyncComposition } from '../app/sync.composition';
+import type { EntityDefinition } from '../config/entity.catalog';
 import {
   InProcessJobQueue,
   type DeadLetter,
@@ -9,19 +7,12 @@ import {
   type SettleActions,
 } from '../queue/in-process.job-queue';
 import type { MessageSettlement } from '../queue/job-queue.port';
-import { runPullJob, type RunSink } from '../sync/pull-job.handler';
-import { INVALID_PULL_JOB, runAndSettle } from '../sync/pull-job.settlement';
-import {
-  PullUseCase,
-  type ChangeSource,
-  type CheckpointStore,
-  type ErrorSink,
-  type PullOptions,
-  type PullResult,
-  type RecordStore,
-} from '../sync/pull.use-case';
+import { describeError } from '../errors/app.errors';
+import type { PullJobOutcome } from '../sync/pull-job.handler';
+import { INVALID_PULL_JOB } from '../sync/pull-job.settlement';
+import type { PullResult } from '../sync/pull.use-case';
+import type { PullObserver } from '../sync/ports';
 import { schedulePullJobs } from '../sync/schedule.use-case';
-import { readAhead } from '../sync/read-ahead.source';
 import type { Logger } from '../telemetry/logger';
 
 /**
@@ -52,29 +43,18 @@ export interface EntityProgress {
   detail?: string;
 }
 
-/** Everything the run needs, so the CLI (Cosmos, Dataverse) and the benchmark (in memory) share it. */
+/** What the run needs: the composed sync (Cosmos and Dataverse in the CLI, memory in a benchmark). */
 export interface SyncOnceDeps {
-  catalog: EntityCatalog;
-  syncConfig: SyncConfig;
-  source: ChangeSource;
-  recordsFor(container: ContainerKey): RecordStore;
-  checkpoints: CheckpointStore;
-  errors: ErrorSink;
-  runs: RunSink;
+  sync: SyncComposition;
   queueName: string;
   schedule: string;
-  timeBudgetMs: number;
   log: Logger;
-  pageSize?: number;
-  /** Fetch the next Dataverse page while the current one is written (default true). */
-  readAhead?: boolean;
   /** Handlers at once; each entity (session) still has at most one. */
   concurrency?: number;
   /** Dataverse requests so far, including retries (the governor's counter). */
   requestCount?: () => number;
-  /** The queue to run on (the caller closes it); by default one made here with `queueOptions`. */
-  queue?: InProcessJobQueue;
-  queueOptions?: InProcessJobQueueOptions;
+  /** The queue the composition sends continuations to; the caller closes it. */
+  queue: InProcessJobQueue;
   now?: () => number;
   /** Called once with every entity's figures before the first job runs. */
   onStart?: (entities: EntityProgress[]) => void;
@@ -93,8 +73,8 @@ export interface SyncOnceReport {
 
 /**
  * Runs the scheduler and the pullers in one process on the in-process queue until every job is
- * done, continuation chains included. Same use cases and job handler as the Functions app; only
- * the queue differs, and the ports are wrapped to count per entity.
+ * done, continuation chains included. Same composition, job handler and settlement as the Functions
+ * app; only the queue differs, and the figures come from the pull's progress events.
  */
 export async function runSyncOnce(
   entities: readonly EntityDefinition[],
@@ -120,45 +100,31 @@ export async function runSyncOnce(
   const of = (entity: string): EntityProgress | undefined => progress.get(entity);
   const changed = (p: EntityProgress) => deps.onProgress?.(p);
 
-  const errors: ErrorSink = {
-    record: async (error: SyncErrorInput) => {
-      const result = await deps.errors.record(error);
-      const p = of(error.entity);
-      if (p !== undefined) {
-        p.errors += 1;
-        changed(p);
-      }
-      return result;
+  // Progress comes from the pull's own events; the use cases are the composition's, untouched.
+  const observer: PullObserver = {
+    pageRead: (entity, records) => {
+      const p = of(entity);
+      if (p === undefined) return;
+      p.pages += 1;
+      p.requests += 1;
+      p.read += records;
+      changed(p);
+    },
+    written: (entity, documents) => {
+      const p = of(entity);
+      if (p === undefined) return;
+      p.written += documents;
+      changed(p);
+    },
+    errorRecorded: (entity) => {
+      const p = of(entity);
+      if (p === undefined) return;
+      p.errors += 1;
+      changed(p);
     },
   };
 
-  const queue = deps.queue ?? new InProcessJobQueue(deps.queueOptions ?? SYNC_QUEUE_OPTIONS);
-  const source = deps.readAhead === false ? deps.source : readAhead(deps.source);
-  const pull = async (profile: EntityProfile, options: PullOptions, log: Logger): Promise<PullResult> => {
-    const p = of(profile.logicalName);
-    const useCase = new PullUseCase(profile, {
-      source: p === undefined ? source : countingSource(source, p, changed),
-      records:
-        p === undefined
-          ? deps.recordsFor(profile.container)
-          : countingRecords(deps.recordsFor(profile.container), p, changed),
-      checkpoints: deps.checkpoints,
-      errors,
-      log,
-      timeBudgetMs: deps.timeBudgetMs,
-      ...(deps.pageSize !== undefined ? { pageSize: deps.pageSize } : {}),
-    });
-    try {
-      const result = await useCase.run(options);
-      if (p !== undefined) p.unchanged += result.stats.unchanged;
-      return result;
-    } catch (error) {
-      // runPullJob turns a non-retryable failure into an outcome; keep its message for the summary.
-      if (p !== undefined) p.detail = (error as Error)?.message ?? String(error);
-      throw error;
-    }
-  };
-
+  const queue = deps.queue;
   const consumer = queue.consume(
     deps.queueName,
     async (message, settle) => {
@@ -170,34 +136,20 @@ export async function runSyncOnce(
         p.startedAt ??= now();
         changed(p);
       }
-      let outcome: Awaited<ReturnType<typeof runPullJob>>;
+      let outcome: PullJobOutcome;
       try {
-        // Same settlement as the Functions puller: a rejected job is dead-lettered with its reason.
-        outcome = await runAndSettle(
-          () =>
-            runPullJob(
-              message.body,
-              { messageId: message.messageId },
-              {
-                runs: deps.runs,
-                catalog: deps.catalog,
-                enabledEntities: entities.map((e) => e.logicalName),
-                syncConfig: deps.syncConfig,
-                errors,
-                queue,
-                queueName: deps.queueName,
-                log: deps.log,
-                pull,
-                ...(deps.requestCount !== undefined ? { requestCount: deps.requestCount } : {}),
-              },
-            ),
+        // Same job handler and settlement as the Functions puller: a rejected job is dead-lettered.
+        outcome = await deps.sync.runPullJob(
+          message.body,
+          { messageId: message.messageId },
           inProcessActions(settle),
-          deps.log,
+          { log: deps.log, observer },
         );
+        if (p !== undefined && 'result' in outcome) p.unchanged += outcome.result.stats.unchanged;
       } catch (error) {
         if (p !== undefined) {
           p.status = 'retrying';
-          p.detail = `${(error as Error)?.message ?? String(error)} (delivery ${message.deliveryCount})`;
+          p.detail = `${describeError(error)} (delivery ${message.deliveryCount})`;
           changed(p);
         }
         throw error;
@@ -220,7 +172,7 @@ export async function runSyncOnce(
         case 'paused':
           return finish('paused', pausedDetail(outcome.result));
         case 'failed':
-          return finish('failed', p.detail ?? 'the pull job failed; see the sync errors');
+          return finish('failed', outcome.reason);
         case 'rejected':
           return finish('failed', `job rejected: ${outcome.reason}`);
       }
@@ -239,7 +191,6 @@ export async function runSyncOnce(
     await queue.idle();
   } finally {
     await consumer.close();
-    if (deps.queue === undefined) await queue.close();
   }
 
   const deadLetters = queue.deadLettered();
@@ -293,56 +244,4 @@ function pausedDetail(result: PullResult | undefined): string {
   const paused = result?.paused;
   if (paused === undefined) return 'see the sync errors';
   return `${paused.code}: ${paused.reason}`;
-}
-
-function countingSource(
-  source: ChangeSource,
-  p: EntityProgress,
-  changed: (p: EntityProgress) => void,
-): ChangeSource {
-  return {
-    readChanges: (options) =>
-      countPages(source.readChanges(options), p, changed, (page) => page.rows.length + page.deleted.length),
-    queryModifiedSince: (options) =>
-      countPages(source.queryModifiedSince(options), p, changed, (page) => page.rows.length),
-  };
-}
-
-async function* countPages<T>(
-  pages: AsyncIterable<T>,
-  p: EntityProgress,
-  changed: (p: EntityProgress) => void,
-  size: (page: T) => number,
-): AsyncGenerator<T> {
-  for await (const page of pages) {
-    p.pages += 1;
-    p.requests += 1;
-    p.read += size(page);
-    changed(p);
-    yield page;
-  }
-}
-
-function countingRecords(
-  records: RecordStore,
-  p: EntityProgress,
-  changed: (p: EntityProgress) => void,
-): RecordStore {
-  return {
-    findForPage: (ids) => records.findForPage(ids),
-    recordsOf: (entity) => records.recordsOf(entity),
-    // Optional capabilities stay absent when the store lacks them (the pull then reads first).
-    ...(records.hasRecordsOf !== undefined ? { hasRecordsOf: records.hasRecordsOf.bind(records) } : {}),
-    ...(records.aliasesOf !== undefined ? { aliasesOf: records.aliasesOf.bind(records) } : {}),
-    // A getter: the store may change its mind (a bulk store falling back to single writes).
-    get preferredWriteBatch() {
-      return records.preferredWriteBatch;
-    },
-    write: async (docs, knownEtags) => {
-      const outcome = await records.write(docs, knownEtags);
-      p.written += outcome.written;
-      changed(p);
-      return outcome;
-    },
-  };
 }

@@ -42,7 +42,7 @@ export function renderSummary(report: SyncOnceReport): string {
     count(total.errors),
     count(total.requests),
     formatDuration(report.durationMs),
-    report.ok ? 'ok' : 'NOT OK',
+    !report.ok ? 'NOT OK' : total.errors > 0 ? 'errors' : 'ok',
   ]);
   const lines = [table.toString()];
   if (report.requests !== undefined) {
@@ -50,6 +50,11 @@ export function renderSummary(report: SyncOnceReport): string {
   }
   for (const p of report.entities) {
     if (p.status !== 'synced' && p.detail !== undefined) lines.push(`${p.entity}: ${p.status}: ${p.detail}`);
+  }
+  if (total.errors > 0) {
+    lines.push(
+      `${count(total.errors)} sync error(s) recorded in this run: GET /api/errors lists them (the sync-errors container holds them).`,
+    );
   }
   for (const dead of report.deadLetters) {
     lines.push(

@@ -1,9 +1,10 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { createAppServices, type AppServices } from '../app/app.services';
+import type { AppServices } from '../app/app.services';
 import type { EntityDefinition } from '../config/entity.catalog';
 import { InProcessJobQueue } from '../queue/in-process.job-queue';
 import { createLogger, type LogLevel, type LogSink } from '../telemetry/logger';
 import { ProgressDisplay, type ProgressStream } from './progress.display';
+import { EXIT, openServices, type CommandIo } from './cli.exit-codes';
 import { runSyncOnce, SYNC_QUEUE_OPTIONS } from './sync-once.runner';
 import { renderSummary } from './sync-summary.table';
 
@@ -17,10 +18,7 @@ export interface SyncTuning {
   reportMs?: number;
 }
 
-export interface SyncCommandIo {
-  env: Record<string, string | undefined>;
-  out: (line: string) => void;
-  err: (line: string) => void;
+export interface SyncCommandIo extends CommandIo {
   /** Raw stderr for the live display; without it (or when not a TTY) progress is plain lines via `err`. */
   stderr?: ProgressStream;
   tuning?: SyncTuning;
@@ -30,10 +28,8 @@ interface SyncCliOptions {
   once?: boolean;
   entity?: string[];
   concurrency: number;
+  provision?: boolean;
 }
-
-/** Exit codes: 0 all synced, 1 a job failed / retries exhausted / an entity paused / bad config, 2 usage. */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
@@ -54,6 +50,7 @@ export function registerSyncCommand(
     .option('--once', 'run until every entity is caught up, then exit')
     .option('--entity <name>', 'sync only this entity (repeatable; default SYNC_ENTITIES)', collect)
     .option('--concurrency <n>', 'entities pulled at once (1-16)', concurrencyOf, 4)
+    .option('--provision', 'create the Cosmos DB database and containers first if they are missing')
     .action(async (options: SyncCliOptions) => {
       setExitCode(await syncCommand(options, io));
     });
@@ -72,23 +69,27 @@ async function syncCommand(options: SyncCliOptions, io: SyncCommandIo): Promise<
     ...(tuning.maxDeliveryCount !== undefined ? { maxDeliveryCount: tuning.maxDeliveryCount } : {}),
     ...(tuning.redeliveryDelayMs !== undefined ? { redeliveryDelayMs: tuning.redeliveryDelayMs } : {}),
   });
-  let services: AppServices | undefined;
+  const opened = await openServices(
+    'sync',
+    io,
+    {
+      queue,
+      tuning: {
+        ...(tuning.timeBudgetMs !== undefined ? { timeBudgetMs: tuning.timeBudgetMs } : {}),
+        ...(tuning.pageSize !== undefined ? { pageSize: tuning.pageSize } : {}),
+      },
+    },
+    { provision: options.provision === true },
+  );
+  if (typeof opened === 'number') {
+    await queue.close();
+    return opened;
+  }
+  const services = opened;
   try {
-    try {
-      services = await createAppServices(io.env, { queue });
-    } catch (error) {
-      io.err((error as Error).message);
-      return EXIT.failed;
-    }
     const entities = resolveEntities(options.entity ?? [], services, io);
     if (entities === undefined) return EXIT.usage;
-    let dataverse: ReturnType<AppServices['dataverse']>;
-    try {
-      dataverse = services.dataverse();
-    } catch (error) {
-      io.err((error as Error).message);
-      return EXIT.failed;
-    }
+    const dataverse = services.dataverse();
 
     const display = new ProgressDisplay({
       line: io.err,
@@ -114,20 +115,11 @@ async function syncCommand(options: SyncCliOptions, io: SyncCommandIo): Promise<
       `Syncing ${names.join(', ')} from Dataverse into Cosmos DB database ${services.env.COSMOS_DATABASE}`,
     );
 
-    const s = services;
     const report = await runSyncOnce(entities, {
-      catalog: s.catalog,
-      syncConfig: s.syncConfig,
-      source: dataverse.reader,
-      recordsFor: (container) => s.recordsFor(container),
-      checkpoints: s.checkpoints,
-      errors: s.syncErrors,
-      runs: s.runs,
+      sync: services.sync,
       queue,
-      queueName: s.env.PULL_JOBS_QUEUE,
-      schedule: s.env.SYNC_SCHEDULE,
-      timeBudgetMs: tuning.timeBudgetMs ?? s.env.SYNC_TIME_BUDGET_SECONDS * 1000,
-      ...(tuning.pageSize !== undefined ? { pageSize: tuning.pageSize } : {}),
+      queueName: services.env.PULL_JOBS_QUEUE,
+      schedule: services.env.SYNC_SCHEDULE,
       concurrency: options.concurrency,
       requestCount: () => dataverse.governor.counters().requests,
       log,
@@ -135,10 +127,11 @@ async function syncCommand(options: SyncCliOptions, io: SyncCommandIo): Promise<
       onProgress: (p) => display.update(p),
     }).finally(() => display.stop());
     io.out(renderSummary(report));
-    return report.ok ? EXIT.ok : EXIT.failed;
+    const errors = report.entities.reduce((sum, p) => sum + p.errors, 0);
+    return report.ok && errors === 0 ? EXIT.ok : EXIT.failed;
   } finally {
     await queue.close();
-    await services?.close();
+    await services.close();
   }
 }
 

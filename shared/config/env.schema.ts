@@ -150,6 +150,8 @@ const sections = {
   dataverse: dataverseSchema,
   cosmos: z.object(cosmosEnvShape),
   serviceBus: serviceBusSchema,
+  /** Queue names only: for a process that brings its own queue (the CLI) and needs no Service Bus. */
+  queues: z.object(serviceBusEnvShape),
   sync: z.object(syncEnvShape),
 };
 

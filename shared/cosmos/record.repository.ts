@@ -5,27 +5,8 @@ import { CONTAINERS } from '../config/entity.catalog';
 import { genericRecordSchema, personRecordSchema, type RecordDocument } from '../domain/record.model';
 import { AliasRegistry } from './alias.registry';
 import { ConcurrencyLimiter } from './concurrency.limiter';
+import type { FoundDocuments, RecordStore, WriteOutcome } from '../sync/ports';
 import { CosmosStoreError } from './cosmos.errors';
-
-export interface InvalidDocument {
-  id: string;
-  etag: string | undefined;
-  message: string;
-  /** The stored document as read (a marketing person not linked to Dynamics yet is not a record). */
-  raw?: Record<string, unknown>;
-}
-
-export interface FoundDocuments {
-  docs: RecordDocument[];
-  /** Stored documents that fail the schema: reported, and replaced by the next Dynamics version. */
-  invalid: InvalidDocument[];
-}
-
-export interface WriteOutcome {
-  written: number;
-  /** Ids whose stored version changed since it was read (or that appeared meanwhile): re-plan them. */
-  conflicts: string[];
-}
 
 export interface RecordRepositoryOptions {
   /**
@@ -71,7 +52,7 @@ const statusOf = (error: unknown): number | undefined => {
  * meanwhile. A lost race is returned as a conflict for the caller to re-plan, never overwritten,
  * because lead and contact pulls and marketing edits all write the same people documents.
  */
-export class RecordRepository {
+export class RecordRepository implements RecordStore {
   private mode: 'bulk' | 'parallel';
   private readonly limiter: ConcurrencyLimiter;
   private readonly schema: z.ZodType<RecordDocument>;
@@ -86,14 +67,10 @@ export class RecordRepository {
     this.schema = (
       options.kind === 'person' ? personRecordSchema : genericRecordSchema
     ) as z.ZodType<RecordDocument>;
-    const database = (container as Partial<Pick<Container, 'database'>>).database;
     this.aliases =
-      options.kind !== 'person'
-        ? undefined
-        : (options.aliases ??
-          (database !== undefined
-            ? new AliasRegistry(database.container(CONTAINERS.syncState.id))
-            : undefined));
+      options.kind === 'person'
+        ? (options.aliases ?? new AliasRegistry(container.database.container(CONTAINERS.syncState.id)))
+        : undefined;
   }
 
   /**
@@ -148,24 +125,54 @@ export class RecordRepository {
     }
   }
 
-  /**
-   * The registered person of each of these rows (generic records have none). Undefined when this
-   * repository has no registry: the caller cannot rule aliases out and must read before writing.
-   */
-  async aliasesOf(rowIds: readonly string[]): Promise<ReadonlyMap<string, string> | undefined> {
-    if (this.options.kind !== 'person') return new Map();
-    return this.aliases?.personsOf(rowIds);
+  /** The registered person of each of these rows; only people have a registry. */
+  async aliasesOf(rowIds: readonly string[]): Promise<ReadonlyMap<string, string>> {
+    return this.aliases === undefined ? new Map() : this.aliases.personsOf(rowIds);
   }
 
   /** Registers a row a person is about to hold under another id; throws if it cannot. */
   async registerAlias(rowId: string, personId: string): Promise<void> {
-    if (this.options.kind !== 'person') return;
     if (this.aliases === undefined) {
-      throw new CosmosStoreError('failed', `no alias registry for ${this.container.id}`, {
-        retryable: false,
-      });
+      throw new CosmosStoreError(
+        'failed',
+        `${this.container.id} holds no people: no row can be registered to one`,
+        {
+          retryable: false,
+        },
+      );
     }
     await this.aliases.register(rowId, personId);
+  }
+
+  async awaitingRetry(dueBy: string): Promise<FoundDocuments> {
+    if (this.options.kind !== 'person') return { docs: [], invalid: [] };
+    try {
+      const { resources } = await this.container.items
+        .query<Record<string, unknown>>({
+          query:
+            "SELECT * FROM c WHERE c.pushState.status = 'retrying' AND c.pushState.nextAttemptAt <= @dueBy",
+          parameters: [{ name: '@dueBy', value: dueBy }],
+        })
+        .fetchAll();
+      return this.parse(resources);
+    } catch (error) {
+      throw CosmosStoreError.from(error, `looking for pushes awaiting a retry in ${this.container.id}`);
+    }
+  }
+
+  /**
+   * A point read of one raw document (partition key = id), for callers that validate it themselves:
+   * a marketing-only person does not pass the synced-person schema yet.
+   */
+  async read(id: string): Promise<Record<string, unknown> | undefined> {
+    try {
+      const { resource, statusCode } = await this.container.item(id, id).read<Record<string, unknown>>();
+      if (statusCode === 404 || resource === undefined) return undefined;
+      return resource;
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 404) return undefined;
+      throw CosmosStoreError.from(error, `reading document ${id} from ${this.container.id}`);
+    }
   }
 
   /** Pages through the records of one entity (flat memory), for the deletion pass after a resync. */

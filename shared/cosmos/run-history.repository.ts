@@ -1,28 +1,9 @@
 import type { Container } from '@azure/cosmos';
-import { z } from 'zod';
+import { runRecordSchema, type RunRecord } from '../domain/run-record.model';
 import { CosmosStoreError } from './cosmos.errors';
-
-export const runRecordSchema = z.object({
-  id: z.string(),
-  entity: z.string(),
-  type: z.literal('run'),
-  jobMessageId: z.string(),
-  correlationId: z.string(),
-  reason: z.string(),
-  startedAt: z.string(),
-  finishedAt: z.string().optional(),
-  status: z.enum(['running', 'succeeded', 'failed', 'continued', 'paused']),
-  records: z.number().int().min(0).default(0),
-  requests: z.number().int().min(0).default(0),
-  error: z.object({ code: z.string(), message: z.string() }).optional(),
-  /** Seconds until Cosmos DB deletes the record (the container has per-item TTL on). */
-  ttl: z.number().int().positive().optional(),
-});
 
 /** Run history is for operations, not audit: a job per entity per minute would otherwise pile up forever. */
 export const RUN_TTL_SECONDS = 30 * 24 * 3600;
-
-export type RunRecord = z.output<typeof runRecordSchema>;
 
 /** Run history lives in the sync-state container, partitioned by entity, next to the checkpoints. */
 export class RunHistoryRepository {

@@ -1,27 +1,18 @@
 import type { Container } from '@azure/cosmos';
-import { syncErrorSchema, type SyncErrorRecord } from '../domain/sync-error.model';
+import {
+  syncErrorSchema,
+  toSyncErrorRecord,
+  type SyncErrorInput,
+  type SyncErrorRecord,
+  type SyncOperation,
+} from '../domain/sync-error.model';
 import { CosmosStoreError } from './cosmos.errors';
-
-export type SyncErrorInput = Omit<SyncErrorRecord, 'id' | 'type'> & { id?: string };
-
-/** A stable id, so a replayed page or message updates its error instead of adding a duplicate. */
-export function syncErrorId(
-  error: Pick<SyncErrorRecord, 'operation' | 'entity' | 'recordId' | 'code'>,
-): string {
-  return `${error.operation}:${error.entity}:${error.recordId ?? '-'}:${error.code}`;
-}
 
 export class SyncErrorRepository {
   constructor(private readonly container: Container) {}
 
   async record(input: SyncErrorInput): Promise<SyncErrorRecord> {
-    const record = syncErrorSchema.parse({
-      ...input,
-      id: input.id ?? syncErrorId(input),
-      type: 'sync-error',
-      message: input.message.slice(0, 2000),
-      ...(input.excerpt !== undefined ? { excerpt: input.excerpt.slice(0, 1000) } : {}),
-    });
+    const record = toSyncErrorRecord(input);
     try {
       await this.container.items.upsert(record);
       return record;
@@ -39,7 +30,7 @@ export class SyncErrorRepository {
     entity: string,
     recordIds: readonly string[],
     at: string,
-    operation: 'pull' | 'push' = 'pull',
+    operation: SyncOperation,
   ): Promise<number> {
     if (recordIds.length === 0) return 0;
     let open: SyncErrorRecord[];

@@ -1,45 +1,15 @@
 import { z } from 'zod';
 import { clampPageSize, type DataverseClient, type Page } from './dataverse.client';
 import { DataverseError } from './dataverse.errors';
+import type {
+  ChangePage,
+  ChangeSource,
+  DeletedRow,
+  ModifiedPage,
+  ModifiedSinceOptions,
+  ReadChangesOptions,
+} from '../sync/ports';
 import { dateLiteral, FilterExpression, identifier, selectList } from './odata.query';
-
-export interface DeletedRow {
-  id: string;
-  reason?: string;
-}
-
-export interface ChangePage {
-  /** New and updated rows, raw, with @odata.etag and annotations. */
-  rows: Record<string, unknown>[];
-  deleted: DeletedRow[];
-  nextLink?: string;
-  deltaLink?: string;
-  /** True when this page answers a deltaLink (changes since a token) rather than an initial load. */
-  isDelta: boolean;
-}
-
-export interface ReadChangesOptions {
-  entitySet: string;
-  select: string[];
-  /** At most 5000 (the default). */
-  pageSize?: number;
-  /** A saved nextLink or deltaLink; the read resumes exactly there. */
-  resumeLink?: string;
-}
-
-export interface ModifiedSinceOptions {
-  entitySet: string;
-  select: string[];
-  since: Date;
-  pageSize?: number;
-  /** A tie-breaker (the primary key) keeps paging stable when many rows share a modifiedon. */
-  keyColumn?: string;
-}
-
-export interface ModifiedPage {
-  rows: Record<string, unknown>[];
-  nextLink?: string;
-}
 
 const tombstoneSchema = z.object({
   id: z.string(),
@@ -107,7 +77,7 @@ export const ROW_ANNOTATIONS =
  * Reads the Dataverse delta feed one page at a time. The caller writes each page and then saves
  * its nextLink/deltaLink, so a crash resumes at the last durable page and never skips one.
  */
-export class ChangeTrackingReader {
+export class ChangeTrackingReader implements ChangeSource {
   constructor(private readonly client: DataverseClient) {}
 
   /** The page size is added by the client, so it is sent once, in the position the service echoes. */

@@ -80,3 +80,15 @@ export function errorCodeOf(error: unknown): string {
 export function isRetryable(error: unknown): boolean {
   return typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === true;
 }
+
+/** What a schema check found, on one line: `path: message; ...`, the first `max` issues. */
+export function describeIssues(
+  issues: readonly { path: readonly PropertyKey[]; message: string }[],
+  options: { root?: string; max?: number } = {},
+): string {
+  const shown = issues.slice(0, options.max ?? 5);
+  const text = shown
+    .map((issue) => `${issue.path.map(String).join('.') || (options.root ?? '(document)')}: ${issue.message}`)
+    .join('; ');
+  return issues.length > shown.length ? `${text}; and ${issues.length - shown.length} more` : text;
+}

@@ -6,8 +6,9 @@ const SECRET_TEXT: [RegExp, string][] = [
   [/eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g, '[redacted-jwt]'],
   [/(SharedAccessKey|AccountKey|client_secret|access_token)=([^;&\s]+)/gi, '$1=[redacted]'],
   [/("(?:access_token|client_secret|refresh_token)"\s*:\s*)"[^"]*"/gi, '$1"[redacted]"'],
+  // Lower case only, as OAuth forms and JSON bodies spell them: DATAVERSE_CLIENT_SECRET is a setting's name.
   [
-    /((?:client_secret|access_token|client_assertion|password)["']?\s*[=:]\s*["']?)[^"'&\s,}]+/gi,
+    /((?:client_secret|access_token|client_assertion|password)["']?\s*[=:]\s*["']?)[^"'&\s,}]+/g,
     '$1[redacted]',
   ],
 ];

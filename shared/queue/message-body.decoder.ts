@@ -1,3 +1,8 @@
+import type { z } from 'zod';
+import { describeIssues } from '../errors/app.errors';
+import { redact } from '../errors/redact.text';
+import type { SyncErrorInput } from '../domain/sync-error.model';
+
 /** A message body as the handler can validate it, or why it cannot be read at all. */
 export type DecodedBody = { ok: true; value: unknown } | { ok: false; reason: string };
 
@@ -42,4 +47,39 @@ export function bodyExcerpt(body: unknown, max = 300): string {
     }
   }
   return (text ?? String(body)).slice(0, max);
+}
+
+/** A message validated against its schema, or why it was refused (never echoing the body). */
+export function parseMessageBody<T>(
+  body: unknown,
+  schema: z.ZodType<T>,
+): { ok: true; value: T } | { ok: false; reason: string; value: unknown } {
+  const decoded = decodeJsonBody(body);
+  if (!decoded.ok) return { ok: false, reason: decoded.reason, value: undefined };
+  const parsed = schema.safeParse(decoded.value);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  return { ok: false, reason: describeIssues(parsed.error.issues, { root: '(body)' }), value: decoded.value };
+}
+
+/**
+ * The error record of a queue message that can never be handled. A malformed body can hold
+ * anything: the excerpt is short and stripped of credentials.
+ */
+export function malformedMessageError(
+  kind: string,
+  messageId: string,
+  reason: string,
+  body: unknown,
+  options: { entity?: string; at: string },
+): SyncErrorInput {
+  return {
+    // Another partition than an enabled entity's or `queue` would be one the error listing never reads.
+    entity: options.entity ?? 'queue',
+    recordId: messageId || null,
+    operation: 'queue',
+    code: 'invalid_message',
+    message: `${kind} ${messageId} rejected: ${reason}`.slice(0, 2000),
+    excerpt: redact(bodyExcerpt(body)) as string,
+    at: options.at,
+  };
 }

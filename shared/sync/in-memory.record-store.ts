@@ -1,6 +1,5 @@
-import type { FoundDocuments, WriteOutcome } from '../cosmos/record.repository';
 import type { RecordDocument } from '../domain/record.model';
-import type { RecordStore } from './pull.use-case';
+import type { FoundDocuments, RecordStore, WriteOutcome } from './ports';
 
 /**
  * A RecordStore in process memory with the repository's optimistic rules: a replace needs the
@@ -18,6 +17,8 @@ export class InMemoryRecordStore implements RecordStore {
   private sampledChars = 0;
   private sampled = 0;
   writes = 0;
+  /** Every write call is one call to the store: no preferred batch. */
+  readonly preferredWriteBatch = undefined;
 
   constructor(private readonly kind: 'person' | 'generic') {}
 
@@ -37,6 +38,10 @@ export class InMemoryRecordStore implements RecordStore {
   get(id: string): RecordDocument | undefined {
     const doc = this.docs.get(id);
     return doc === undefined ? undefined : structuredClone(doc);
+  }
+
+  async read(id: string): Promise<Record<string, unknown> | undefined> {
+    return this.get(id) as Record<string, unknown> | undefined;
   }
 
   async findForPage(ids: readonly string[]): Promise<FoundDocuments> {
@@ -95,6 +100,16 @@ export class InMemoryRecordStore implements RecordStore {
       if (person !== undefined) persons.set(id.toLowerCase(), person);
     }
     return persons;
+  }
+
+  async awaitingRetry(dueBy: string): Promise<FoundDocuments> {
+    const docs = [...this.docs.values()].filter((doc) => {
+      const state = (doc as { pushState?: { status?: string; nextAttemptAt?: string } }).pushState;
+      return (
+        state?.status === 'retrying' && state.nextAttemptAt !== undefined && state.nextAttemptAt <= dueBy
+      );
+    });
+    return { docs: docs.map((doc) => structuredClone(doc)), invalid: [] };
   }
 
   async *recordsOf(entity: string, pageSize = 500): AsyncGenerator<FoundDocuments> {

@@ -1,9 +1,13 @@
-import type { RunRecord } from '../cosmos/run-history.repository';
-import { syncErrorId, type SyncErrorInput } from '../cosmos/sync-error.repository';
+import type { RunRecord } from '../domain/run-record.model';
 import { CosmosStoreError } from '../cosmos/cosmos.errors';
 import { checkpointSchema, type Checkpoint } from '../domain/checkpoint.state';
-import type { RunSink } from './pull-job.handler';
-import type { CheckpointStore, ErrorSink } from './pull.use-case';
+import {
+  toSyncErrorRecord,
+  type SyncErrorInput,
+  type SyncErrorRecord,
+  type SyncOperation,
+} from '../domain/sync-error.model';
+import type { CheckpointStore, ErrorSink, RunSink } from './ports';
 
 /** Checkpoints in memory with the repository's ETag guard, so a second writer fails the same way. */
 export class InMemoryCheckpointStore implements CheckpointStore {
@@ -35,19 +39,19 @@ export class InMemoryCheckpointStore implements CheckpointStore {
 
 /** Sync errors by their stable id (a replay updates, never duplicates), like the repository. */
 export class InMemoryErrorSink implements ErrorSink {
-  readonly records = new Map<string, SyncErrorInput>();
+  readonly records = new Map<string, SyncErrorRecord>();
 
-  async record(error: SyncErrorInput): Promise<SyncErrorInput> {
-    const id = error.id ?? syncErrorId(error);
-    this.records.set(id, { ...error, id });
-    return error;
+  async record(error: SyncErrorInput): Promise<SyncErrorRecord> {
+    const record = toSyncErrorRecord(error);
+    this.records.set(record.id, record);
+    return record;
   }
 
   async resolve(
     entity: string,
     recordIds: readonly string[],
     at: string,
-    operation: 'pull' | 'push' = 'pull',
+    operation: SyncOperation,
   ): Promise<number> {
     const ids = new Set(recordIds);
     let resolved = 0;
@@ -61,7 +65,7 @@ export class InMemoryErrorSink implements ErrorSink {
     return resolved;
   }
 
-  list(entity?: string): SyncErrorInput[] {
+  list(entity?: string): SyncErrorRecord[] {
     return [...this.records.values()].filter((e) => entity === undefined || e.entity === entity);
   }
 }

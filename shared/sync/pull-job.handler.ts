@@ -1,20 +1,17 @@
 import type { EntityCatalog, EntityDefinition } from '../config/entity.catalog';
 import { ConfigError } from '../config/config.errors';
 import type { SyncConfig } from '../config/sync-config.schema';
-import type { RunRecord } from '../cosmos/run-history.repository';
+import type { RunRecord } from '../domain/run-record.model';
 import { buildEntityProfile, type EntityProfile } from '../domain/entity.profile';
 import type { JobQueue } from '../queue/job-queue.port';
-import { bodyExcerpt, decodeJsonBody } from '../queue/message-body.decoder';
+import { malformedMessageError, parseMessageBody } from '../queue/message-body.decoder';
 import { pullJobMessageId, pullJobSchema, type PullJob } from '../queue/pull-job.schema';
-import { redact } from '../errors/redact.text';
+import { describeError, errorCodeOf, isRetryable } from '../errors/app.errors';
 import type { Logger } from '../telemetry/logger';
 import { recordPull } from '../telemetry/pull-metrics.recorder';
 import type { SyncMetrics } from '../telemetry/sync-metrics';
-import type { ErrorSink, PullOptions, PullResult } from './pull.use-case';
-
-export interface RunSink {
-  save(run: RunRecord): Promise<void>;
-}
+import type { PullOptions, PullResult } from './pull.use-case';
+import type { ErrorSink, PullObserver, RunSink } from './ports';
 
 export interface PullJobDeps {
   runs: RunSink;
@@ -23,7 +20,7 @@ export interface PullJobDeps {
    * Entities this app syncs (SYNC_ENTITIES). A malformed job is filed under its entity only when it
    * is one of them, since the error listing reads those; otherwise under `queue`.
    */
-  enabledEntities?: readonly string[];
+  enabledEntities: readonly string[];
   syncConfig: SyncConfig;
   errors: ErrorSink;
   queue: JobQueue;
@@ -31,23 +28,18 @@ export interface PullJobDeps {
   log: Logger;
   /** Runs the pull of one entity (composition builds the use case with its repositories). */
   pull: (profile: EntityProfile, options: PullOptions, log: Logger) => Promise<PullResult>;
-  /** Dataverse requests sent so far by this process (the governor's counter). */
-  requestCount?: () => number;
-  /** Dataverse 429 answers so far in this process (the governor's counter). */
-  throttledCount?: () => number;
+  /** Told of the error records this job adds besides the pull's own. */
+  observer: PullObserver;
+  /** Dataverse requests and 429 answers so far in this process (the governor's counters). */
+  dataverseCounters: () => { requests: number; throttled: number };
   /** Per-entity metrics (Application Insights in Azure). */
   metrics?: SyncMetrics;
   now?: () => Date;
 }
 
 export type PullJobOutcome =
-  | { status: 'rejected'; reason: string }
-  | { status: 'succeeded' | 'continued' | 'paused' | 'failed'; result?: PullResult };
-
-const errorCode = (error: unknown): string => {
-  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
-  return typeof code === 'string' || typeof code === 'number' ? String(code) : 'failed';
-};
+  | { status: 'rejected' | 'failed'; reason: string }
+  | { status: 'succeeded' | 'continued' | 'paused'; result: PullResult };
 
 /**
  * Entry of a pull job. A malformed message (not JSON, not a pull job, or an entity the catalog does
@@ -63,48 +55,38 @@ export async function runPullJob(
   deps: PullJobDeps,
 ): Promise<PullJobOutcome> {
   const now = deps.now ?? (() => new Date());
-  const decoded = decodeJsonBody(body);
-  const parsed = decoded.ok ? pullJobSchema.safeParse(decoded.value) : undefined;
+  const parsed = parseMessageBody(body, pullJobSchema);
   let entity: EntityDefinition | undefined;
-  let reason: string | undefined;
-  if (!decoded.ok) {
-    reason = decoded.reason;
-  } else if (parsed === undefined || !parsed.success) {
-    reason = parsed?.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
-  } else {
+  let reason = parsed.ok ? undefined : parsed.reason;
+  if (parsed.ok) {
     try {
-      entity = deps.catalog.get(parsed.data.entity);
+      entity = deps.catalog.get(parsed.value.entity);
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       reason = error.message;
     }
   }
-  if (parsed === undefined || !parsed.success || entity === undefined) {
+  if (!parsed.ok || entity === undefined) {
     const text = reason ?? 'invalid pull job';
     deps.log.error('malformed pull job', { messageId: meta.messageId, reason: text });
-    const claimed = decoded.ok ? (decoded.value as { entity?: unknown } | null)?.entity : undefined;
-    const listed = deps.enabledEntities ?? deps.catalog.names;
-    await deps.errors.record({
-      // Under the entity only when it is synced here; anything else goes to the queue partition,
-      // which the error listing always reads (another name would be a partition nobody lists).
-      entity: typeof claimed === 'string' && listed.includes(claimed) ? claimed : 'queue',
-      recordId: meta.messageId || null,
-      operation: 'queue',
-      direction: 'queue',
-      code: 'invalid_message',
-      message: `pull job ${meta.messageId} rejected: ${text}`.slice(0, 2000),
-      // A malformed body can hold anything: keep the excerpt short and free of credentials.
-      excerpt: redact(bodyExcerpt(body)) as string,
-      at: now().toISOString(),
-    });
+    const claimed = ((parsed.value ?? null) as { entity?: unknown } | null)?.entity;
+    const listed = deps.enabledEntities;
+    // Under the entity only when it is synced here; anything else goes to the queue partition.
+    const filedUnder = typeof claimed === 'string' && listed.includes(claimed) ? claimed : 'queue';
+    await deps.errors.record(
+      malformedMessageError('pull job', meta.messageId, text, body, {
+        entity: filedUnder,
+        at: now().toISOString(),
+      }),
+    );
+    deps.observer.errorRecorded(filedUnder);
     return { status: 'rejected', reason: text };
   }
 
-  const job = parsed.data;
+  const job = parsed.value;
   const log = deps.log.child({ entity: entity.logicalName, correlationId: job.correlationId });
   const profile = buildEntityProfile(entity, deps.syncConfig);
-  const requestsBefore = deps.requestCount?.() ?? 0;
-  const throttledBefore = deps.throttledCount?.() ?? 0;
+  const countersBefore = deps.dataverseCounters();
   const startedAt = now();
   const run: RunRecord = {
     id: `run:${meta.messageId}`,
@@ -127,7 +109,8 @@ export async function runPullJob(
     error?: { code: string; message: string },
   ) => {
     const finishedAt = now();
-    const requests = Math.max(0, (deps.requestCount?.() ?? 0) - requestsBefore);
+    const counters = deps.dataverseCounters();
+    const requests = Math.max(0, counters.requests - countersBefore.requests);
     await deps.runs.save({
       ...run,
       status,
@@ -146,7 +129,7 @@ export async function runPullJob(
         written: result?.stats.written ?? 0,
         invalid: result?.stats.invalid ?? 0,
         requests,
-        throttled: Math.max(0, (deps.throttledCount?.() ?? 0) - throttledBefore),
+        throttled: Math.max(0, counters.throttled - countersBefore.throttled),
       });
     }
   };
@@ -164,22 +147,23 @@ export async function runPullJob(
       log,
     );
   } catch (error) {
-    const retryable = (error as { retryable?: unknown })?.retryable === true;
-    const message = (error as Error)?.message ?? String(error);
-    log.error('pull job failed', { code: errorCode(error), retryable, message });
-    await finish('failed', undefined, { code: errorCode(error), message: message.slice(0, 1000) });
+    const retryable = isRetryable(error);
+    const message = describeError(error);
+    const code = errorCodeOf(error);
+    log.error('pull job failed', { code, retryable, message });
+    await finish('failed', undefined, { code, message: message.slice(0, 1000) });
     if (retryable) throw error;
     await deps.errors.record({
       entity: entity.logicalName,
       recordId: null,
       operation: 'pull',
-      direction: 'dynamics-to-marketing',
-      code: errorCode(error),
-      message: message.slice(0, 2000),
+      code,
+      message,
       at: now().toISOString(),
       correlationId: job.correlationId,
     });
-    return { status: 'failed' };
+    deps.observer.errorRecorded(entity.logicalName);
+    return { status: 'failed', reason: message };
   }
 
   if (result.outcome === 'continue') {

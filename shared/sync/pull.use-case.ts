@@ -1,13 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { CosmosStoreError } from '../cosmos/cosmos.errors';
-import type { FoundDocuments, WriteOutcome } from '../cosmos/record.repository';
-import type { SyncErrorInput } from '../cosmos/sync-error.repository';
-import type {
-  ChangePage,
-  ModifiedPage,
-  ModifiedSinceOptions,
-  ReadChangesOptions,
-} from '../dataverse/change-tracking.reader';
 import { isDataverseError } from '../dataverse/dataverse.errors';
 import {
   afterCatchup,
@@ -20,52 +11,23 @@ import {
   type Checkpoint,
 } from '../domain/checkpoint.state';
 import type { EntityProfile } from '../domain/entity.profile';
+import { personAwaitingLink } from '../domain/first-load.rules';
 import { lookupIdsOf, markUnseen, planPage, type PageInput, type PagePlan } from '../domain/page.planner';
-import { marketingPersonSchema } from '../domain/push.planner';
-import { isPerson, type PersonRecord, type RecordDocument } from '../domain/record.model';
+import type { PersonTable } from '../domain/push.planner';
+import type { PersonRecord, RecordDocument } from '../domain/record.model';
+import type { SyncErrorInput } from '../domain/sync-error.model';
 import type { Logger } from '../telemetry/logger';
-
-/** The delta feed (ChangeTrackingReader satisfies it). */
-export interface ChangeSource {
-  readChanges(options: ReadChangesOptions): AsyncIterable<ChangePage>;
-  queryModifiedSince(options: ModifiedSinceOptions): AsyncIterable<ModifiedPage>;
-}
-
-/** The records of the entity's container (RecordRepository satisfies it). */
-export interface RecordStore {
-  findForPage(ids: readonly string[]): Promise<FoundDocuments>;
-  write(docs: readonly RecordDocument[], knownEtags?: ReadonlyMap<string, string>): Promise<WriteOutcome>;
-  recordsOf(entity: string): AsyncIterable<FoundDocuments>;
-  /** Whether any stored document holds a row of the entity; without it a load never writes create-only. */
-  hasRecordsOf?(entity: string): Promise<boolean>;
-  /**
-   * The person registered to hold each of these rows under another id (people linked from the
-   * marketing side; rows without one are absent), or undefined when there is no registry: then
-   * people are always read before they are written.
-   */
-  aliasesOf?(rowIds: readonly string[]): Promise<ReadonlyMap<string, string> | undefined>;
-  /** Documents per write call the store prefers (undefined: one call per page). */
-  readonly preferredWriteBatch?: number | undefined;
-}
-
-export interface CheckpointStore {
-  get(entity: string): Promise<Checkpoint | undefined>;
-  save(checkpoint: Checkpoint): Promise<Checkpoint>;
-}
-
-export interface ErrorSink {
-  record(error: SyncErrorInput): Promise<unknown>;
-  /**
-   * Marks the open errors of these records resolved: a later pull synced the row cleanly (`pull`,
-   * the default), or a later push of the person went through (`push`).
-   */
-  resolve?(
-    entity: string,
-    recordIds: readonly string[],
-    at: string,
-    operation?: 'pull' | 'push',
-  ): Promise<unknown>;
-}
+import { FirstLoadWriter, keptChanging } from './first-load.writer';
+import type {
+  ChangePage,
+  ChangeSource,
+  CheckpointStore,
+  ErrorSink,
+  InvalidDocument,
+  PullObserver,
+  RecordStore,
+  WriteOutcome,
+} from './ports';
 
 export interface PullDeps {
   source: ChangeSource;
@@ -73,6 +35,8 @@ export interface PullDeps {
   checkpoints: CheckpointStore;
   errors: ErrorSink;
   log: Logger;
+  /** Told of every page read, write and error as the pull goes (IGNORE_PROGRESS when nobody watches). */
+  observer: PullObserver;
   /** Wall-clock budget of one job; the pull stops after the page that crosses it. */
   timeBudgetMs: number;
   pageSize?: number;
@@ -115,9 +79,6 @@ export interface PullResult {
 
 const MAX_WRITE_ATTEMPTS = 5;
 
-/** Rows mapped between two yields to the event loop on a first load (~10-25 ms of work). */
-const PLAN_SLICE_ROWS = 500;
-
 /**
  * Pulls one entity from Dynamics into Cosmos: initial load page by page, a catch-up pass for edits
  * made while it ran, then incremental pulls from the deltaLink. Every page is written before the
@@ -141,6 +102,7 @@ export class PullUseCase {
   };
   private deadline = 0;
   private resynced = false;
+  private readonly firstLoad: FirstLoadWriter;
 
   constructor(
     private readonly profile: EntityProfile,
@@ -148,6 +110,21 @@ export class PullUseCase {
   ) {
     this.now = deps.now ?? (() => new Date());
     this.newId = deps.newId ?? randomUUID;
+    this.firstLoad = new FirstLoadWriter(profile, deps.records, {
+      write: (docs) => this.write(docs),
+      settle: async (plans) => {
+        const now = this.now().toISOString();
+        for (const plan of plans) await this.settle(plan, now);
+        await this.resolveErrors(
+          plans.flatMap((plan) => plan.synced),
+          now,
+        );
+      },
+      readPath: (page) => this.writePage(page, undefined),
+      retried: () => {
+        this.stats.retries += 1;
+      },
+    });
   }
 
   async run(options: PullOptions = {}): Promise<PullResult> {
@@ -177,7 +154,7 @@ export class PullUseCase {
     if (checkpoint === undefined) {
       // The first load into a store holding none of the entity's rows can skip the read before each
       // write. Checked once here, not per job: later pages of this load meet only its own documents.
-      const createOnly = (await this.deps.records.hasRecordsOf?.(entity)) === false;
+      const createOnly = !(await this.deps.records.hasRecordsOf(entity));
       checkpoint = await this.deps.checkpoints.save(
         startFullLoad(entity, this.newId(), this.now(), false, select, createOnly),
       );
@@ -230,11 +207,8 @@ export class PullUseCase {
     } catch (error) {
       const pause = pauseReason(error);
       if (pause === undefined) throw error;
-      await this.deps.errors.record({
-        entity,
+      await this.recordError({
         recordId: pause.column ?? null,
-        operation: 'pull',
-        direction: 'dynamics-to-marketing',
         code: pause.code,
         message: pause.reason,
         at: this.now().toISOString(),
@@ -263,13 +237,18 @@ export class PullUseCase {
     let started = this.stats.pages;
     const commit = async ({ page, number, written }: NonNullable<typeof pending>) => {
       await written;
+      this.stats.pages += 1;
       await this.deps.afterPageWrite?.({ phase: current.phase, page: number });
       current = await this.deps.checkpoints.save(afterPage(current, page, this.now()));
     };
     try {
       for await (const page of pages) {
+        this.deps.observer.pageRead(this.profile.logicalName, page.rows.length + page.deleted.length);
         if (current.phase === 'initial' && current.createOnly === true && !current.resync) {
-          const written = this.writeFirstLoadPage({ rows: page.rows, deleted: page.deleted });
+          const written = this.firstLoad.writePage(
+            { rows: page.rows, deleted: page.deleted },
+            this.now().toISOString(),
+          );
           // Observed by commit(); this keeps a failure from being unhandled while the previous page commits.
           written.catch(() => undefined);
           const previous = pending;
@@ -282,6 +261,7 @@ export class PullUseCase {
           // Only a resync stamps rows as seen (it costs a write per unchanged row); its end marks the unseen deleted.
           const loadId = current.phase === 'initial' && current.resync ? current.loadId : undefined;
           await this.writePage({ rows: page.rows, deleted: page.deleted }, loadId);
+          this.stats.pages += 1;
           await this.deps.afterPageWrite?.({ phase: current.phase, page: this.stats.pages });
           current = await this.deps.checkpoints.save(afterPage(current, page, this.now()));
         }
@@ -311,10 +291,12 @@ export class PullUseCase {
       keyColumn: this.profile.key,
       ...(this.deps.pageSize !== undefined ? { pageSize: this.deps.pageSize } : {}),
     })) {
+      this.deps.observer.pageRead(this.profile.logicalName, page.rows.length);
       await this.writePage(
         { rows: page.rows, deleted: [] },
         checkpoint.resync ? checkpoint.loadId : undefined,
       );
+      this.stats.pages += 1;
       if (page.nextLink !== undefined && this.overBudget()) return undefined;
     }
     if (checkpoint.resync && checkpoint.loadId !== undefined) await this.reconcile(checkpoint.loadId);
@@ -328,104 +310,13 @@ export class PullUseCase {
       let docs = found.docs;
       for (let attempt = 1; ; attempt += 1) {
         const updates = docs.flatMap((doc) => markUnseen(this.profile, doc, loadId, now) ?? []);
-        const outcome = await this.deps.records.write(updates);
+        const outcome = await this.write(updates);
         this.stats.markedDeleted += outcome.written;
         if (outcome.conflicts.length === 0) break;
-        if (attempt >= MAX_WRITE_ATTEMPTS) throw this.tooManyConflicts(outcome.conflicts);
+        if (attempt >= MAX_WRITE_ATTEMPTS) throw keptChanging(outcome.conflicts);
         docs = (await this.deps.records.findForPage(outcome.conflicts)).docs;
       }
     }
-  }
-
-  /**
-   * A page of a first load: planned against no stored documents and written create-only. Rows whose
-   * documents turn out to exist (a replay after a crash, a lead's person that a contact joins), rows
-   * held by a person under another id, and tombstones take the read path; so do rows sharing a
-   * document id with one of those, so each document is planned from one consistent view.
-   */
-  private async writeFirstLoadPage(page: PageInput): Promise<void> {
-    const idsOf = page.rows.map((row) => lookupIdsOf(this.profile, { rows: [row], deleted: [] }));
-    const registered =
-      this.profile.kind === 'person' ? await this.deps.records.aliasesOf?.(idsOf.flat()) : new Map();
-    if (registered === undefined) return this.writePage(page, undefined);
-    const aliased: ReadonlySet<string> = new Set(registered.keys());
-    const now = this.now().toISOString();
-    const slow = idsOf.map((ids) => ids.some((id) => aliased.has(id)));
-    const slowIds = new Set(page.deleted.map((tombstone) => tombstone.id.toLowerCase()));
-    spread(idsOf, slow, slowIds);
-    const fastRows = page.rows.filter((_, i) => !slow[i]);
-    // Planned in slices with a yield between them, so the read-ahead of the next page keeps streaming
-    // in while this one is mapped; a store that prefers smaller calls gets each batch as soon as it
-    // is planned, and the next one is planned while those writes are in flight.
-    const batch = Math.max(1, this.deps.records.preferredWriteBatch ?? fastRows.length);
-    const slice = Math.min(batch, PLAN_SLICE_ROWS);
-    let plans: PagePlan[] = [];
-    const writes: Promise<WriteOutcome | { failed: unknown }>[] = [];
-    let ready: RecordDocument[] = [];
-    for (let start = 0; start < fastRows.length; start += slice) {
-      if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      const plan = planPage(this.profile, { rows: fastRows.slice(start, start + slice), deleted: [] }, [], {
-        now,
-      });
-      plans.push(plan);
-      ready = ready.length === 0 ? plan.writes : ready.concat(plan.writes);
-      if (ready.length >= batch || start + slice >= fastRows.length) {
-        // Caught at once: a batch failing while later ones are planned must not be an unhandled rejection.
-        writes.push(this.writeCreates(ready, aliased).catch((failed: unknown) => ({ failed })));
-        ready = [];
-      }
-    }
-    const outcome: WriteOutcome = { written: 0, conflicts: [] };
-    for (const result of await Promise.all(writes)) {
-      if ('failed' in result) throw result.failed;
-      outcome.written += result.written;
-      outcome.conflicts.push(...result.conflicts);
-    }
-    this.stats.written += outcome.written;
-    if (outcome.conflicts.length > 0) {
-      this.stats.retries += 1;
-      const before = slow.filter(Boolean).length;
-      spread(idsOf, slow, new Set([...slowIds, ...outcome.conflicts]));
-      if (slow.filter(Boolean).length === before) throw this.tooManyConflicts(outcome.conflicts);
-      // Rows, errors and counts of the rows that stay on this path; the read path reports its own.
-      plans = [
-        planPage(this.profile, { rows: page.rows.filter((_, i) => !slow[i]), deleted: [] }, [], { now }),
-      ];
-    }
-    for (const plan of plans) await this.settle(plan, now);
-    await this.resolveErrors(
-      plans.flatMap((plan) => plan.synced),
-      now,
-    );
-    const slowRows = page.rows.filter((_, i) => slow[i]);
-    if (slowRows.length === 0 && page.deleted.length === 0) {
-      this.stats.pages += 1;
-      return;
-    }
-    await this.writePage({ rows: slowRows, deleted: page.deleted }, undefined);
-  }
-
-  /**
-   * One batch of a first-load page, written create-only after asking the alias registry once more
-   * about exactly these rows: one registered since the page's check (push-create linking a person to
-   * an existing row) would otherwise become a second person. Such documents are not written; they
-   * come back as conflicts, so their rows take the read path, which puts them into that person.
-   */
-  private async writeCreates(docs: RecordDocument[], checked: ReadonlySet<string>): Promise<WriteOutcome> {
-    if (this.profile.kind !== 'person' || this.deps.records.aliasesOf === undefined) {
-      return this.deps.records.write(docs);
-    }
-    const rowIdsOf = (doc: RecordDocument): string[] =>
-      isPerson(doc)
-        ? [doc.dynamics.leadId, doc.dynamics.contactId].filter((id): id is string => id !== undefined)
-        : [doc.id];
-    const registered = (await this.deps.records.aliasesOf(docs.flatMap(rowIdsOf))) ?? new Map();
-    const late = (doc: RecordDocument) => rowIdsOf(doc).some((id) => registered.has(id) && !checked.has(id));
-    const held = docs.filter(late);
-    if (held.length === 0) return this.deps.records.write(docs);
-    const rest = docs.filter((doc) => !late(doc));
-    const outcome = rest.length > 0 ? await this.deps.records.write(rest) : { written: 0, conflicts: [] };
-    return { written: outcome.written, conflicts: [...outcome.conflicts, ...held.map((doc) => doc.id)] };
   }
 
   /** Plans and writes one page, re-planning documents someone else changed meanwhile. */
@@ -435,20 +326,17 @@ export class PullUseCase {
     for (let attempt = 1; ; attempt += 1) {
       // Rows registered to a person that does not hold them yet: that person is read too, and the
       // row goes into it (push-create registers, then links; a pull in between must not add a person).
-      const aliases = this.profile.kind === 'person' ? await this.deps.records.aliasesOf?.(ids) : undefined;
-      const lookup =
-        aliases !== undefined && aliases.size > 0 ? [...new Set([...ids, ...aliases.values()])] : ids;
+      const aliases =
+        this.profile.kind === 'person' ? await this.deps.records.aliasesOf(ids) : new Map<string, string>();
+      const lookup = aliases.size > 0 ? [...new Set([...ids, ...aliases.values()])] : ids;
       const found = await this.deps.records.findForPage(lookup);
       const knownEtags = new Map<string, string>();
       const awaiting = this.awaitingLink(found.invalid, aliases, now);
       for (const bad of found.invalid) {
         if (bad.etag !== undefined) knownEtags.set(bad.id, bad.etag);
         if (attempt === 1 && !awaiting.has(bad.id)) {
-          await this.deps.errors.record({
-            entity: this.profile.logicalName,
+          await this.recordError({
             recordId: bad.id,
-            operation: 'pull',
-            direction: 'dynamics-to-marketing',
             code: 'invalid_document',
             message: `stored document failed validation and is replaced by the Dynamics version: ${bad.message}`,
             at: now,
@@ -459,57 +347,60 @@ export class PullUseCase {
       const plan = planPage(this.profile, page, docs, {
         now,
         ...(loadId !== undefined ? { loadId } : {}),
-        ...(aliases !== undefined && aliases.size > 0 ? { aliases } : {}),
+        ...(aliases.size > 0 ? { aliases } : {}),
       });
-      const outcome = await this.deps.records.write(plan.writes, knownEtags);
-      this.stats.written += outcome.written;
+      const outcome = await this.write(plan.writes, knownEtags);
       if (outcome.conflicts.length > 0) {
         this.stats.retries += 1;
-        if (attempt >= MAX_WRITE_ATTEMPTS) throw this.tooManyConflicts(outcome.conflicts);
+        if (attempt >= MAX_WRITE_ATTEMPTS) throw keptChanging(outcome.conflicts);
         continue;
       }
       await this.settle(plan, now);
       await this.resolveErrors(plan.synced, now);
-      this.stats.pages += 1;
       return;
     }
   }
 
+  /** Every write of the pull: counted in its stats and reported to the observer. */
+  private async write(
+    docs: readonly RecordDocument[],
+    knownEtags?: ReadonlyMap<string, string>,
+  ): Promise<WriteOutcome> {
+    const outcome = await this.deps.records.write(docs, knownEtags);
+    this.stats.written += outcome.written;
+    if (outcome.written > 0) this.deps.observer.written(this.profile.logicalName, outcome.written);
+    return outcome;
+  }
+
+  /** A pull error of this entity, recorded and reported to the observer. */
+  private async recordError(error: Omit<SyncErrorInput, 'entity' | 'operation'>): Promise<void> {
+    await this.deps.errors.record({ ...error, entity: this.profile.logicalName, operation: 'pull' });
+    this.deps.observer.errorRecorded(this.profile.logicalName);
+  }
+
   /** After the page's writes: errors of rows that now synced cleanly are over (one query a page). */
   private async resolveErrors(rowIds: readonly string[], now: string): Promise<void> {
-    if (rowIds.length === 0 || this.deps.errors.resolve === undefined) return;
-    await this.deps.errors.resolve(this.profile.logicalName, rowIds, now);
+    if (rowIds.length === 0) return;
+    await this.deps.errors.resolve(this.profile.logicalName, rowIds, now, 'pull');
   }
 
   /**
-   * Registered persons that are not records yet: a marketing person push-create is linking to a row
-   * of this page has no Dynamics part until the link is written. As a record with an empty Dynamics
-   * part the row joins it as the link would (written under the person's _etag, so a link written
-   * meanwhile makes this a conflict and a re-plan); anything else stays an invalid document.
+   * Registered persons that are not records yet (personAwaitingLink): the row joins the person
+   * push-create is linking to it, written under the person's _etag, so a link written meanwhile
+   * makes this a conflict and a re-plan. Anything else stays an invalid document.
    */
   private awaitingLink(
-    invalid: readonly { id: string; raw?: Record<string, unknown> }[],
-    aliases: ReadonlyMap<string, string> | undefined,
+    invalid: readonly InvalidDocument[],
+    aliases: ReadonlyMap<string, string>,
     now: string,
   ): Map<string, PersonRecord> {
     const out = new Map<string, PersonRecord>();
-    if (aliases === undefined || aliases.size === 0 || invalid.length === 0) return out;
+    if (aliases.size === 0 || invalid.length === 0) return out;
     const registered = new Set(aliases.values());
     for (const bad of invalid) {
       if (!registered.has(bad.id) || bad.raw === undefined) continue;
-      const person = marketingPersonSchema.safeParse(bad.raw);
-      // One that already holds a lead or contact is a damaged record, reported as such, not a new one.
-      const holds = person.success && (person.data.dynamics?.leadId ?? person.data.dynamics?.contactId);
-      if (!person.success || holds !== undefined) continue;
-      // System properties (_etag, _rid, _ts, ...) are the store's, not part of what is written.
-      const stored = Object.fromEntries(Object.entries(person.data).filter(([key]) => !key.startsWith('_')));
-      out.set(bad.id, {
-        ...stored,
-        // Its role becomes the row's table, as push-create's link would make it.
-        type: this.profile.logicalName as 'lead' | 'contact',
-        dynamics: { ...(person.data.dynamics ?? {}) },
-        sync: { updatedAt: now, agreed: {} },
-      } as unknown as PersonRecord);
+      const person = personAwaitingLink(bad.raw, this.profile.logicalName as PersonTable, now);
+      if (person !== undefined) out.set(bad.id, person);
     }
     return out;
   }
@@ -517,11 +408,8 @@ export class PullUseCase {
   /** Error records are part of the page: written before the checkpoint moves past it. */
   private async settle(plan: PagePlan, now: string): Promise<void> {
     for (const error of plan.errors) {
-      await this.deps.errors.record({
-        entity: this.profile.logicalName,
+      await this.recordError({
         recordId: error.id,
-        operation: 'pull',
-        direction: 'dynamics-to-marketing',
         code: error.code,
         message: error.message,
         excerpt: error.excerpt,
@@ -546,14 +434,6 @@ export class PullUseCase {
     return this.now().getTime() >= this.deadline;
   }
 
-  private tooManyConflicts(ids: readonly string[]): CosmosStoreError {
-    return new CosmosStoreError(
-      'precondition_failed',
-      `records kept changing while being written (${ids.slice(0, 5).join(', ')}); the job is retried`,
-      { retryable: true },
-    );
-  }
-
   private result(outcome: PullResult['outcome'], checkpoint: Checkpoint): PullResult {
     return {
       outcome: checkpoint.paused !== undefined ? 'paused' : outcome,
@@ -562,23 +442,6 @@ export class PullUseCase {
       ...(checkpoint.paused !== undefined ? { paused: checkpoint.paused } : {}),
       resynced: this.resynced,
     };
-  }
-}
-
-/**
- * Marks every row sharing a document id with a marked row (transitively), adding its ids to `ids`:
- * a row's documents are always among its lookup ids, so unmarked rows touch none of the marked ones.
- */
-function spread(idsOf: readonly string[][], marked: boolean[], ids: Set<string>): void {
-  for (const [i, rowIds] of idsOf.entries()) if (marked[i]) for (const id of rowIds) ids.add(id);
-  for (let changed = true; changed;) {
-    changed = false;
-    for (const [i, rowIds] of idsOf.entries()) {
-      if (marked[i] || !rowIds.some((id) => ids.has(id))) continue;
-      marked[i] = true;
-      for (const id of rowIds) ids.add(id);
-      changed = true;
-    }
   }
 }
 

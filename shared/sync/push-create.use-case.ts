@@ -1,7 +1,5 @@
 import { z } from 'zod';
-import type { BatchEntry } from '../dataverse/batch.codec';
-import { mapHttpError, type DataverseError } from '../dataverse/dataverse.errors';
-import { and, encodeQuery, eq } from '../dataverse/odata.query';
+import { DataverseError } from '../dataverse/dataverse.errors';
 import type { EntityProfile } from '../domain/entity.profile';
 import {
   createBody,
@@ -18,8 +16,7 @@ import {
 import type { PersonRecord } from '../domain/record.model';
 import { mapRow, type MappedRow } from '../domain/row.mapper';
 import type { Logger } from '../telemetry/logger';
-import type { ErrorSink } from './pull.use-case';
-import type { PersonStore, PushGateway } from './push.use-case';
+import type { ErrorSink, PersonRowGateway, RecordStore, RowOutcome } from './ports';
 
 export const createPersonRequestSchema = z.object({
   personId: z.string().min(1).max(255),
@@ -38,22 +35,16 @@ export type CreatePersonResult =
   | { status: 'not_found' }
   | { status: 'rejected'; code: string; message: string };
 
-/** The people store, with the alias registry a first load consults before writing create-only. */
-export type AliasingPersonStore = PersonStore & {
-  registerAlias?(rowId: string, personId: string): Promise<void>;
-};
-
 export interface CreatePersonDeps {
-  dataverse: PushGateway;
-  people: AliasingPersonStore;
-  read(id: string): Promise<Record<string, unknown> | undefined>;
+  rows: PersonRowGateway;
+  /** The people container, with the alias registry a first load consults before writing create-only. */
+  people: RecordStore;
   profiles: Record<PersonTable, EntityProfile>;
   errors: ErrorSink;
   log: Logger;
   now?: () => Date;
 }
 
-const PREFER = 'return=representation,odata.include-annotations="*"';
 const MAX_WRITE_ATTEMPTS = 5;
 
 /**
@@ -74,13 +65,13 @@ export class CreatePersonUseCase {
     const result = await this.attempt(request);
     if (result.status === 'created' || result.status === 'linked' || result.status === 'exists') {
       // The person is in Dynamics now: earlier failures to create it are over.
-      await this.deps.errors.resolve?.(result.table, [request.personId], this.now().toISOString(), 'push');
+      await this.deps.errors.resolve(result.table, [request.personId], this.now().toISOString(), 'push');
     }
     return result;
   }
 
   private async attempt(request: z.output<typeof createPersonRequestSchema>): Promise<CreatePersonResult> {
-    const raw = await this.deps.read(request.personId);
+    const raw = await this.deps.people.read(request.personId);
     if (raw === undefined) return { status: 'not_found' };
     const parsed = marketingPersonSchema.safeParse(raw);
     if (!parsed.success) {
@@ -124,24 +115,14 @@ export class CreatePersonUseCase {
     const email = emailOf(person);
     if (email === undefined) return undefined;
     const tables: PersonTable[] = ['contact', 'lead'];
-    const entries: BatchEntry[] = tables.map((table) => {
-      const profile = this.deps.profiles[table];
-      const query = encodeQuery({
-        $select: profile.select.join(','),
-        $filter: and(eq('emailaddress1', email), eq('statecode', 0)),
-        $top: 1,
-      });
-      return {
-        method: 'GET',
-        url: `${profile.entitySet}?${query}`,
-        headers: { Prefer: 'odata.include-annotations="*"' },
-      };
-    });
-    const results = await this.deps.dataverse.executeBatch(entries, { continueOnError: true });
+    const outcomes = await this.deps.rows.findActiveByEmail(
+      tables.map((table) => this.deps.profiles[table]),
+      email,
+    );
     for (const [i, table] of tables.entries()) {
-      const result = results[i];
-      if (!result?.ok) throw this.errorOf(result, 'GET', this.deps.profiles[table].entitySet);
-      const rows = (result.body as { value?: unknown[] } | undefined)?.value ?? [];
+      const outcome = outcomes[i] as RowOutcome;
+      if (outcome.kind !== 'accepted') throw failureOf(outcome, `looking up ${table}s by email`);
+      const rows = (outcome.body as { value?: unknown[] } | undefined)?.value ?? [];
       for (const raw of rows) {
         const mapped = mapRow(this.deps.profiles[table], raw);
         if (mapped.ok && !mapped.row.merged) return mapped.row;
@@ -188,12 +169,12 @@ export class CreatePersonUseCase {
       const doc = reserveCreate(current, table, rowId, `create:${table}:${rowId}`, this.now().toISOString());
       const outcome = await this.deps.people.write([doc], this.etagOf(current));
       if (outcome.conflicts.length === 0) {
-        const stored = await this.deps.read(person.id);
+        const stored = await this.deps.people.read(person.id);
         const parsed = marketingPersonSchema.safeParse(stored ?? doc);
         return { kind: 'reserved', person: parsed.success ? parsed.data : doc, target: { table, rowId } };
       }
       // Someone else wrote the person meanwhile (maybe the same action, running twice): look again.
-      const fresh = await this.deps.read(person.id);
+      const fresh = await this.deps.people.read(person.id);
       const parsed = marketingPersonSchema.safeParse(fresh);
       if (!parsed.success)
         throw new Error(`person ${person.id} disappeared or became invalid while being created`);
@@ -215,29 +196,26 @@ export class CreatePersonUseCase {
     const profile = this.deps.profiles[table];
     const body = createBody(person, profile.personFields, ownerId);
     if (!body.ok) return this.reject(person.id, table, 'invalid_value', body.message, person);
-    const url = `${profile.entitySet}(${rowId})?$select=${profile.select.join(',')}`;
-    const [created] = await this.deps.dataverse.executeBatch([
-      { method: 'PATCH', url, headers: { 'If-None-Match': '*', Prefer: PREFER }, body: body.body },
-    ]);
+    const created = await this.deps.rows.create(profile, rowId, body.body);
     let row: MappedRow | undefined;
     let status: 'created' | 'exists' = 'created';
-    if (created?.ok) row = this.rowOf(table, created.body);
-    else {
-      const error = this.errorOf(created, 'PATCH', `${profile.entitySet}(${rowId})`);
-      if (error.code !== 'already_exists') {
-        if (error.retryable) throw error;
-        return this.reject(person.id, table, error.code, error.message, person);
-      }
+    if (created.kind === 'accepted') row = this.rowOf(table, created.body);
+    else if (created.kind === 'rejected') {
+      return this.reject(person.id, table, created.error.code, created.error.message, person);
+    } else if (created.kind !== 'exists') {
+      throw failureOf(created, `creating ${table} ${rowId}`);
+    } else {
       // A concurrent or earlier attempt created it: read it and link.
       status = 'exists';
-      const [read] = await this.deps.dataverse.executeBatch([
-        { method: 'GET', url, headers: { Prefer: 'odata.include-annotations="*"' } },
-      ]);
-      if (!read?.ok) throw this.errorOf(read, 'GET', `${profile.entitySet}(${rowId})`);
+      const [read] = await this.deps.rows.read([{ profile, rowId }]);
+      if (read?.kind !== 'accepted') throw failureOf(read, `reading ${table} ${rowId}`);
       row = this.rowOf(table, read.body);
     }
     if (row === undefined) {
-      throw mapHttpError(502, { get: () => null }, 'unreadable row', { method: 'PATCH', path: url });
+      throw new DataverseError(`${table} ${rowId}: Dynamics returned an unreadable row`, {
+        code: 'bad_response',
+        retryable: true,
+      });
     }
     // Again here: a reservation made before markers existed has none.
     await this.registerAlias(row.id, person.id);
@@ -253,7 +231,7 @@ export class CreatePersonUseCase {
       const doc = linkPerson(current, this.deps.profiles[table], row, this.now().toISOString());
       const outcome = await this.deps.people.write([doc], this.etagOf(current));
       if (outcome.conflicts.length === 0) return true;
-      const fresh = marketingPersonSchema.safeParse(await this.deps.read(person.id));
+      const fresh = marketingPersonSchema.safeParse(await this.deps.people.read(person.id));
       if (!fresh.success) return false;
       current = fresh.data;
       const dynamics = (current.dynamics ?? {}) as Record<string, unknown>;
@@ -269,7 +247,7 @@ export class CreatePersonUseCase {
    */
   private async registerAlias(rowId: string, personId: string): Promise<void> {
     if (rowId === personId) return;
-    await this.deps.people.registerAlias?.(rowId, personId);
+    await this.deps.people.registerAlias(rowId, personId);
   }
 
   private async reject(
@@ -284,7 +262,6 @@ export class CreatePersonUseCase {
       entity: table,
       recordId: personId,
       operation: 'push',
-      direction: 'marketing-to-dynamics',
       code,
       message: `sync person to Dynamics failed: ${message}`.slice(0, 2000),
       at,
@@ -311,19 +288,14 @@ export class CreatePersonUseCase {
     const mapped = mapRow(this.deps.profiles[table], body);
     return mapped.ok ? mapped.row : undefined;
   }
+}
 
-  private errorOf(
-    result: { status: number; headers: Record<string, string>; body: unknown; executed: boolean } | undefined,
-    method: string,
-    path: string,
-  ): DataverseError {
-    if (result === undefined || !result.executed) {
-      return mapHttpError(503, { get: () => null }, 'the request was not executed', { method, path });
-    }
-    const headers = result.headers;
-    return mapHttpError(result.status, { get: (name) => headers[name.toLowerCase()] ?? null }, result.body, {
-      method,
-      path,
-    });
-  }
+/** A Dataverse answer the action cannot go on from, as the error to throw (transient ones are retried by the caller). */
+function failureOf(outcome: RowOutcome | undefined, doing: string): DataverseError {
+  if (outcome !== undefined && (outcome.kind === 'rejected' || outcome.kind === 'transient'))
+    return outcome.error;
+  return new DataverseError(`${doing}: Dynamics answered ${outcome?.kind ?? 'nothing'}`, {
+    code: 'bad_response',
+    retryable: true,
+  });
 }

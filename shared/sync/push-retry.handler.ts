@@ -1,5 +1,6 @@
 import type { Logger } from '../telemetry/logger';
-import type { ErrorSink } from './pull.use-case';
+import type { ErrorSink } from './ports';
+import { malformedMessageError, parseMessageBody } from '../queue/message-body.decoder';
 import { pushRetryMessageSchema } from './push-retry.message';
 import type { PushRunOptions, PushSummary } from './push.use-case';
 
@@ -27,26 +28,17 @@ export async function runPushRetry(
   deps: PushRetryDeps,
 ): Promise<PushRetryOutcome> {
   const now = deps.now ?? (() => new Date());
-  const parsed = pushRetryMessageSchema.safeParse(typeof body === 'string' ? safeJson(body) : body);
-  if (!parsed.success) {
-    const reason = parsed.error.issues
-      .slice(0, 5)
-      .map((issue) => `${issue.path.join('.') || '(body)'}: ${issue.message}`)
-      .join('; ');
-    deps.log.error('malformed push-retry message', { messageId: meta.messageId, reason });
-    await deps.errors.record({
-      entity: 'queue',
-      recordId: meta.messageId || null,
-      operation: 'queue',
-      direction: 'queue',
-      code: 'invalid_message',
-      message: `push-retry message ${meta.messageId} rejected: ${reason}`.slice(0, 2000),
-      excerpt: excerpt(body),
-      at: now().toISOString(),
-    });
-    return { status: 'rejected', reason };
+  const parsed = parseMessageBody(body, pushRetryMessageSchema);
+  if (!parsed.ok) {
+    deps.log.error('malformed push-retry message', { messageId: meta.messageId, reason: parsed.reason });
+    await deps.errors.record(
+      malformedMessageError('push-retry message', meta.messageId, parsed.reason, body, {
+        at: now().toISOString(),
+      }),
+    );
+    return { status: 'rejected', reason: parsed.reason };
   }
-  const message = parsed.data;
+  const message = parsed.value;
   const docs: Record<string, unknown>[] = [];
   let missing = 0;
   for (const person of message.persons) {
@@ -70,22 +62,4 @@ export async function runPushRetry(
     parked: summary.parked,
   });
   return { status: 'done', summary, missing };
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-function excerpt(body: unknown): string {
-  let text: string | undefined;
-  try {
-    text = typeof body === 'string' ? body : JSON.stringify(body);
-  } catch {
-    text = undefined;
-  }
-  return (text ?? String(body)).slice(0, 300);
 }

@@ -1,7 +1,4 @@
-import type { FoundDocuments, WriteOutcome } from '../cosmos/record.repository';
-import type { BatchEntry, BatchItemResult } from '../dataverse/batch.codec';
-import type { BatchOptions } from '../dataverse/dataverse.client';
-import { isDataverseError, mapHttpError, type DataverseError } from '../dataverse/dataverse.errors';
+import type { DataverseError } from '../dataverse/dataverse.errors';
 import type { EntityProfile } from '../domain/entity.profile';
 import {
   applyPushed,
@@ -16,23 +13,11 @@ import {
   type PushedRow,
   type PushState,
 } from '../domain/push.planner';
-import { isPerson, type FieldValues, type PersonRecord, type RecordDocument } from '../domain/record.model';
+import { isPerson, type FieldValues, type PersonRecord } from '../domain/record.model';
 import { mapRow, type MappedRow } from '../domain/row.mapper';
-import type { JobQueue } from '../queue/job-queue.port';
 import type { Logger } from '../telemetry/logger';
-import type { ErrorSink } from './pull.use-case';
-import { pushRetryMessageId, retryDelayMs, type PushRetryMessage } from './push-retry.message';
-
-/** The Dataverse side of a push (DataverseClient satisfies it): everything goes through $batch. */
-export interface PushGateway {
-  executeBatch(entries: readonly BatchEntry[], options?: BatchOptions): Promise<BatchItemResult[]>;
-}
-
-/** The people container (RecordRepository satisfies it): reads by id, writes guarded by _etag. */
-export interface PersonStore {
-  findForPage(ids: readonly string[]): Promise<FoundDocuments>;
-  write(docs: readonly RecordDocument[], knownEtags?: ReadonlyMap<string, string>): Promise<WriteOutcome>;
-}
+import type { ErrorSink, PersonRowGateway, PushRetryScheduler, RecordStore, RowOutcome } from './ports';
+import { retryDelayMs, type PushRetryMessage } from './push-retry.message';
 
 export interface RetryPolicy {
   /** Retries before the edit is parked. */
@@ -44,11 +29,10 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 8, baseMs: 30_000, maxMs: 30 * 60_000 };
 
 export interface PushDeps {
-  dataverse: PushGateway;
-  people: PersonStore;
+  rows: PersonRowGateway;
+  people: RecordStore;
   errors: ErrorSink;
-  queue: JobQueue;
-  retryQueueName: string;
+  retries: PushRetryScheduler;
   profiles: Record<PersonTable, EntityProfile>;
   log: Logger;
   /** PATCH requests per $batch (1..1000). */
@@ -127,8 +111,6 @@ interface Failure {
   fields?: string[];
 }
 
-const PREFER_WRITE = 'return=representation,odata.include-annotations="*"';
-const PREFER_READ = 'odata.include-annotations="*"';
 const MAX_RECORD_ATTEMPTS = 5;
 
 const emptySummary = (): PushSummary => ({
@@ -184,7 +166,6 @@ export class PushUseCase {
           entity: 'person',
           recordId: parsed.id,
           operation: 'push',
-          direction: 'marketing-to-dynamics',
           code: 'invalid_document',
           message: `document cannot be pushed: ${parsed.message}`,
           excerpt: parsed.excerpt,
@@ -285,23 +266,32 @@ export class PushUseCase {
     let pending = items;
     const rounds = this.deps.maxConflictRounds ?? 3;
     for (let round = 0; pending.length > 0; round += 1) {
-      const results = await this.send(
-        pending.map((item) => this.patchOf(item)),
-        pending,
-        transient,
-        summary,
+      summary.requests += 1;
+      const outcomes = await this.deps.rows.update(
+        pending.map((item) => ({
+          profile: this.deps.profiles[item.table],
+          rowId: item.rowId,
+          etag: item.etag,
+          body: item.body,
+        })),
       );
-      if (results === undefined) break;
       const conflicted: WorkItem[] = [];
       pending.forEach((item, i) => {
-        const result = results[i];
-        if (result?.ok) {
-          succeeded.push({ item, pushed: this.pushedFrom(item, result.body), wrote: true });
-          return;
+        const outcome = outcomes[i] as RowOutcome;
+        switch (outcome.kind) {
+          case 'accepted':
+            succeeded.push({ item, pushed: this.pushedFrom(item, outcome.body), wrote: true });
+            return;
+          case 'conflict':
+          case 'exists':
+            conflicted.push(item);
+            return;
+          case 'rejected':
+            rejected.push(this.failure(item, outcome.error));
+            return;
+          case 'transient':
+            transient.push(this.failure(item, outcome.error));
         }
-        const error = this.errorOf(result, 'PATCH', item);
-        if (error.code === 'precondition_failed') conflicted.push(item);
-        else (error.retryable ? transient : rejected).push(this.failure(item, error));
       });
       summary.conflicts += conflicted.length;
       if (conflicted.length === 0) break;
@@ -325,34 +315,6 @@ export class PushUseCase {
     await this.defer(transient, summary, options);
   }
 
-  /** Sends one $batch; a failure of the whole batch makes every item transient. */
-  private async send(
-    entries: BatchEntry[],
-    items: readonly WorkItem[],
-    transient: Failure[],
-    summary: PushSummary,
-  ): Promise<BatchItemResult[] | undefined> {
-    summary.requests += 1;
-    try {
-      return await this.deps.dataverse.executeBatch(entries, { continueOnError: true });
-    } catch (error) {
-      if (!isDataverseError(error)) throw error;
-      this.deps.log.warn('push batch failed', { code: error.code, retryable: error.retryable });
-      for (const item of items) transient.push(this.failure(item, error));
-      return undefined;
-    }
-  }
-
-  private patchOf(item: WorkItem): BatchEntry {
-    const profile = this.deps.profiles[item.table];
-    return {
-      method: 'PATCH',
-      url: `${profile.entitySet}(${item.rowId})?$select=${profile.select.join(',')}`,
-      headers: { 'If-Match': item.etag, Prefer: PREFER_WRITE },
-      body: item.body,
-    };
-  }
-
   /** Reads the current rows of the conflicted items (one $batch) and re-merges each. */
   private async remerge(
     conflicted: WorkItem[],
@@ -361,25 +323,18 @@ export class PushUseCase {
     transient: Failure[],
     summary: PushSummary,
   ): Promise<WorkItem[]> {
-    const entries: BatchEntry[] = conflicted.map((item) => {
-      const profile = this.deps.profiles[item.table];
-      return {
-        method: 'GET',
-        url: `${profile.entitySet}(${item.rowId})?$select=${profile.select.join(',')}`,
-        headers: { Prefer: PREFER_READ },
-      };
-    });
-    const results = await this.send(entries, conflicted, transient, summary);
-    if (results === undefined) return [];
+    summary.requests += 1;
+    const outcomes = await this.deps.rows.read(
+      conflicted.map((item) => ({ profile: this.deps.profiles[item.table], rowId: item.rowId })),
+    );
     const retry: WorkItem[] = [];
     conflicted.forEach((item, i) => {
-      const result = results[i];
-      if (!result?.ok) {
-        const error = this.errorOf(result, 'GET', item);
-        (error.retryable ? transient : rejected).push(this.failure(item, error));
+      const outcome = outcomes[i] as RowOutcome;
+      if (outcome.kind === 'rejected' || outcome.kind === 'transient') {
+        (outcome.kind === 'transient' ? transient : rejected).push(this.failure(item, outcome.error));
         return;
       }
-      const row = this.rowOf(item.table, result.body);
+      const row = outcome.kind === 'accepted' ? this.rowOf(item.table, outcome.body) : undefined;
       if (row === undefined) {
         transient.push({
           ...this.failure(item),
@@ -390,17 +345,17 @@ export class PushUseCase {
       }
       const rules = this.rules(item.table);
       const incoming = incomingOf(rules, row);
-      const outcome = resolveConflict(item.person, rules, incoming);
-      if (!outcome.ok) {
+      const resolved = resolveConflict(item.person, rules, incoming);
+      if (!resolved.ok) {
         rejected.push({
           ...this.failure(item),
           code: 'invalid_value',
-          message: `not sent to Dynamics: ${outcome.message}`,
-          fields: outcome.fields,
+          message: `not sent to Dynamics: ${resolved.message}`,
+          fields: resolved.fields,
         });
         return;
       }
-      const resolution = outcome.resolution;
+      const resolution = resolved.resolution;
       if (Object.keys(resolution.changes).length === 0) {
         succeeded.push({
           item: { ...item, merged: resolution.values },
@@ -479,14 +434,12 @@ export class PushUseCase {
    * the common push, with nothing failed before, costs no query.
    */
   private async resolveErrors(done: Done[], at: string): Promise<void> {
-    const resolve = this.deps.errors.resolve?.bind(this.deps.errors);
-    if (resolve === undefined) return;
     const byTable = new Map<string, string[]>();
     for (const d of done) {
       if (pushStateOf(d.item.person) === undefined) continue;
       byTable.set(d.item.table, [...(byTable.get(d.item.table) ?? []), d.item.person.id]);
     }
-    for (const [table, ids] of byTable) await resolve(table, ids, at, 'push');
+    for (const [table, ids] of byTable) await this.deps.errors.resolve(table, ids, at, 'push');
   }
 
   /** Records accepted writes on the documents; a document changed meanwhile is re-read and re-applied. */
@@ -542,7 +495,6 @@ export class PushUseCase {
         entity: failure.table,
         recordId: failure.person.id,
         operation: 'push',
-        direction: 'marketing-to-dynamics',
         code: failure.code,
         message: failure.message,
         ...(failure.fields !== undefined ? { excerpt: `fields: ${failure.fields.join(', ')}` } : {}),
@@ -578,7 +530,6 @@ export class PushUseCase {
           entity: failure.table,
           recordId: failure.person.id,
           operation: 'push',
-          direction: 'marketing-to-dynamics',
           code: 'parked',
           message:
             `gave up after ${attempt} attempts since ${options.firstFailedAt ?? at}; last error ${failure.code}: ${failure.message}`.slice(
@@ -604,16 +555,8 @@ export class PushUseCase {
       lastError: { code: first.code, message: first.message.slice(0, 2000) },
       ...(options.correlationId !== undefined ? { correlationId: options.correlationId } : {}),
     };
-    // Enqueue before marking the people: if this throws, the invocation fails and is retried whole.
-    await this.deps.queue.send(this.deps.retryQueueName, [
-      {
-        body: message,
-        messageId: pushRetryMessageId(message),
-        scheduledAt,
-        subject: 'push-retry',
-        ...(options.correlationId !== undefined ? { correlationId: options.correlationId } : {}),
-      },
-    ]);
+    // Scheduled before marking the people: if this throws, the invocation fails and is retried whole.
+    await this.deps.retries.schedule(message, scheduledAt);
     for (const failure of failures) {
       summary.retrying += 1;
       summary.outcomes.set(failure.person.id, 'retrying');
@@ -661,17 +604,5 @@ export class PushUseCase {
       code: error?.code ?? 'failed',
       message: error?.message ?? 'push failed',
     };
-  }
-
-  private errorOf(result: BatchItemResult | undefined, method: string, item: WorkItem): DataverseError {
-    const path = `${this.deps.profiles[item.table].entitySet}(${item.rowId})`;
-    if (result === undefined || !result.executed) {
-      return mapHttpError(503, { get: () => null }, 'the request was not executed', { method, path });
-    }
-    const headers = result.headers;
-    return mapHttpError(result.status, { get: (name) => headers[name.toLowerCase()] ?? null }, result.body, {
-      method,
-      path,
-    });
   }
 }

@@ -1,4 +1,4 @@
-import type { ChangeSource } from './pull.use-case';
+import type { ChangeSource } from './ports';
 
 /**
  * Asks for the next page as soon as the caller takes the current one, so reading from Dataverse

@@ -1,5 +1,6 @@
 import type { EntityDefinition } from '../config/entity.catalog';
-import type { RunHistoryRepository, RunRecord } from '../cosmos/run-history.repository';
+import type { RunHistoryRepository } from '../cosmos/run-history.repository';
+import type { RunRecord } from '../domain/run-record.model';
 
 export interface EntityStatus {
   entity: string;

@@ -9,6 +9,7 @@ import { main, type CliIo } from '../../shared/cli/cli';
 import { CONTAINERS, type ContainerKey } from '../../shared/config/entity.catalog';
 import { createCosmosClient } from '../../shared/cosmos/cosmos.client';
 import { provisionCosmos } from '../../shared/cosmos/cosmos.provisioning';
+import { SyncErrorRepository } from '../../shared/cosmos/sync-error.repository';
 import type { GenericRecord, PersonRecord } from '../../shared/domain/record.model';
 
 type Row = Record<string, unknown>;
@@ -46,14 +47,21 @@ describe('dynamics-sync sync --once', () => {
         .items.query<Record<string, unknown>>('SELECT * FROM c')
         .fetchAll()
     ).resources;
-  /** The summary row of one entity, split into cells. */
-  const rowOf = (summary: string, entity: string): string[] => {
-    const line = summary.split('\n').find((l) => l.startsWith(`│ ${entity} `));
-    if (line === undefined) throw new Error(`no summary row for ${entity} in:\n${summary}`);
-    return line
-      .split('│')
-      .map((cell) => cell.trim())
-      .filter((cell) => cell !== '');
+  /** The summary row of one entity, by column name (the table's own header row). */
+  const rowOf = (summary: string, entity: string): Record<string, string> => {
+    const cells = (line: string) =>
+      line
+        .split('│')
+        .map((cell) => cell.trim())
+        .filter((cell) => cell !== '');
+    const lines = summary.split('\n');
+    const header = lines.find((l) => l.startsWith('│ entity '));
+    const line = lines.find((l) => l.startsWith(`│ ${entity} `));
+    if (header === undefined || line === undefined)
+      throw new Error(`no summary row for ${entity} in:\n${summary}`);
+    const names = cells(header);
+    const values = cells(line);
+    return Object.fromEntries(names.map((name, i) => [name, values[i] ?? '']));
   };
 
   beforeAll(async () => {
@@ -118,15 +126,14 @@ describe('dynamics-sync sync --once', () => {
     // Nothing else was pulled.
     expect(await all('cli', 'opportunities')).toHaveLength(0);
 
-    // Summary: columns entity, read, written, unchanged, errors, requests, duration, status.
     const account = rowOf(first.out, 'account');
-    expect(account[0]).toBe('account');
-    expect(Number(account[2])).toBe(accounts.length);
+    expect(account.entity).toBe('account');
+    expect(Number(account.written)).toBe(accounts.length);
     // Every page of 7 is a request: more than one page proves the continuation chain ran.
-    expect(Number(account[5])).toBeGreaterThanOrEqual(Math.ceil(rows('account').length / 7));
-    expect(account[7]).toBe('synced');
-    expect(rowOf(first.out, 'contact')[7]).toBe('synced');
-    expect(rowOf(first.out, 'total')[7]).toBe('ok');
+    expect(Number(account.requests)).toBeGreaterThanOrEqual(Math.ceil(rows('account').length / 7));
+    expect(account.status).toBe('synced');
+    expect(rowOf(first.out, 'contact').status).toBe('synced');
+    expect(rowOf(first.out, 'total').status).toBe('ok');
     // Not a TTY: plain progress lines with the status changes.
     expect(first.err).toMatch(/account\s+synced\s+\d+ records/);
 
@@ -143,8 +150,8 @@ describe('dynamics-sync sync --once', () => {
     expect(second.code).toBe(0);
     for (const entity of ['lead', 'contact', 'account']) {
       const cells = rowOf(second.out, entity);
-      expect(cells[2]).toBe('0');
-      expect(cells[7]).toBe('synced');
+      expect(cells.written).toBe('0');
+      expect(cells.status).toBe('synced');
     }
     const again = (await all('cli', 'accounts')) as unknown as GenericRecord[];
     expect(new Set(again.map((d) => d._etag))).toEqual(new Set(accounts.map((d) => d._etag)));
@@ -162,11 +169,60 @@ describe('dynamics-sync sync --once', () => {
     // Each redraw moves the cursor back up over the block and clears each line it rewrites.
     expect(screen).toContain('\x1b[1A');
     expect(screen.split('\x1b[2K').at(-1)).toMatch(/^account\s+synced\s+1 records\s+1 pages/);
-    expect(rowOf(result.out, 'account')[2]).toBe('1');
+    expect(rowOf(result.out, 'account').written).toBe('1');
     const doc = (await all('cli', 'accounts')).find(
       (d) => d.id === account.accountid,
     ) as unknown as GenericRecord;
     expect(doc.values.name).toBe('Renamed by a Dynamics user');
+  });
+
+  it('resolves the open pull error of a row that syncs cleanly once fixed in Dynamics', async () => {
+    const account = sim.control.listRows('account').filter(synced).at(-1) as Row;
+    const id = String(account.accountid);
+    // An error a pull recorded for the row (the way a malformed row is recorded), still open.
+    const errors = new SyncErrorRepository(client.database('cli').container(CONTAINERS.syncErrors.id));
+    await errors.record({
+      entity: 'account',
+      recordId: id,
+      operation: 'pull',
+      code: 'invalid_row',
+      message: 'name: expected text',
+      at: '2026-01-01T00:00:00.000Z',
+    });
+    expect((await errors.list('account')).map((e) => e.recordId)).toContain(id);
+    // Fixed in Dynamics: the edit brings the row into the next delta, and it syncs cleanly.
+    sim.control.updateRow('account', id, { name: 'Fixed in Dynamics' });
+    const result = await run(['sync', '--once', '--entity', 'account']);
+    expect(result.code).toBe(0);
+    expect((await errors.list('account')).map((e) => e.recordId)).not.toContain(id);
+    const all = await errors.list('account', 100, true);
+    expect(all.find((e) => e.recordId === id)).toMatchObject({
+      code: 'invalid_row',
+      resolvedAt: expect.any(String),
+    });
+  });
+
+  it('an unprovisioned database stops at once (exit 2), naming what is missing and the fix; --provision creates it', async () => {
+    for (const command of [
+      ['sync', '--once', '--entity', 'account'],
+      ['push', '--once'],
+    ]) {
+      const result = await run(command, {}, { COSMOS_DATABASE: 'never-provisioned' });
+      expect(result.code).toBe(2);
+      expect(result.err).toMatch(/Cosmos database "never-provisioned" is not provisioned/);
+      expect(result.err).toMatch(/people \(missing, partition key \/id\)/);
+      expect(result.err).toMatch(/`dynamics-sync provision`.*--provision/);
+      expect(result.out).toBe('');
+      expect(result.err).not.toMatch(/MaxDeliveryCountExceeded|\n\s+at /);
+    }
+    const provisioned = await run(
+      ['sync', '--once', '--entity', 'account', '--provision'],
+      {},
+      { COSMOS_DATABASE: 'provisioned-on-demand' },
+    );
+    expect(provisioned.err).toMatch(/created provisioned-on-demand\/people/);
+    expect(provisioned.code).toBe(0);
+    expect((await all('provisioned-on-demand', 'accounts')).length).toBeGreaterThan(0);
   });
 
   it('an unknown --entity is a usage error that lists the known entities', async () => {
@@ -193,10 +249,10 @@ describe('dynamics-sync sync --once', () => {
       },
     );
     expect(result.code).toBe(1);
-    expect(rowOf(result.out, 'contact')[7]).toBe('paused');
-    expect(rowOf(result.out, 'contact')[4]).toBe('1');
-    expect(rowOf(result.out, 'account')[7]).toBe('synced');
-    expect(rowOf(result.out, 'total')[7]).toBe('NOT OK');
+    expect(rowOf(result.out, 'contact').status).toBe('paused');
+    expect(rowOf(result.out, 'contact').errors).toBe('1');
+    expect(rowOf(result.out, 'account').status).toBe('synced');
+    expect(rowOf(result.out, 'total').status).toBe('NOT OK');
     expect(result.out).toMatch(/contact: paused: unknown_column: column "new_nickname" of contact/);
     const errors = await all('clibad', 'syncErrors');
     expect(errors.find((e) => e.code === 'unknown_column')).toMatchObject({
@@ -211,7 +267,7 @@ describe('dynamics-sync sync --once', () => {
     expect(noOnce.code).toBe(2);
     expect(noOnce.err).toMatch(/--once/);
     const missing = await run(['sync', '--once', '--entity', 'account'], {}, { DATAVERSE_CLIENT_ID: '' });
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/DATAVERSE_CLIENT_ID/);
   });
 });

@@ -4,8 +4,8 @@ import {
   type DataverseSimulator,
   startDataverseSimulator,
 } from '../../local/dataverse/simulator.server';
+import type { ChangePage } from '../../shared/sync/ports';
 import {
-  type ChangePage,
   createDataverseConnection,
   type DataverseConnection,
   DataverseError,

@@ -5,6 +5,7 @@ import type { OutgoingMessage } from '../../shared/queue/job-queue.port';
 import { runPullJob } from '../../shared/sync/pull-job.handler';
 import type { EntityProfile } from '../../shared/domain/entity.profile';
 import { PullUseCase, type PullOptions } from '../../shared/sync/pull.use-case';
+import { IGNORE_PROGRESS } from '../../shared/sync/ports';
 import { quietLog, startPullStack, type PullStack } from './pull-stack.fixture';
 
 describe('pull: time budget and continuation jobs through the handler', () => {
@@ -29,8 +30,10 @@ describe('pull: time budget and continuation jobs through the handler', () => {
         close: async () => undefined,
       },
       queueName: 'pull-jobs',
+      enabledEntities: ['contact'],
       log: quietLog,
-      requestCount: () => stack.dataverse.governor.counters().requests,
+      observer: IGNORE_PROGRESS,
+      dataverseCounters: () => stack.dataverse.governor.counters(),
       // A 1 ms budget: every job reads one page, then hands over.
       pull: (profile: EntityProfile, options: PullOptions) =>
         new PullUseCase(profile, {
@@ -39,6 +42,7 @@ describe('pull: time budget and continuation jobs through the handler', () => {
           checkpoints: stack.checkpoints,
           errors: stack.errors,
           log: quietLog,
+          observer: IGNORE_PROGRESS,
           timeBudgetMs: 1,
           pageSize: 10,
         }).run(options),

@@ -1,7 +1,6 @@
 import { parseSyncConfig } from '../../shared/config/sync-config.schema';
-import type { ChangePage } from '../../shared/dataverse';
 import type { PersonRecord } from '../../shared/domain/record.model';
-import type { ChangeSource } from '../../shared/sync/pull.use-case';
+import type { ChangePage, ChangeSource } from '../../shared/sync/ports';
 import { comparable, startPullStack, type PullStack } from './pull-stack.fixture';
 
 type Row = Record<string, unknown>;

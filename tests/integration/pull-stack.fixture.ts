@@ -18,11 +18,11 @@ import { buildEntityProfile, type EntityProfile } from '../../shared/domain/enti
 import type { RecordDocument } from '../../shared/domain/record.model';
 import {
   PullUseCase,
-  type ChangeSource,
   type PullDeps,
   type PullOptions,
   type PullResult,
 } from '../../shared/sync/pull.use-case';
+import { IGNORE_PROGRESS, type ChangeSource } from '../../shared/sync/ports';
 import { createLogger, type Logger } from '../../shared/telemetry/logger';
 
 export const quietLog: Logger = createLogger({ debug() {}, info() {}, warn() {}, error() {} });
@@ -110,6 +110,7 @@ export async function startPullStack(simOptions: SimulatorOptions = {}): Promise
         checkpoints,
         errors,
         log: options.log ?? quietLog,
+        observer: options.observer ?? IGNORE_PROGRESS,
         timeBudgetMs: options.timeBudgetMs ?? 60_000,
         ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
         ...(options.afterPageWrite !== undefined ? { afterPageWrite: options.afterPageWrite } : {}),

@@ -3,6 +3,7 @@ import type { PersonRecord } from '../../shared/domain/record.model';
 import type { SyncErrorRecord } from '../../shared/domain/sync-error.model';
 import { manualRetryMessage, pushRetryMessageSchema } from '../../shared/sync/push-retry.message';
 import { pushable, startPushStack, type PushStack } from './push-stack.fixture';
+import { DataversePersonRowGateway } from '../../shared/dataverse/person-row.gateway';
 
 type Row = Record<string, unknown>;
 
@@ -12,7 +13,7 @@ describe('push: rejections, transient faults and bad documents', () => {
   let contacts: PersonRecord[];
   const row = (table: string, id: string) => stack.sim.control.getRow(table, id) as Row | undefined;
   const errorsOf = async (entity: string): Promise<SyncErrorRecord[]> => stack.errors.list(entity, 500);
-  const impatient = () => ({ dataverse: stack.impatient.client });
+  const impatient = () => ({ rows: new DataversePersonRowGateway(stack.impatient.client) });
 
   beforeAll(async () => {
     stack = await startPushStack({ records: 40, seed: 41 });

@@ -5,14 +5,14 @@ import { createAppServices, type AppServices } from '../../shared/app/app.servic
 import { main, type CliIo } from '../../shared/cli/cli';
 import type { PushCommandIo } from '../../shared/cli/push.command';
 import { CONTAINERS } from '../../shared/config/entity.catalog';
-import { DocumentReader } from '../../shared/cosmos/document.reader';
-import { buildEntityProfile } from '../../shared/domain/entity.profile';
+import { RecordRepository } from '../../shared/cosmos/record.repository';
 import { planPush, pushStateOf, withPushState } from '../../shared/domain/push.planner';
 import type { PersonRecord } from '../../shared/domain/record.model';
 import { manualRetryMessage } from '../../shared/sync/push-retry.message';
 import { pushable } from './push-stack.fixture';
 import { quietLog } from './pull-stack.fixture';
 import { waitFor as waitForValue } from './polling.helpers';
+import { buildEntityProfile } from '../../shared/domain/entity.profile';
 
 type Row = Record<string, unknown>;
 
@@ -21,8 +21,7 @@ const waitFor = <T>(probe: () => Promise<T | undefined>, what: string): Promise<
 
 async function pullPeople(services: AppServices): Promise<void> {
   for (const entity of ['lead', 'contact']) {
-    const profile = buildEntityProfile(services.catalog.get(entity), services.syncConfig);
-    const result = await services.pullEntity(profile, {}, quietLog);
+    const result = await services.sync.pullEntity(entity, {}, { log: quietLog });
     expect(result.outcome).toBe('done');
   }
 }
@@ -32,7 +31,7 @@ const strip = (doc: object) => Object.fromEntries(Object.entries(doc).filter(([k
 describe('push on the functions host: the Cosmos trigger and the push-retry queue', () => {
   let stack: LocalStack;
   let services: AppServices;
-  let reader: DocumentReader;
+  let reader: RecordRepository;
   const hostErrors: string[] = [];
   const people = () => services.cosmos.database('marketing').container(CONTAINERS.people.id);
 
@@ -48,7 +47,7 @@ describe('push on the functions host: the Cosmos trigger and the push-retry queu
       },
     });
     services = await createAppServices(stack.env);
-    reader = new DocumentReader(people());
+    reader = new RecordRepository(people(), { kind: 'person' });
     await pullPeople(services);
   });
   afterAll(async () => {
@@ -148,10 +147,13 @@ describe('npx dynamics-sync push --once', () => {
   const out: string[] = [];
   const err: string[] = [];
   const io = (): CliIo & PushCommandIo => ({
-    env: stack.env,
+    // No Service Bus setting at all: a one-shot push needs no broker.
+    env: Object.fromEntries(Object.entries(stack.env).filter(([name]) => !name.startsWith('SERVICEBUS'))),
     out: (line) => out.push(line),
     err: (line) => err.push(line),
     pushPageSize: 7,
+    // The deployed backoff (30 s, doubling), scaled down to keep the test short.
+    retryPolicy: { pushRetry: { baseMs: 200, maxMs: 1000 } },
   });
   const run = async (...args: string[]) => {
     out.length = 0;
@@ -176,14 +178,14 @@ describe('npx dynamics-sync push --once', () => {
     await stack?.stop();
   });
 
-  it('pushes every pending edit since the checkpoint, prints a summary, exits 0; a second run finds nothing', async () => {
+  it('pushes every pending edit since the checkpoint and prints a summary; a recorded rejection exits 1, a second run finds nothing', async () => {
     const all = (await people().items.query<PersonRecord>('SELECT * FROM c').fetchAll()).resources;
     const [a, b] = pushable(all, 'lead') as [PersonRecord, PersonRecord];
     const [c] = pushable(all, 'contact') as [PersonRecord];
     await edit(a, { jobTitle: 'CLI One' });
     await edit(b, { firstName: 'F'.repeat(80) }); // rejected by Dynamics: a recorded error
     await edit(c, { phone: '+9 999' });
-    expect(await run('--once')).toBe(0);
+    expect(await run('--once')).toBe(1);
     expect(out.join('\n')).toMatch(/2 edit\(s\) pushed.*1 rejected by Dynamics/);
     expect(out.join('\n')).toMatch(/recorded as sync errors/);
     expect((stack.dataverse.control.getRow('lead', String(a.dynamics.leadId)) as Row).jobtitle).toBe(
@@ -201,21 +203,49 @@ describe('npx dynamics-sync push --once', () => {
     expect(stack.dataverse.control.counters().total.requests).toBe(0);
   });
 
-  it('exits non-zero while an edit waits on the retry queue', async () => {
+  it('needs no Service Bus: a transient failure is retried in this process with backoff and reaches Dynamics', async () => {
     const all = (await people().items.query<PersonRecord>('SELECT * FROM c').fetchAll()).resources;
     const person = pushable(all, 'lead')[2] as PersonRecord;
-    await edit(person, { jobTitle: 'Not Yet' });
-    stack.dataverse.control.failNext({ status: 503, count: 50, pathPattern: '\\$batch' });
+    await edit(person, { jobTitle: 'After A Blip' });
+    // As many 503s as the governor's own attempts (5): the first push fails, the retry after it does not.
+    stack.dataverse.control.failNext({ status: 503, count: 5, pathPattern: '\\$batch' });
     try {
-      expect(await run('--once')).toBe(1);
+      expect(await run('--once', '--retry-for', '20')).toBe(0);
     } finally {
       stack.dataverse.control.clearFaults();
     }
-    expect(err.join('\n')).toMatch(/1 edit\(s\) failed transiently and wait on the push-retry queue/);
-    expect(stack.broker.counters('push-retry').scheduled).toBe(1);
+    expect(out.join('\n')).toMatch(/1 edit\(s\) pushed.*[1-9]\d* retried in this run, 0 still pending/);
+    expect((stack.dataverse.control.getRow('lead', String(person.dynamics.leadId)) as Row).jobtitle).toBe(
+      'After A Blip',
+    );
+    expect(
+      pushStateOf((await people().item(person.id, person.id).read()).resource as object),
+    ).toBeUndefined();
+  });
+
+  it('reports what is still failing when its retries run out, exits 1, and the next run pushes it', async () => {
+    const all = (await people().items.query<PersonRecord>('SELECT * FROM c').fetchAll()).resources;
+    const person = pushable(all, 'lead')[3] as PersonRecord;
+    await edit(person, { jobTitle: 'Not Yet' });
+    stack.dataverse.control.failNext({ status: 503, count: 1000, pathPattern: '\\$batch' });
+    try {
+      expect(await run('--once', '--retry-for', '1')).toBe(1);
+    } finally {
+      stack.dataverse.control.clearFaults();
+    }
+    expect(out.join('\n')).toMatch(/0 edit\(s\) pushed.*1 still pending/);
+    expect(err.join('\n')).toMatch(
+      /1 edit\(s\) still failed transiently after 1 s of retries.*next `dynamics-sync push --once`/,
+    );
     expect(pushStateOf((await people().item(person.id, person.id).read()).resource as object)).toMatchObject({
       status: 'retrying',
     });
+    // Nothing lost: the next run finds the retry that came due and pushes it.
+    expect(await run('--once', '--retry-for', '0')).toBe(0);
+    expect(out.join('\n')).toMatch(/1 edit\(s\) pushed/);
+    expect((stack.dataverse.control.getRow('lead', String(person.dynamics.leadId)) as Row).jobtitle).toBe(
+      'Not Yet',
+    );
   });
 
   it('without --once it explains and exits 2', async () => {

@@ -1,10 +1,11 @@
 import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../../local/dataverse/simulator.options';
 import type { SimulatorOptions } from '../../local/dataverse/simulator.options';
-import { DocumentReader } from '../../shared/cosmos/document.reader';
 import { createDataverseConnection, type DataverseConnection } from '../../shared/dataverse';
+import { DataversePersonRowGateway } from '../../shared/dataverse/person-row.gateway';
 import type { PersonTable } from '../../shared/domain/push.planner';
 import type { PersonRecord } from '../../shared/domain/record.model';
 import type { JobQueue, OutgoingMessage } from '../../shared/queue/job-queue.port';
+import { QueuedPushRetries } from '../../shared/queue/push-retry.scheduler';
 import { CreatePersonUseCase } from '../../shared/sync/push-create.use-case';
 import { runPushRetry, type PushRetryOutcome } from '../../shared/sync/push-retry.handler';
 import {
@@ -13,7 +14,7 @@ import {
   type PushRunOptions,
   type PushSummary,
 } from '../../shared/sync/push.use-case';
-import { quietLog, startPullStack, type PullStack } from './pull-stack.fixture';
+import { quietLog, startPullStack, type CountingRecords, type PullStack } from './pull-stack.fixture';
 
 /** Keeps what the use case schedules, so a test can deliver it when it chooses. */
 export class RecordingQueue implements JobQueue {
@@ -31,7 +32,8 @@ export interface PushStack extends PullStack {
   queue: RecordingQueue;
   /** A connection whose governor gives up fast, so transient faults reach the retry path quickly. */
   impatient: DataverseConnection;
-  reader: DocumentReader;
+  /** Point reads of people documents, as stored. */
+  reader: Pick<CountingRecords, 'read'>;
   useCase(overrides?: Partial<PushDeps>): PushUseCase;
   /** Pushes every person document as the change feed would deliver it. */
   pushAll(options?: PushRunOptions, overrides?: Partial<PushDeps>): Promise<PushSummary>;
@@ -58,18 +60,17 @@ export async function startPushStack(simOptions: SimulatorOptions = {}): Promise
     governor: { maxConcurrency: 4, maxAttempts: 2, baseDelayMs: 5, maxDelayMs: 20 },
   });
   const container = stack.container('people');
-  const reader = new DocumentReader(container);
+  const reader = stack.records('people');
   const profiles: Record<PersonTable, ReturnType<PullStack['profile']>> = {
     lead: stack.profile('lead'),
     contact: stack.profile('contact'),
   };
   const useCase = (overrides: Partial<PushDeps> = {}) =>
     new PushUseCase({
-      dataverse: stack.dataverse.client,
+      rows: new DataversePersonRowGateway(stack.dataverse.client),
       people: stack.records('people'),
       errors: stack.errors,
-      queue,
-      retryQueueName: 'push-retry',
+      retries: new QueuedPushRetries(queue, 'push-retry'),
       profiles,
       log: quietLog,
       retry: { maxAttempts: 2, baseMs: 1000, maxMs: 10_000 },
@@ -98,9 +99,8 @@ export async function startPushStack(simOptions: SimulatorOptions = {}): Promise
       ),
     creator: () =>
       new CreatePersonUseCase({
-        dataverse: stack.dataverse.client,
+        rows: new DataversePersonRowGateway(stack.dataverse.client),
         people: stack.records('people'),
-        read: (id) => reader.read(id),
         profiles,
         errors: stack.errors,
         log: quietLog,

@@ -1,20 +1,23 @@
-import { runSyncOnce, type EntityProgress, type SyncOnceDeps } from '../../shared/cli/sync-once.runner';
+import { composeSync } from '../../shared/app/sync.composition';
+import { runSyncOnce, type EntityProgress, type SyncOnceReport } from '../../shared/cli/sync-once.runner';
 import { renderSummary } from '../../shared/cli/sync-summary.table';
 import { EntityCatalog } from '../../shared/config/entity.catalog';
 import { InProcessJobQueue } from '../../shared/queue/in-process.job-queue';
+import { QueuedPushRetries } from '../../shared/queue/push-retry.scheduler';
 import { DEFAULT_SYNC_CONFIG } from '../../shared/config/sync-config.schema';
-import type {
-  ChangePage,
-  ModifiedPage,
-  ReadChangesOptions,
-} from '../../shared/dataverse/change-tracking.reader';
 import { InMemoryRecordStore } from '../../shared/sync/in-memory.record-store';
 import {
   InMemoryCheckpointStore,
   InMemoryErrorSink,
   InMemoryRunSink,
 } from '../../shared/sync/in-memory.sync-state';
-import type { ChangeSource } from '../../shared/sync/pull.use-case';
+import type {
+  ChangePage,
+  ChangeSource,
+  ModifiedPage,
+  PersonRowGateway,
+  ReadChangesOptions,
+} from '../../shared/sync/ports';
 import { createLogger } from '../../shared/telemetry/logger';
 import { accountRow } from './domain-fixtures';
 
@@ -61,7 +64,15 @@ class FakeFeed implements ChangeSource {
   }
 }
 
-function harness(rows: number, overrides: Partial<SyncOnceDeps> = {}) {
+/** The sync never pushes here: a gateway that says so if it is ever called. */
+const noRows: PersonRowGateway = {
+  update: () => Promise.reject(new Error('no push in this test')),
+  read: () => Promise.reject(new Error('no push in this test')),
+  create: () => Promise.reject(new Error('no push in this test')),
+  findActiveByEmail: () => Promise.reject(new Error('no push in this test')),
+};
+
+function harness(rows: number, options: { timeBudgetMs?: number; queue?: InProcessJobQueue } = {}) {
   const feed = new FakeFeed(
     Array.from({ length: rows }, (_, i) => accountRow({ accountid: id(i) }, 100 + i)),
   );
@@ -71,30 +82,50 @@ function harness(rows: number, overrides: Partial<SyncOnceDeps> = {}) {
   const runs = new InMemoryRunSink();
   const updates: EntityProgress[] = [];
   const catalog = new EntityCatalog();
-  const deps: SyncOnceDeps = {
-    catalog,
-    syncConfig: DEFAULT_SYNC_CONFIG,
-    source: feed,
-    recordsFor: () => accounts,
-    checkpoints,
-    errors,
-    runs,
-    queueName: 'pull-jobs',
-    schedule: '0 */1 * * * *',
-    timeBudgetMs: 60_000,
-    log: quiet,
-    queueOptions: { maxDeliveryCount: 3, redeliveryDelayMs: 1 },
-    onProgress: (p) => updates.push({ ...p }),
-    ...overrides,
+  const entities = [catalog.get('account')];
+  /** One run, as one CLI invocation makes it: the composition on a queue of its own. */
+  const run = async (): Promise<SyncOnceReport> => {
+    const queue = options.queue ?? new InProcessJobQueue({ maxDeliveryCount: 3, redeliveryDelayMs: 1 });
+    const sync = composeSync(
+      {
+        dataverse: () => ({ source: feed, rows: noRows, counters: () => ({ requests: 0, throttled: 0 }) }),
+        recordsFor: () => accounts,
+        checkpoints,
+        errors,
+        runs,
+        queue,
+        retries: new QueuedPushRetries(queue, 'push-retry'),
+      },
+      {
+        catalog,
+        syncConfig: DEFAULT_SYNC_CONFIG,
+        enabledEntities: ['account'],
+        pullQueue: 'pull-jobs',
+        timeBudgetMs: options.timeBudgetMs ?? 60_000,
+        pushBatchSize: 100,
+      },
+    );
+    try {
+      return await runSyncOnce(entities, {
+        sync,
+        queue,
+        queueName: 'pull-jobs',
+        schedule: '0 */1 * * * *',
+        log: quiet,
+        onProgress: (p) => updates.push({ ...p }),
+      });
+    } finally {
+      if (options.queue === undefined) await queue.close();
+    }
   };
-  return { feed, accounts, checkpoints, errors, runs, updates, deps, entities: [catalog.get('account')] };
+  return { feed, accounts, checkpoints, errors, runs, updates, run };
 }
 
 describe('runSyncOnce (scheduler and pullers on the in-process queue)', () => {
   it('follows the continuation chain to the end of the feed and reports per entity', async () => {
     // A zero budget ends every job after one page: only the chain of continuations loads everything.
     const h = harness(10, { timeBudgetMs: 0 });
-    const report = await runSyncOnce(h.entities, h.deps);
+    const report = await h.run();
     expect(report.ok).toBe(true);
     expect(h.accounts.size).toBe(10);
     const account = report.entities[0] as EntityProgress;
@@ -111,7 +142,7 @@ describe('runSyncOnce (scheduler and pullers on the in-process queue)', () => {
     ).toBeGreaterThan(0);
 
     // A second run reads the (empty) delta and writes nothing.
-    const again = await runSyncOnce(h.entities, h.deps);
+    const again = await h.run();
     expect(again.entities[0]).toMatchObject({ status: 'synced', written: 0, jobs: 1 });
     expect(h.accounts.writes).toBe(10);
   });
@@ -119,7 +150,7 @@ describe('runSyncOnce (scheduler and pullers on the in-process queue)', () => {
   it('redelivers a job whose failure is retryable, and succeeds', async () => {
     const h = harness(4);
     h.feed.failures = 2;
-    const report = await runSyncOnce(h.entities, h.deps);
+    const report = await h.run();
     expect(report.ok).toBe(true);
     expect(report.entities[0]).toMatchObject({ status: 'synced', jobs: 3, written: 4 });
     expect(report.deadLetters).toHaveLength(0);
@@ -128,7 +159,7 @@ describe('runSyncOnce (scheduler and pullers on the in-process queue)', () => {
   it('fails the run when retries are exhausted, naming the cause', async () => {
     const h = harness(4);
     h.feed.failures = 99;
-    const report = await runSyncOnce(h.entities, h.deps);
+    const report = await h.run();
     expect(report.ok).toBe(false);
     expect(h.feed.reads).toBe(3);
     expect(report.entities[0]?.status).toBe('failed');
@@ -153,7 +184,7 @@ describe('runSyncOnce (scheduler and pullers on the in-process queue)', () => {
         sessionId: 'account',
       },
     ]);
-    const report = await runSyncOnce(h.entities, h.deps);
+    const report = await h.run();
     await queue.close();
     expect(report.deadLetters).toHaveLength(1);
     expect(report.deadLetters[0]).toMatchObject({
@@ -165,7 +196,11 @@ describe('runSyncOnce (scheduler and pullers on the in-process queue)', () => {
     expect(report.entities[0]).toMatchObject({ status: 'synced', written: 4, errors: 1 });
     expect(report.ok).toBe(true);
     expect(h.errors.list('account')[0]).toMatchObject({ code: 'invalid_message', recordId: 'bad-1' });
-    expect(renderSummary(report)).toMatch(/dead-lettered bad-1: InvalidPullJob \(reason: /);
+    const summary = renderSummary(report);
+    expect(summary).toMatch(/dead-lettered bad-1: InvalidPullJob \(reason: /);
+    // Synced, but not clean: the total says so, and so does the exit code of the command.
+    expect(summary).toMatch(/│ total .*│ errors +│/);
+    expect(summary).toMatch(/1 sync error\(s\) recorded in this run/);
   });
 
   it('a non-retryable failure completes the job as failed, recorded as a sync error', async () => {
@@ -177,7 +212,7 @@ describe('runSyncOnce (scheduler and pullers on the in-process queue)', () => {
         retryable: false,
       });
     };
-    const report = await runSyncOnce(h.entities, h.deps);
+    const report = await h.run();
     expect(report.ok).toBe(false);
     expect(report.entities[0]).toMatchObject({ status: 'failed', jobs: 1, errors: 1 });
     expect(report.entities[0]?.detail).toMatch(/bad response from Dataverse/);

@@ -1,10 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  ChangeTrackingReader,
-  type ChangePage,
-  splitChanges,
-} from '../../shared/dataverse/change-tracking.reader';
+import { ChangeTrackingReader, splitChanges } from '../../shared/dataverse/change-tracking.reader';
+import type { ChangePage } from '../../shared/sync/ports';
 import { DataverseClient } from '../../shared/dataverse/dataverse.client';
 import { ThrottleGovernor } from '../../shared/dataverse/throttle.governor';
 

@@ -1,12 +1,8 @@
 import type { RecordDocument } from '../../shared/domain/record.model';
 import { InMemoryRecordStore } from '../../shared/sync/in-memory.record-store';
 import { InMemoryCheckpointStore, InMemoryErrorSink } from '../../shared/sync/in-memory.sync-state';
-import {
-  PullUseCase,
-  type ChangeSource,
-  type PullDeps,
-  type RecordStore,
-} from '../../shared/sync/pull.use-case';
+import { PullUseCase, type PullDeps } from '../../shared/sync/pull.use-case';
+import { IGNORE_PROGRESS, type ChangeSource, type RecordStore } from '../../shared/sync/ports';
 import { createLogger } from '../../shared/telemetry/logger';
 import { accountRow, contactRow, leadRow, profileOf } from './domain-fixtures';
 
@@ -32,10 +28,13 @@ function sourceOf(pages: Row[][]): ChangeSource {
   };
 }
 
-/** Counts reads and writes on the way to a store. */
-function counted(store: InMemoryRecordStore, drop: (keyof RecordStore)[] = [], batch?: number) {
+/**
+ * Counts reads and writes on the way to a store. `readPath` makes the store claim it already holds
+ * records, so a first load cannot write create-only; `batch` is its preferred write size.
+ */
+function counted(store: InMemoryRecordStore, options: { readPath?: boolean; batch?: number } = {}) {
   const counts = { reads: 0, writes: 0, writeSizes: [] as number[] };
-  const wrapped: RecordStore = {
+  const records: RecordStore = {
     findForPage: (ids) => {
       counts.reads += 1;
       return store.findForPage(ids);
@@ -45,13 +44,15 @@ function counted(store: InMemoryRecordStore, drop: (keyof RecordStore)[] = [], b
       counts.writeSizes.push(docs.length);
       return store.write(docs, etags);
     },
+    read: (id) => store.read(id),
     recordsOf: (entity) => store.recordsOf(entity),
-    hasRecordsOf: (entity) => store.hasRecordsOf(entity),
+    hasRecordsOf: async (entity) => options.readPath === true || store.hasRecordsOf(entity),
     aliasesOf: (ids) => store.aliasesOf(ids),
-    ...(batch !== undefined ? { preferredWriteBatch: batch } : {}),
+    registerAlias: (rowId, personId) => store.registerAlias(rowId, personId),
+    awaitingRetry: (dueBy) => store.awaitingRetry(dueBy),
+    preferredWriteBatch: options.batch,
   };
-  for (const key of drop) delete wrapped[key];
-  return { counts, records: wrapped };
+  return { counts, records };
 }
 
 function pull(entity: string, pages: Row[][], deps: Partial<PullDeps> & Pick<PullDeps, 'records'>) {
@@ -60,6 +61,7 @@ function pull(entity: string, pages: Row[][], deps: Partial<PullDeps> & Pick<Pul
     checkpoints: new InMemoryCheckpointStore(),
     errors: new InMemoryErrorSink(),
     log,
+    observer: IGNORE_PROGRESS,
     timeBudgetMs: 60_000,
     now: () => new Date('2026-02-01T00:00:00Z'),
     newId: () => 'load-1',
@@ -86,9 +88,9 @@ describe('pull fast path (create-only first load)', () => {
     expect(result.stats).toMatchObject({ pages: 3, rows: 9, written: 9, retries: 0 });
     expect(fast.counts.reads).toBe(0);
 
-    // A store that cannot tell whether it holds records: always the read path.
+    // A store that says it already holds records: the read path, with the same outcome.
     const slowStore = new InMemoryRecordStore('generic');
-    const slow = counted(slowStore, ['hasRecordsOf']);
+    const slow = counted(slowStore, { readPath: true });
     const slowResult = await pull('account', pages, { records: slow.records });
     expect(slow.counts.reads).toBe(3);
     expect(slowResult.stats).toEqual(result.stats);
@@ -260,7 +262,7 @@ describe('pull fast path (create-only first load)', () => {
     const wholeStore = new InMemoryRecordStore('generic');
     const whole = await pull('account', pages, { records: counted(wholeStore).records });
     const chunkedStore = new InMemoryRecordStore('generic');
-    const chunked = counted(chunkedStore, [], 3);
+    const chunked = counted(chunkedStore, { batch: 3 });
     const result = await pull('account', pages, { records: chunked.records });
     // Pages of 4, 4 and 1 in chunks of 3; the next page's chunks may go before the last one's finish.
     expect([...chunked.counts.writeSizes].sort()).toEqual([1, 1, 1, 3, 3]);
@@ -288,7 +290,7 @@ describe('pull fast path (create-only first load)', () => {
         records: store,
       });
       const errors = new InMemoryErrorSink();
-      const result = await pull('contact', [page], { records: counted(store, [], batch).records, errors });
+      const result = await pull('contact', [page], { records: counted(store, { batch }).records, errors });
       const { rows, invalid, retries, pages } = result.stats;
       outcomes.push({
         stats: { rows, invalid, retries, pages },
@@ -306,7 +308,7 @@ describe('pull fast path (create-only first load)', () => {
     const rows = accounts(6);
     const store = new InMemoryRecordStore('generic');
     const checkpoints = new InMemoryCheckpointStore();
-    const c = counted(store, [], 2);
+    const c = counted(store, { batch: 2 });
     const inner = c.records.write;
     let calls = 0;
     let failed = false;

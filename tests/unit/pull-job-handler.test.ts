@@ -1,13 +1,14 @@
 import { EntityCatalog } from '../../shared/config/entity.catalog';
 import { DEFAULT_SYNC_CONFIG } from '../../shared/config/sync-config.schema';
-import type { RunRecord } from '../../shared/cosmos/run-history.repository';
-import type { SyncErrorInput } from '../../shared/cosmos/sync-error.repository';
+import type { RunRecord } from '../../shared/domain/run-record.model';
+import type { SyncErrorInput } from '../../shared/domain/sync-error.model';
 import { CosmosStoreError } from '../../shared/cosmos/cosmos.errors';
 import type { OutgoingMessage } from '../../shared/queue/job-queue.port';
 import { runPullJob, type PullJobDeps } from '../../shared/sync/pull-job.handler';
 import type { PullResult } from '../../shared/sync/pull.use-case';
 import { createLogger } from '../../shared/telemetry/logger';
 import { InMemorySyncMetrics } from '../../shared/telemetry/sync-metrics';
+import { IGNORE_PROGRESS } from '../../shared/sync/ports';
 
 const stats = {
   pages: 1,
@@ -37,11 +38,13 @@ function harness(pull: PullJobDeps['pull']) {
   const errors: SyncErrorInput[] = [];
   const sent: OutgoingMessage[] = [];
   let requests = 10;
+  const counters = { throttled: 0 };
   const deps: PullJobDeps = {
     runs: { save: async (run) => void runs.push(run) },
     catalog: new EntityCatalog(),
+    enabledEntities: ['lead', 'contact', 'account', 'opportunity', 'systemuser', 'team'],
     syncConfig: DEFAULT_SYNC_CONFIG,
-    errors: { record: async (error) => void errors.push(error) },
+    errors: { record: async (error) => void errors.push(error), resolve: async () => 0 },
     queue: { send: async (_queue, messages) => void sent.push(...messages), close: async () => undefined },
     queueName: 'pull-jobs',
     log: createLogger({ debug() {}, info() {}, warn() {}, error() {} }),
@@ -49,10 +52,11 @@ function harness(pull: PullJobDeps['pull']) {
       requests += 7;
       return pull(...args);
     },
-    requestCount: () => requests,
+    observer: IGNORE_PROGRESS,
+    dataverseCounters: () => ({ requests, throttled: counters.throttled }),
     now: () => new Date('2026-01-01T00:00:02.000Z'),
   };
-  return { deps, runs, errors, sent };
+  return { deps, runs, errors, sent, counters };
 }
 
 const result = (outcome: PullResult['outcome'], extra: Partial<PullResult> = {}): PullResult => ({
@@ -73,7 +77,6 @@ describe('pull job handler', () => {
         entity: 'contact',
         recordId: 'm-bad',
         operation: 'queue',
-        direction: 'queue',
         code: 'invalid_message',
       }),
     ]);
@@ -175,7 +178,10 @@ describe('pull job handler', () => {
     const h = harness(async () => {
       throw new CosmosStoreError('failed', 'bad request');
     });
-    await expect(runPullJob(job, { messageId: 'm' }, h.deps)).resolves.toEqual({ status: 'failed' });
+    await expect(runPullJob(job, { messageId: 'm' }, h.deps)).resolves.toEqual({
+      status: 'failed',
+      reason: 'bad request',
+    });
     expect(h.errors[0]).toMatchObject({ entity: 'contact', code: 'failed', operation: 'pull' });
   });
 
@@ -191,9 +197,14 @@ describe('pull job handler', () => {
   it('records the run in per-entity metrics: records, requests, 429s and lag from the slot', async () => {
     const h = harness(async () => result('done'));
     const metrics = new InMemorySyncMetrics();
-    let throttled = 3;
+    h.counters.throttled = 3;
     h.deps.metrics = metrics;
-    h.deps.throttledCount = () => (throttled += 2);
+    const pull = h.deps.pull;
+    // Two 429s answered while the job ran.
+    h.deps.pull = async (...args) => {
+      h.counters.throttled += 2;
+      return pull(...args);
+    };
     await runPullJob(job, { messageId: 'm' }, h.deps);
     const value = (name: string) =>
       metrics.recorded

@@ -8,6 +8,7 @@ import {
   settlementFor,
 } from '../../shared/sync/pull-job.settlement';
 import { createLogger } from '../../shared/telemetry/logger';
+import type { PullResult } from '../../shared/sync/pull.use-case';
 
 const quiet = createLogger({ debug() {}, info() {}, warn() {}, error() {} });
 
@@ -31,11 +32,29 @@ function recorder(fail: Partial<Record<keyof MessageSettlement, Error>> = {}) {
 }
 
 describe('settling a pull job message by its outcome', () => {
+  const done: PullResult = {
+    outcome: 'done',
+    phase: 'delta',
+    stats: {
+      pages: 1,
+      rows: 1,
+      deleted: 0,
+      written: 1,
+      unchanged: 0,
+      excluded: 0,
+      invalid: 0,
+      conflicts: 0,
+      retries: 0,
+      markedDeleted: 0,
+    },
+    resynced: false,
+  };
+
   it.each<PullJobOutcome>([
-    { status: 'succeeded' },
-    { status: 'continued' },
-    { status: 'paused' },
-    { status: 'failed' },
+    { status: 'succeeded', result: done },
+    { status: 'continued', result: { ...done, outcome: 'continue' } },
+    { status: 'paused', result: { ...done, outcome: 'paused' } },
+    { status: 'failed', reason: 'bad response from Dataverse' },
   ])('completes the message of a $status job', (outcome) => {
     expect(settlementFor(outcome)).toEqual({ action: 'complete' });
   });
@@ -63,9 +82,9 @@ describe('settling a pull job message by its outcome', () => {
 
   it('runs the job and applies the settlement through the actions given', async () => {
     const ok = recorder();
-    await expect(runAndSettle(async () => ({ status: 'succeeded' }), ok.actions, quiet)).resolves.toEqual({
-      status: 'succeeded',
-    });
+    await expect(
+      runAndSettle(async () => ({ status: 'failed', reason: 'gone' }), ok.actions, quiet),
+    ).resolves.toEqual({ status: 'failed', reason: 'gone' });
     expect(ok.calls).toEqual(['complete']);
 
     const bad = recorder();

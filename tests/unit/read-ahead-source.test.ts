@@ -1,6 +1,5 @@
 import { readAhead } from '../../shared/sync/read-ahead.source';
-import type { ChangePage, ModifiedPage } from '../../shared/dataverse/change-tracking.reader';
-import type { ChangeSource } from '../../shared/sync/pull.use-case';
+import type { ChangePage, ChangeSource, ModifiedPage } from '../../shared/sync/ports';
 
 function source(pages: number, log: string[], failAt?: number): ChangeSource {
   return {

@@ -1,0 +1,223 @@
+import type { ContainerKey, EntityCatalog } from '../config/entity.catalog';
+import type { SyncConfig } from '../config/sync-config.schema';
+import { buildEntityProfile, type EntityProfile } from '../domain/entity.profile';
+import { pushStateOf, type PersonTable } from '../domain/push.planner';
+import type { JobQueue, MessageSettlement } from '../queue/job-queue.port';
+import { runPullJob, type PullJobOutcome } from '../sync/pull-job.handler';
+import { runAndSettle } from '../sync/pull-job.settlement';
+import { PullUseCase, type PullOptions, type PullResult } from '../sync/pull.use-case';
+import {
+  IGNORE_PROGRESS,
+  type ChangeSource,
+  type CheckpointStore,
+  type ErrorSink,
+  type PersonRowGateway,
+  type PullObserver,
+  type PushRetryScheduler,
+  type RecordStore,
+  type RunSink,
+} from '../sync/ports';
+import {
+  CreatePersonUseCase,
+  type CreatePersonRequest,
+  type CreatePersonResult,
+} from '../sync/push-create.use-case';
+import { runPushRetry, type PushRetryOutcome } from '../sync/push-retry.handler';
+import { PushUseCase, type PushRunOptions, type PushSummary, type RetryPolicy } from '../sync/push.use-case';
+import { readAhead } from '../sync/read-ahead.source';
+import type { Logger } from '../telemetry/logger';
+import type { SyncMetrics } from '../telemetry/sync-metrics';
+
+/** The Dataverse side, made on first use: a function that never calls Dynamics needs no credentials. */
+export interface DataverseAdapters {
+  source: ChangeSource;
+  rows: PersonRowGateway;
+  /** Requests sent and 429 answers so far by this process (the throttle governor's counters). */
+  counters(): { requests: number; throttled: number };
+}
+
+/** One adapter per port, chosen by whoever composes: Azure, the local stack, a benchmark, a test. */
+export interface SyncAdapters {
+  dataverse(): DataverseAdapters;
+  recordsFor(container: ContainerKey): RecordStore;
+  checkpoints: CheckpointStore;
+  errors: ErrorSink;
+  runs: RunSink;
+  /** Where a pull job's continuation goes (the entity's session). */
+  queue: JobQueue;
+  retries: PushRetryScheduler;
+}
+
+export interface SyncSettings {
+  catalog: EntityCatalog;
+  syncConfig: SyncConfig;
+  /** SYNC_ENTITIES: a malformed job is filed under its entity only when it is one of these. */
+  enabledEntities: readonly string[];
+  pullQueue: string;
+  /** A pull job stops after the page that crosses this and continues in a new job. */
+  timeBudgetMs: number;
+  /** Dataverse page size (5000 unless a test or benchmark asks for less). */
+  pageSize?: number;
+  /** Fetch the next Dataverse page while this one is written (default true). */
+  readAhead?: boolean;
+  /** PATCH requests per $batch of a push. */
+  pushBatchSize: number;
+  pushRetry?: Partial<RetryPolicy>;
+}
+
+/** What one invocation brings: its logger, and who watches its progress. */
+export interface InvocationScope {
+  log: Logger;
+  /** Progress events (the CLI's display); IGNORE_PROGRESS by default. */
+  observer?: PullObserver;
+  /** Per-entity metrics (Application Insights in Azure). */
+  metrics?: SyncMetrics;
+}
+
+/** Every use case of the sync, built once from one set of adapters. */
+export interface SyncComposition {
+  /** Runs one pull-job message and settles it by its outcome: the puller function and `sync --once`. */
+  runPullJob(
+    body: unknown,
+    meta: { messageId: string },
+    settlement: MessageSettlement,
+    scope: InvocationScope,
+  ): Promise<PullJobOutcome>;
+  /** The pull of one entity, without a job around it (benchmarks, tools). */
+  pullEntity(entity: string, options: PullOptions, scope: InvocationScope): Promise<PullResult>;
+  /** Pushes the marketing edits found in changed people documents (the change feed, a CLI page). */
+  pushDocuments(docs: readonly unknown[], options: PushRunOptions, log: Logger): Promise<PushSummary>;
+  /**
+   * Pushes again the people whose retry was due by `dueBy` (a retry message lost with the broker, or
+   * an earlier CLI run that ended before their turn): one push per attempt number, so each keeps its
+   * place in the backoff series.
+   */
+  retryDue(dueBy: Date, log: Logger): Promise<PushSummary[]>;
+  /** Runs one push-retry message: re-reads the people it names and pushes them again. */
+  runPushRetry(body: unknown, meta: { messageId: string }, log: Logger): Promise<PushRetryOutcome>;
+  /** "Sync person to Dynamics". */
+  createPerson(request: CreatePersonRequest, log: Logger): Promise<CreatePersonResult>;
+}
+
+/**
+ * The composition root of the sync's use cases: the Functions app, the CLI and the benchmarks all
+ * build them here, from adapters they choose, so no caller wires a use case of its own.
+ */
+export function composeSync(adapters: SyncAdapters, settings: SyncSettings): SyncComposition {
+  const profiles = new Map<string, EntityProfile>();
+  const profileOf = (entity: string): EntityProfile => {
+    let profile = profiles.get(entity);
+    if (profile === undefined) {
+      profile = buildEntityProfile(settings.catalog.get(entity), settings.syncConfig);
+      profiles.set(entity, profile);
+    }
+    return profile;
+  };
+  // Leads and contacts are always pushable, whether or not SYNC_ENTITIES pulls them.
+  const people = (): Record<PersonTable, EntityProfile> => ({
+    lead: profileOf('lead'),
+    contact: profileOf('contact'),
+  });
+
+  const pull = (profile: EntityProfile, options: PullOptions, scope: InvocationScope) => {
+    const source = adapters.dataverse().source;
+    return new PullUseCase(profile, {
+      // The next page is fetched while this one is written; a job that stops at its time budget
+      // discards at most one page read, which the continuation job repeats.
+      source: settings.readAhead === false ? source : readAhead(source),
+      records: adapters.recordsFor(profile.container),
+      checkpoints: adapters.checkpoints,
+      errors: adapters.errors,
+      log: scope.log,
+      observer: scope.observer ?? IGNORE_PROGRESS,
+      timeBudgetMs: settings.timeBudgetMs,
+      ...(settings.pageSize !== undefined ? { pageSize: settings.pageSize } : {}),
+    }).run(options);
+  };
+
+  const push = (log: Logger) =>
+    new PushUseCase({
+      rows: adapters.dataverse().rows,
+      people: adapters.recordsFor('people'),
+      errors: adapters.errors,
+      retries: adapters.retries,
+      profiles: people(),
+      log,
+      batchSize: settings.pushBatchSize,
+      ...(settings.pushRetry !== undefined ? { retry: settings.pushRetry } : {}),
+    });
+
+  return {
+    runPullJob: (body, meta, settlement, scope) =>
+      runAndSettle(
+        () =>
+          runPullJob(body, meta, {
+            runs: adapters.runs,
+            catalog: settings.catalog,
+            enabledEntities: settings.enabledEntities,
+            syncConfig: settings.syncConfig,
+            errors: adapters.errors,
+            queue: adapters.queue,
+            queueName: settings.pullQueue,
+            log: scope.log,
+            observer: scope.observer ?? IGNORE_PROGRESS,
+            pull: (profile, options, log) => pull(profile, options, { ...scope, log }),
+            dataverseCounters: () => countersOf(adapters),
+            ...(scope.metrics !== undefined ? { metrics: scope.metrics } : {}),
+          }),
+        settlement,
+        scope.log,
+      ),
+    pullEntity: (entity, options, scope) => pull(profileOf(entity), options, scope),
+    pushDocuments: (docs, options, log) => push(log).pushDocuments(docs, options),
+    retryDue: async (dueBy, log) => {
+      const found = await adapters.recordsFor('people').awaitingRetry(dueBy.toISOString());
+      const byAttempt = new Map<number, { docs: unknown[]; since: string }>();
+      for (const doc of found.docs) {
+        const state = pushStateOf(doc);
+        const attempt = state?.attempt ?? 1;
+        const group = byAttempt.get(attempt) ?? { docs: [], since: state?.at ?? dueBy.toISOString() };
+        group.docs.push(doc);
+        if (state !== undefined && state.at < group.since) group.since = state.at;
+        byAttempt.set(attempt, group);
+      }
+      const useCase = push(log);
+      const summaries: PushSummary[] = [];
+      for (const [attempt, group] of byAttempt) {
+        summaries.push(
+          await useCase.pushDocuments(group.docs, { attempt, force: true, firstFailedAt: group.since }),
+        );
+      }
+      return summaries;
+    },
+    runPushRetry: (body, meta, log) => {
+      const useCase = push(log);
+      return runPushRetry(body, meta, {
+        read: (id) => adapters.recordsFor('people').read(id),
+        push: (docs, options) => useCase.pushDocuments(docs, options),
+        errors: adapters.errors,
+        log,
+      });
+    },
+    createPerson: (request, log) =>
+      new CreatePersonUseCase({
+        rows: adapters.dataverse().rows,
+        people: adapters.recordsFor('people'),
+        profiles: people(),
+        errors: adapters.errors,
+        log,
+      }).run(request),
+  };
+}
+
+/**
+ * Counters of a connection that may not exist: a job whose Dataverse settings are missing must
+ * still record its failed run, which reads the counters before and after.
+ */
+function countersOf(adapters: SyncAdapters): { requests: number; throttled: number } {
+  try {
+    return adapters.dataverse().counters();
+  } catch {
+    return { requests: 0, throttled: 0 };
+  }
+}

@@ -1,0 +1,21 @@
+import { z } from 'zod';
+
+/** One pull job's run, kept for the status API and operators. */
+export const runRecordSchema = z.object({
+  id: z.string(),
+  entity: z.string(),
+  type: z.literal('run'),
+  jobMessageId: z.string(),
+  correlationId: z.string(),
+  reason: z.string(),
+  startedAt: z.string(),
+  finishedAt: z.string().optional(),
+  status: z.enum(['running', 'succeeded', 'failed', 'continued', 'paused']),
+  records: z.number().int().min(0).default(0),
+  requests: z.number().int().min(0).default(0),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  /** Seconds until Cosmos DB deletes the record (the container has per-item TTL on). */
+  ttl: z.number().int().positive().optional(),
+});
+
+export type RunRecord = z.output<typeof runRecordSchema>;

@@ -1,0 +1,193 @@
+import type { Checkpoint } from '../domain/checkpoint.state';
+import type { EntityProfile } from '../domain/entity.profile';
+import type { RecordDocument } from '../domain/record.model';
+import type { RunRecord } from '../domain/run-record.model';
+import type { SyncErrorInput } from '../domain/sync-error.model';
+import type { DataverseError } from '../dataverse/dataverse.errors';
+import type { PushRetryMessage } from './push-retry.message';
+
+/*
+ * The ports the use cases depend on. Each has one adapter per technology (Dataverse, Cosmos DB,
+ * Service Bus) and an in-memory one for tests and benchmarks. Every method is required: a wrapper
+ * that forgets one does not compile, where an optional method would quietly change behaviour.
+ */
+
+// ---------------------------------------------------------------- the Dataverse delta feed
+
+export interface DeletedRow {
+  id: string;
+  reason?: string;
+}
+
+export interface ChangePage {
+  /** New and updated rows, raw, with @odata.etag and annotations. */
+  rows: Record<string, unknown>[];
+  deleted: DeletedRow[];
+  nextLink?: string;
+  deltaLink?: string;
+  /** True when this page answers a deltaLink (changes since a token) rather than an initial load. */
+  isDelta: boolean;
+}
+
+export interface ReadChangesOptions {
+  entitySet: string;
+  select: string[];
+  /** At most 5000 (the default). */
+  pageSize?: number;
+  /** A saved nextLink or deltaLink; the read resumes exactly there. */
+  resumeLink?: string;
+}
+
+export interface ModifiedSinceOptions {
+  entitySet: string;
+  select: string[];
+  since: Date;
+  pageSize?: number;
+  /** A tie-breaker (the primary key) keeps paging stable when many rows share a modifiedon. */
+  keyColumn?: string;
+}
+
+export interface ModifiedPage {
+  rows: Record<string, unknown>[];
+  nextLink?: string;
+}
+
+/** The delta feed of one table, and the catch-up query after a first load (ChangeTrackingReader). */
+export interface ChangeSource {
+  readChanges(options: ReadChangesOptions): AsyncIterable<ChangePage>;
+  queryModifiedSince(options: ModifiedSinceOptions): AsyncIterable<ModifiedPage>;
+}
+
+// ---------------------------------------------------------------- the marketing database
+
+export interface InvalidDocument {
+  id: string;
+  etag: string | undefined;
+  message: string;
+  /** The stored document as read (a marketing person not linked to Dynamics yet is not a record). */
+  raw?: Record<string, unknown>;
+}
+
+export interface FoundDocuments {
+  docs: RecordDocument[];
+  /** Stored documents that fail the schema: reported, and replaced by the next Dynamics version. */
+  invalid: InvalidDocument[];
+}
+
+export interface WriteOutcome {
+  written: number;
+  /** Ids whose stored version changed since it was read (or that appeared meanwhile): re-plan them. */
+  conflicts: string[];
+}
+
+/** The records of one container (RecordRepository, InMemoryRecordStore). */
+export interface RecordStore {
+  /** The documents of a page's rows: by id, and for people also by the lead and contact ids they hold. */
+  findForPage(ids: readonly string[]): Promise<FoundDocuments>;
+  /** Optimistic writes: a replace needs the _etag read (on the document or in knownEtags), a create an unused id. */
+  write(docs: readonly RecordDocument[], knownEtags?: ReadonlyMap<string, string>): Promise<WriteOutcome>;
+  /** One stored document as it is, unvalidated (a marketing-only person is no record yet); undefined if none. */
+  read(id: string): Promise<Record<string, unknown> | undefined>;
+  /** Pages through the records holding a row of the entity (the deletion pass after a resync). */
+  recordsOf(entity: string): AsyncIterable<FoundDocuments>;
+  /** Whether any stored document holds a row of the entity: a first load into none writes create-only. */
+  hasRecordsOf(entity: string): Promise<boolean>;
+  /** The person registered to hold each of these rows under another id; rows without one are absent. */
+  aliasesOf(rowIds: readonly string[]): Promise<ReadonlyMap<string, string>>;
+  /** Registers a row a person is about to hold under another id, before the person is written. */
+  registerAlias(rowId: string, personId: string): Promise<void>;
+  /**
+   * People whose push failed transiently and whose next attempt was due by this time: the retries a
+   * lost retry message or an ended CLI run left behind (none for stores without people).
+   */
+  awaitingRetry(dueBy: string): Promise<FoundDocuments>;
+  /** Documents per write call the store prefers (undefined: one call per page). */
+  readonly preferredWriteBatch: number | undefined;
+}
+
+export interface CheckpointStore {
+  get(entity: string): Promise<Checkpoint | undefined>;
+  /** Saves under the checkpoint's _etag; a concurrent save makes this one fail (retryable). */
+  save(checkpoint: Checkpoint): Promise<Checkpoint>;
+}
+
+export interface ErrorSink {
+  /** Records (or reopens) an error; its id is stable, so a replay updates instead of duplicating. */
+  record(error: SyncErrorInput): Promise<unknown>;
+  /** Marks the open errors of this operation on these records resolved: the row or edit went through. */
+  resolve(
+    entity: string,
+    recordIds: readonly string[],
+    at: string,
+    operation: SyncErrorInput['operation'],
+  ): Promise<number>;
+}
+
+export interface RunSink {
+  save(run: RunRecord): Promise<void>;
+}
+
+// ---------------------------------------------------------------- Dynamics rows of people
+
+/** The Dataverse answer to one request of a push, sorted by what the push does next. */
+export type RowOutcome =
+  | { kind: 'accepted'; body: unknown }
+  /** 412: the row changed since the etag the request was conditional on. */
+  | { kind: 'conflict' }
+  /** 412 on a create-only write: the row exists already. */
+  | { kind: 'exists' }
+  /** Will fail the same way again (validation, privilege, missing row). */
+  | { kind: 'rejected'; error: DataverseError }
+  /** May succeed later (throttling, an outage, a batch that did not run). */
+  | { kind: 'transient'; error: DataverseError };
+
+export interface RowUpdate {
+  profile: EntityProfile;
+  rowId: string;
+  /** The row version the values were agreed at (If-Match). */
+  etag: string;
+  body: Record<string, unknown>;
+}
+
+export interface RowRead {
+  profile: EntityProfile;
+  rowId: string;
+}
+
+/**
+ * Writes and reads of lead and contact rows for the push and "sync person to Dynamics". The Dataverse
+ * adapter sends each call as one $batch that continues on error; outcomes come back in request order.
+ */
+export interface PersonRowGateway {
+  /** Conditional updates (If-Match), each answered with the row as stored. */
+  update(updates: readonly RowUpdate[]): Promise<RowOutcome[]>;
+  read(reads: readonly RowRead[]): Promise<RowOutcome[]>;
+  /** Create-only (If-None-Match: *) under a chosen id: a retried create cannot make a second row. */
+  create(profile: EntityProfile, rowId: string, body: Record<string, unknown>): Promise<RowOutcome>;
+  /** Active rows with this email, per profile (one request for all). */
+  findActiveByEmail(profiles: readonly EntityProfile[], email: string): Promise<RowOutcome[]>;
+}
+
+/** Where a push that failed transiently waits for its next attempt. */
+export interface PushRetryScheduler {
+  schedule(message: PushRetryMessage, at: Date): Promise<void>;
+}
+
+// ---------------------------------------------------------------- progress of a pull
+
+/** What a pull reports as it goes: the CLI's live progress and the benchmarks count from these. */
+export interface PullObserver {
+  /** A page of rows and tombstones read from Dynamics (each page is one request). */
+  pageRead(entity: string, records: number): void;
+  /** Documents written to the store. */
+  written(entity: string, documents: number): void;
+  /** A sync error recorded under the entity. */
+  errorRecorded(entity: string): void;
+}
+
+/** For callers that do not watch progress: the Functions app. */
+export const IGNORE_PROGRESS: PullObserver = {
+  pageRead: () => undefined,
+  written: () => undefined,
+  errorRecorded: () => undefined,
+};
