@@ -1,5 +1,9 @@
 import { DataverseError } from '../../shared/dataverse/dataverse.errors';
-import { HARD_CONCURRENCY_CAP, ThrottleGovernor } from '../../shared/dataverse/throttle.governor';
+import {
+  HARD_CONCURRENCY_CAP,
+  ThrottleGovernor,
+  type ThrottleGovernorOptions,
+} from '../../shared/dataverse/throttle.governor';
 
 /** Virtual time: sleeps resolve in deadline order once every other promise has settled. */
 class VirtualClock {
@@ -30,6 +34,21 @@ class VirtualClock {
   }
 }
 
+/** A governor on a virtual clock; `delays` records each wait the governor itself sleeps. */
+function onVirtualClock(options: Omit<ThrottleGovernorOptions, 'sleep' | 'now'> = {}) {
+  const clock = new VirtualClock();
+  const delays: number[] = [];
+  const governor = new ThrottleGovernor({
+    ...options,
+    sleep: (ms) => {
+      delays.push(ms);
+      return clock.sleep(ms);
+    },
+    now: clock.now,
+  });
+  return { clock, governor, delays };
+}
+
 const throttled = (retryAfterMs?: number) =>
   new DataverseError('429', {
     code: 'throttled',
@@ -53,11 +72,8 @@ describe('ThrottleGovernor concurrency', () => {
   });
 
   it.each([8, 52])('never exceeds a cap of %i under 200 concurrent calls, FIFO order', async (cap) => {
-    const clock = new VirtualClock();
-    const governor = new ThrottleGovernor({
+    const { clock, governor } = onVirtualClock({
       maxConcurrency: cap,
-      sleep: clock.sleep,
-      now: clock.now,
       warn: () => {},
     });
     let inFlight = 0;
@@ -84,11 +100,8 @@ describe('ThrottleGovernor concurrency', () => {
 
 describe('ThrottleGovernor Retry-After', () => {
   it('pauses everyone until Retry-After and retries the throttled request exactly then', async () => {
-    const clock = new VirtualClock();
-    const governor = new ThrottleGovernor({
+    const { clock, governor } = onVirtualClock({
       maxConcurrency: 4,
-      sleep: clock.sleep,
-      now: clock.now,
       retryAfterMarginMs: 0,
       rampUp: false,
     });
@@ -120,11 +133,8 @@ describe('ThrottleGovernor Retry-After', () => {
   });
 
   it('keeps the latest deadline when several 429s overlap, with a fake server counting violations', async () => {
-    const clock = new VirtualClock();
-    const governor = new ThrottleGovernor({
+    const { clock, governor } = onVirtualClock({
       maxConcurrency: 8,
-      sleep: clock.sleep,
-      now: clock.now,
       retryAfterMarginMs: 0,
     });
     // A fake service: a 429 arms a deadline; a request sent after the client received a 429 and before its deadline is a violation.
@@ -154,11 +164,8 @@ describe('ThrottleGovernor Retry-After', () => {
   });
 
   it('ready() holds back an admitted attempt when a 429 lands while it was still getting a token', async () => {
-    const clock = new VirtualClock();
-    const governor = new ThrottleGovernor({
+    const { clock, governor } = onVirtualClock({
       maxConcurrency: 2,
-      sleep: clock.sleep,
-      now: clock.now,
       retryAfterMarginMs: 0,
     });
     const sent: { who: string; at: number }[] = [];
@@ -182,11 +189,8 @@ describe('ThrottleGovernor Retry-After', () => {
   });
 
   it('halves concurrency after a throttle and ramps back up', async () => {
-    const clock = new VirtualClock();
-    const governor = new ThrottleGovernor({
+    const { clock, governor } = onVirtualClock({
       maxConcurrency: 8,
-      sleep: clock.sleep,
-      now: clock.now,
       rampUpEvery: 2,
     });
     let first = true;
@@ -204,8 +208,7 @@ describe('ThrottleGovernor Retry-After', () => {
   });
 
   it('gives up with a retryable error when Retry-After is longer than it will wait in process', async () => {
-    const clock = new VirtualClock();
-    const governor = new ThrottleGovernor({ sleep: clock.sleep, now: clock.now, maxRetryAfterMs: 60_000 });
+    const { clock, governor } = onVirtualClock({ maxRetryAfterMs: 60_000 });
     const attempt = jest.fn(async () => {
       throw throttled(120_000);
     });
@@ -218,14 +221,7 @@ describe('ThrottleGovernor Retry-After', () => {
   });
 
   it('backs off exponentially when a 429 has no Retry-After', async () => {
-    const clock = new VirtualClock();
-    const delays: number[] = [];
-    const governor = new ThrottleGovernor({
-      sleep: (ms) => {
-        delays.push(ms);
-        return clock.sleep(ms);
-      },
-      now: clock.now,
+    const { clock, governor, delays } = onVirtualClock({
       random: () => 1,
       baseDelayMs: 100,
       maxAttempts: 4,
@@ -245,15 +241,8 @@ describe('ThrottleGovernor Retry-After', () => {
 
 describe('ThrottleGovernor transient failures', () => {
   it('uses full jitter, bounded attempts, then a retryable error', async () => {
-    const clock = new VirtualClock();
-    const delays: number[] = [];
     const randoms = [0.5, 0.25, 1, 0];
-    const governor = new ThrottleGovernor({
-      sleep: (ms) => {
-        delays.push(ms);
-        return clock.sleep(ms);
-      },
-      now: clock.now,
+    const { clock, governor, delays } = onVirtualClock({
       random: () => randoms.shift() ?? 0,
       baseDelayMs: 1000,
       maxDelayMs: 3000,
@@ -287,8 +276,7 @@ describe('ThrottleGovernor transient failures', () => {
   });
 
   it('retries a non-idempotent request only when the service surely did not run it', async () => {
-    const clock = new VirtualClock();
-    const governor = new ThrottleGovernor({ sleep: clock.sleep, now: clock.now });
+    const { clock, governor } = onVirtualClock();
     const reset = jest.fn(async () => {
       throw new DataverseError('reset', { code: 'network', retryable: true, cause: { code: 'ECONNRESET' } });
     });
