@@ -1,7 +1,8 @@
 import type { ContainerKey, EntityCatalog } from '../config/entity.catalog';
 import type { SyncConfig } from '../config/sync-config.schema';
 import { buildEntityProfile, type EntityProfile } from '../domain/entity.profile';
-import { pushStateOf, type PersonTable } from '../domain/push.planner';
+import type { PersonTable } from '../domain/person.values';
+import { pushStateOf } from '../domain/push.planner';
 import type { JobQueue, MessageSettlement } from '../queue/job-queue.port';
 import { runPullJob, type PullJobOutcome } from '../sync/pull-job.handler';
 import { runAndSettle } from '../sync/pull-job.settlement';

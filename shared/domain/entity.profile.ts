@@ -1,5 +1,6 @@
 import type { EntityDefinition } from '../config/entity.catalog';
 import type { FieldRule, SyncConfig } from '../config/sync-config.schema';
+import { isLookupColumn } from './row.mapper';
 
 export type ColumnType = 'string' | 'int' | 'decimal' | 'bool' | 'datetime' | 'choice' | 'lookup' | 'any';
 
@@ -40,7 +41,7 @@ const BUILT_IN_TYPES: Record<string, ColumnType> = {
 };
 
 export function columnType(column: string, custom: boolean): ColumnType {
-  if (/^_[a-z0-9_]+_value$/.test(column)) return 'lookup';
+  if (isLookupColumn(column)) return 'lookup';
   if (custom && column !== 'modifiedon' && column !== 'versionnumber') return 'any';
   return BUILT_IN_TYPES[column] ?? 'any';
 }

@@ -1,8 +1,7 @@
-import type { EntityProfile, PersonFieldRule } from './entity.profile';
+import type { EntityProfile } from './entity.profile';
 import { threeWayMerge } from './three-way.merge';
 import {
   isPerson,
-  type FieldValues,
   type GenericRecord,
   type LookupValue,
   type PersonRecord,
@@ -10,7 +9,15 @@ import {
   type RecordDocument,
   type SourceMeta,
 } from './record.model';
-import { lookupField, mapRow, type MappedRow, type RowError } from './row.mapper';
+import {
+  idKeyOf,
+  incomingMarketingValues,
+  marketingValues,
+  versionOf,
+  withDynamicsRow,
+  type PersonTable,
+} from './person.values';
+import { mapRow, type MappedRow, type RowError } from './row.mapper';
 
 export interface PlanContext {
   now: string;
@@ -48,8 +55,6 @@ export interface PagePlan {
   /** Ids of the rows that mapped cleanly (written, unchanged or excluded): their old row errors are over. */
   synced: string[];
 }
-
-type SourceTable = 'lead' | 'contact';
 
 /** Finds existing documents by id and, for people, by the lead and contact ids they carry. */
 class DocIndex {
@@ -264,24 +269,6 @@ function applyGenericRow(
   return { doc, conflicts: 0 };
 }
 
-/** The marketing-field values Dynamics holds for this row. */
-export function incomingMarketingValues(rules: readonly PersonFieldRule[], row: MappedRow): FieldValues {
-  const out: FieldValues = {};
-  for (const rule of rules) {
-    const column = rule.dynamics;
-    if (column === 'statuscode' || column === 'statecode') {
-      out[rule.marketing] = row[column];
-    } else if (/^_[a-z0-9_]+_value$/.test(column)) {
-      const field = lookupField(column);
-      const lookup = row.values[field] as LookupValue | null | undefined;
-      out[rule.marketing] = rule.useLookupName ? (row.lookupNames[field] ?? null) : (lookup?.id ?? null);
-    } else {
-      out[rule.marketing] = row.values[column] ?? null;
-    }
-  }
-  return out;
-}
-
 function findPerson(
   row: MappedRow,
   index: DocIndex,
@@ -307,22 +294,13 @@ function findPerson(
   return { person: index.person(row.id), newId: row.id };
 }
 
-function marketingValuesOf(person: PersonRecord, rules: readonly PersonFieldRule[]): FieldValues {
-  const out: FieldValues = {};
-  const doc = person as Record<string, unknown>;
-  for (const rule of rules) {
-    if (rule.marketing in doc) out[rule.marketing] = doc[rule.marketing] as FieldValues[string];
-  }
-  return out;
-}
-
 function applyPersonRow(
   profile: EntityProfile,
   row: MappedRow,
   index: DocIndex,
   ctx: PlanContext,
 ): Outcome | undefined {
-  const table = row.table as SourceTable;
+  const table = row.table as PersonTable;
   const { person, newId } = findPerson(row, index, ctx.aliases);
   const previous = person?.dynamics[table];
   // A contact takes the person over from its lead (qualification); a lead never takes over a contact.
@@ -349,7 +327,6 @@ function applyPersonRow(
   }
 
   const source: PersonSource = { ...metaOf(row, previous, ctx), values: row.values };
-  const idKey = table === 'lead' ? 'leadId' : 'contactId';
   if (person === undefined) {
     const incoming = incomingMarketingValues(profile.personFields, row);
     const doc: PersonRecord = {
@@ -357,13 +334,7 @@ function applyPersonRow(
       entity: 'person',
       type: table,
       ...incoming,
-      dynamics: {
-        [idKey]: row.id,
-        etag: row.etag,
-        versionnumber: row.versionnumber,
-        modifiedon: row.modifiedon,
-        [table]: source,
-      },
+      dynamics: withDynamicsRow(undefined, table, versionOf(row), source),
       sync: withoutUndefined({
         updatedAt: ctx.now,
         agreed: incoming,
@@ -376,7 +347,7 @@ function applyPersonRow(
     return {
       doc: {
         ...person,
-        dynamics: { ...person.dynamics, [idKey]: row.id, [table]: source },
+        dynamics: { ...person.dynamics, [idKeyOf(table)]: row.id, [table]: source },
         sync: { ...person.sync, updatedAt: ctx.now },
       },
       conflicts: 0,
@@ -387,21 +358,14 @@ function applyPersonRow(
     profile.personFields,
     incoming,
     person.sync.agreed,
-    marketingValuesOf(person, profile.personFields),
+    marketingValues(person, profile.personFields),
   );
   const { excluded: _excluded, deletedInDynamics: _deleted, merged: _merged, ...keptSync } = person.sync;
   const doc: PersonRecord = {
     ...person,
     ...merge.values,
     type: table,
-    dynamics: {
-      ...person.dynamics,
-      [idKey]: row.id,
-      etag: row.etag,
-      versionnumber: row.versionnumber,
-      modifiedon: row.modifiedon,
-      [table]: source,
-    },
+    dynamics: withDynamicsRow(person.dynamics, table, versionOf(row), source),
     sync: withoutUndefined({
       ...keptSync,
       updatedAt: ctx.now,
@@ -430,12 +394,12 @@ export function applyDeletion(
       sync: { ...doc.sync, deletedInDynamics: { at: now }, updatedAt: now },
     };
   }
-  const table: SourceTable =
+  const table: PersonTable =
     doc.dynamics.leadId === dynamicsId
       ? 'lead'
       : doc.dynamics.contactId === dynamicsId
         ? 'contact'
-        : (profile.logicalName as SourceTable);
+        : (profile.logicalName as PersonTable);
   const source = doc.dynamics[table];
   if (source?.deletedAt !== undefined) return undefined;
   const isPrimary = doc.type === table;
@@ -461,7 +425,7 @@ export function markUnseen(
   now: string,
 ): RecordDocument | undefined {
   if (isPerson(doc)) {
-    const table = profile.logicalName as SourceTable;
+    const table = profile.logicalName as PersonTable;
     const source = doc.dynamics[table];
     if (source === undefined || source.seenLoad === loadId) return undefined;
     return applyDeletion(profile, doc, source.id, now);

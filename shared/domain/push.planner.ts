@@ -2,7 +2,15 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { contentHash, sameValue } from './content.hash';
 import { columnType, type ColumnType, type EntityProfile, type PersonFieldRule } from './entity.profile';
-import { incomingMarketingValues, sourceMetaOf } from './page.planner';
+import { sourceMetaOf } from './page.planner';
+import {
+  incomingMarketingValues,
+  marketingValues,
+  versionOf,
+  withDynamicsRow,
+  type PersonTable,
+  type RowVersion,
+} from './person.values';
 import {
   fieldValueSchema,
   personRecordSchema,
@@ -11,16 +19,13 @@ import {
   type PersonRecord,
   type PersonSource,
 } from './record.model';
-import type { MappedRow } from './row.mapper';
+import { isLookupColumn, type MappedRow } from './row.mapper';
 import { threeWayMerge } from './three-way.merge';
-
-export type PersonTable = 'lead' | 'contact';
 
 /** Dataverse single-line text holds at most 4000 characters; anything longer is never sent. */
 export const MAX_TEXT_LENGTH = 4000;
 
 const STATE_COLUMNS = new Set(['statecode', 'statuscode']);
-const isLookupColumn = (column: string): boolean => /^_[a-z0-9_]+_value$/.test(column);
 
 /**
  * Fields a push may write: the direction allows it and the column takes a plain value. Lookups
@@ -171,18 +176,6 @@ function describe(value: FieldValue): string {
   if (typeof value === 'string') return value.length > 40 ? `text of ${value.length} characters` : 'text';
   if (typeof value === 'object' && value !== null) return 'id' in value ? 'a lookup' : 'a choice';
   return typeof value;
-}
-
-/** The top-level marketing values of the fields the rules cover (absent fields are left out). */
-export function marketingValues(person: object, rules: readonly PersonFieldRule[]): FieldValues {
-  const doc = person as Record<string, unknown>;
-  const out: FieldValues = {};
-  for (const rule of rules) {
-    if (!(rule.marketing in doc)) continue;
-    const parsed = fieldValueSchema.safeParse(doc[rule.marketing]);
-    if (parsed.success) out[rule.marketing] = parsed.data;
-  }
-  return out;
 }
 
 /** Marketing edits: push-allowed fields whose value differs from the last value agreed with Dynamics. */
@@ -359,12 +352,8 @@ export function resolveConflict(
 }
 
 /** What is known about the row after a successful push (or a merge that needed no write). */
-export interface PushedRow {
+export interface PushedRow extends RowVersion {
   table: PersonTable;
-  rowId: string;
-  etag: string;
-  versionnumber: number;
-  modifiedon: string | null;
   /** Dynamics' values of the person's fields now. */
   incoming: FieldValues;
   /** Top-level values the person should take, unless marketing edited the field meanwhile. */
@@ -373,11 +362,6 @@ export interface PushedRow {
   planned: FieldValues;
   /** The row as returned, to refresh the stored source (so the next pull of this version writes nothing). */
   row?: MappedRow;
-}
-
-/** Marketing values Dynamics holds in a returned row, by the person's rules. */
-export function incomingOf(rules: readonly PersonFieldRule[], row: MappedRow): FieldValues {
-  return incomingMarketingValues(rules, row);
 }
 
 export function sourceOf(row: MappedRow, previous: PersonSource | undefined): PersonSource {
@@ -411,7 +395,6 @@ export function applyPushed(
   }
   const agreed: FieldValues = { ...person.sync.agreed };
   for (const rule of rules) agreed[rule.marketing] = pushed.incoming[rule.marketing] ?? null;
-  const idKey = pushed.table === 'lead' ? 'leadId' : 'contactId';
   const nextSource: PersonSource | undefined =
     pushed.row !== undefined
       ? sourceOf(pushed.row, source)
@@ -421,14 +404,7 @@ export function applyPushed(
   const next: PersonRecord = {
     ...person,
     ...top,
-    dynamics: {
-      ...person.dynamics,
-      [idKey]: pushed.rowId,
-      etag: pushed.etag,
-      versionnumber: pushed.versionnumber,
-      modifiedon: pushed.modifiedon,
-      ...(nextSource !== undefined ? { [pushed.table]: nextSource } : {}),
-    },
+    dynamics: withDynamicsRow(person.dynamics, pushed.table, pushed, nextSource),
     sync: { ...person.sync, agreed, updatedAt: now },
   };
   return withPushState(next, undefined);
@@ -507,7 +483,6 @@ export function reserveCreate(
   signature: string,
   now: string,
 ): PersonRecord {
-  const idKey = table === 'lead' ? 'leadId' : 'contactId';
   const sync = (person as Record<string, unknown>).sync;
   const agreed =
     typeof sync === 'object' && sync !== null && 'agreed' in sync
@@ -516,13 +491,13 @@ export function reserveCreate(
   const doc = {
     ...person,
     type: table,
-    dynamics: {
-      ...(person.dynamics ?? {}),
-      [idKey]: rowId,
-      etag: '',
-      versionnumber: 0,
-      modifiedon: null,
-    },
+    // No version yet: the values are agreed at nothing until the created row is read.
+    dynamics: withDynamicsRow(
+      person.dynamics,
+      table,
+      { rowId, etag: '', versionnumber: 0, modifiedon: null },
+      undefined,
+    ),
     sync: { updatedAt: now, agreed },
   } as PersonRecord;
   return withPushState(doc, {
@@ -550,24 +525,14 @@ export function linkPerson(
   const incoming = incomingMarketingValues(rules, row);
   const current = marketingValues(person, rules);
   const merge = threeWayMerge(rules, incoming, undefined, current);
-  const idKey = table === 'lead' ? 'leadId' : 'contactId';
   const base = person as Record<string, unknown>;
-  const dynamics = (
-    typeof base.dynamics === 'object' && base.dynamics !== null ? base.dynamics : {}
-  ) as Record<string, unknown>;
+  const dynamics = typeof base.dynamics === 'object' && base.dynamics !== null ? base.dynamics : undefined;
   const doc = {
     ...base,
     ...merge.values,
     entity: 'person',
     type: table,
-    dynamics: {
-      ...dynamics,
-      [idKey]: row.id,
-      etag: row.etag,
-      versionnumber: row.versionnumber,
-      modifiedon: row.modifiedon,
-      [table]: sourceOf(row, undefined),
-    },
+    dynamics: withDynamicsRow(dynamics, table, versionOf(row), sourceOf(row, undefined)),
     sync: { updatedAt: now, agreed: merge.agreed },
   } as PersonRecord;
   return withPushState(doc, undefined);

@@ -201,6 +201,9 @@ export interface RowError {
 export type MapResult = { ok: true; row: MappedRow } | { ok: false; error: RowError };
 
 /** `_parentcustomerid_value` -> `parentcustomerid`: the name the marketing side sees. */
+/** A lookup column as the Web API reads it: `_<name>_value`, a GUID (annotations name its table). */
+export const isLookupColumn = (column: string): boolean => /^_[a-z0-9_]+_value$/.test(column);
+
 export const lookupField = (column: string): string => column.replace(/^_/, '').replace(/_value$/, '');
 
 function choiceOf(raw: number | string, label: unknown): ChoiceValue {

@@ -13,7 +13,7 @@ import {
 import type { EntityProfile } from '../domain/entity.profile';
 import { personAwaitingLink } from '../domain/first-load.rules';
 import { lookupIdsOf, markUnseen, planPage, type PageInput, type PagePlan } from '../domain/page.planner';
-import type { PersonTable } from '../domain/push.planner';
+import type { PersonTable } from '../domain/person.values';
 import type { PersonRecord, RecordDocument } from '../domain/record.model';
 import type { SyncErrorInput } from '../domain/sync-error.model';
 import type { Logger } from '../telemetry/logger';

@@ -11,12 +11,12 @@ import {
   rowIdFor,
   withPushState,
   type MarketingPerson,
-  type PersonTable,
 } from '../domain/push.planner';
 import type { PersonRecord } from '../domain/record.model';
 import { mapRow, type MappedRow } from '../domain/row.mapper';
 import type { Logger } from '../telemetry/logger';
 import type { ErrorSink, PersonRowGateway, RecordStore, RowOutcome } from './ports';
+import type { PersonTable } from '../domain/person.values';
 
 export const createPersonRequestSchema = z.object({
   personId: z.string().min(1).max(255),

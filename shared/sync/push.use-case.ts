@@ -2,14 +2,12 @@ import type { DataverseError } from '../dataverse/dataverse.errors';
 import type { EntityProfile } from '../domain/entity.profile';
 import {
   applyPushed,
-  incomingOf,
   parsePushDocument,
   planPush,
   pushStateOf,
   resolveConflict,
   withPushFailure,
   withPushState,
-  type PersonTable,
   type PushedRow,
   type PushState,
 } from '../domain/push.planner';
@@ -18,6 +16,7 @@ import { mapRow, type MappedRow } from '../domain/row.mapper';
 import type { Logger } from '../telemetry/logger';
 import type { ErrorSink, PersonRowGateway, PushRetryScheduler, RecordStore, RowOutcome } from './ports';
 import { retryDelayMs, type PushRetryMessage } from './push-retry.message';
+import { incomingMarketingValues, type PersonTable } from '../domain/person.values';
 
 export interface RetryPolicy {
   /** Retries before the edit is parked. */
@@ -344,7 +343,7 @@ export class PushUseCase {
         return;
       }
       const rules = this.rules(item.table);
-      const incoming = incomingOf(rules, row);
+      const incoming = incomingMarketingValues(rules, row);
       const resolved = resolveConflict(item.person, rules, incoming);
       if (!resolved.ok) {
         rejected.push({
@@ -411,7 +410,7 @@ export class PushUseCase {
         planned: item.planned,
       };
     }
-    const incoming = incomingOf(rules, row);
+    const incoming = incomingMarketingValues(rules, row);
     const settled: FieldValues = { ...base };
     // Dynamics may normalise what it stores; taking its value stops the edit from looking pending forever.
     for (const field of Object.keys(item.changes)) settled[field] = incoming[field] ?? null;

@@ -2,7 +2,7 @@ import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../../local/dataverse/
 import type { SimulatorOptions } from '../../local/dataverse/simulator.options';
 import { createDataverseConnection, type DataverseConnection } from '../../shared/dataverse';
 import { DataversePersonRowGateway } from '../../shared/dataverse/person-row.gateway';
-import type { PersonTable } from '../../shared/domain/push.planner';
+import type { PersonTable } from '../../shared/domain/person.values';
 import type { PersonRecord } from '../../shared/domain/record.model';
 import type { JobQueue, OutgoingMessage } from '../../shared/queue/job-queue.port';
 import { QueuedPushRetries } from '../../shared/queue/push-retry.scheduler';
