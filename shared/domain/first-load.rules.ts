@@ -1,4 +1,5 @@
-import { marketingPersonSchema, type PersonTable } from './push.planner';
+import type { PersonTable } from './person.values';
+import { marketingPersonSchema } from './push.planner';
 import type { PersonRecord } from './record.model';
 
 /**
