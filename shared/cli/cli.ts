@@ -5,6 +5,9 @@ import { createCosmosClient } from '../cosmos/cosmos.client';
 import { provisionCosmos } from '../cosmos/cosmos.provisioning';
 import { registerPushCommand } from './push.command';
 import { registerSyncCommand, type SyncCommandIo } from './sync.command';
+import { ConfigError } from '../config/config.errors';
+import { describeError } from '../errors/app.errors';
+import { EXIT } from './cli.exit-codes';
 
 export interface CliIo extends SyncCommandIo {
   env: Record<string, string | undefined>;
@@ -39,18 +42,23 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
         try {
           loadEnv(io.env, [section]);
         } catch (error) {
-          problems.push((error as Error).message.replace(/^Invalid configuration:\n/, ''));
+          problems.push(
+            (error instanceof ConfigError ? error.message : describeError(error)).replace(
+              /^Invalid configuration:\n/,
+              '',
+            ),
+          );
         }
       }
       try {
         const sync = loadEnv(io.env, ['sync']);
         buildCatalog(await loadSyncConfig(sync.SYNC_CONFIG)).enabled(sync.SYNC_ENTITIES);
       } catch (error) {
-        problems.push(`  ${(error as Error).message}`);
+        problems.push(`  ${describeError(error)}`);
       }
       if (problems.length > 0) {
         io.err(`Configuration has problems:\n${problems.join('\n')}`);
-        code = 1;
+        code = EXIT.usage;
       } else {
         io.out('Configuration is valid.');
       }
@@ -84,9 +92,14 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
   try {
     await program.parseAsync([...argv], { from: 'node' });
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode;
-    io.err((error as Error).message);
-    return 1;
+    // Help and version end with 0; anything commander refuses is a usage error.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (error instanceof ConfigError) {
+      io.err(`dynamics-sync: ${error.message}`);
+      return EXIT.usage;
+    }
+    io.err(`dynamics-sync: ${describeError(error)}`);
+    return EXIT.failed;
   }
   return code;
 }

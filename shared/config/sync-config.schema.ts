@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ConfigError } from './config.errors';
 import { CONTAINERS, EntityCatalog, type EntityDefinition } from './entity.catalog';
+import { describeError } from '../errors/app.errors';
 
 const name = z.string().regex(/^[a-z_][a-z0-9_]*$/, 'must be a lower-case Dataverse logical name');
 
@@ -62,10 +63,7 @@ export async function loadSyncConfig(
   try {
     text = await read(path);
   } catch (error) {
-    throw new ConfigError(
-      'invalid_sync_config',
-      `SYNC_CONFIG: cannot read ${path}: ${(error as Error).message}`,
-    );
+    throw new ConfigError('invalid_sync_config', `SYNC_CONFIG: cannot read ${path}: ${describeError(error)}`);
   }
   let json: unknown;
   try {
@@ -73,7 +71,7 @@ export async function loadSyncConfig(
   } catch (error) {
     throw new ConfigError(
       'invalid_sync_config',
-      `SYNC_CONFIG: ${path} is not valid JSON: ${(error as Error).message}`,
+      `SYNC_CONFIG: ${path} is not valid JSON: ${describeError(error)}`,
     );
   }
   return parseSyncConfig(json, path);

@@ -3,6 +3,7 @@ import { ServiceBusClient, type ServiceBusMessage, type ServiceBusSender } from 
 import type { ServiceBusEnv } from '../config/env.schema';
 import type { JobQueue, OutgoingMessage } from './job-queue.port';
 import { QueueError } from './queue.errors';
+import { describeError } from '../errors/app.errors';
 
 export function createServiceBusClient(
   env: Pick<ServiceBusEnv, 'SERVICEBUS' | 'SERVICEBUS__fullyQualifiedNamespace'>,
@@ -81,7 +82,7 @@ export class ServiceBusJobQueue implements JobQueue {
       }
     } catch (error) {
       if (error instanceof QueueError) throw error;
-      throw new QueueError('send_failed', `sending to ${queue} failed: ${(error as Error).message}`, {
+      throw new QueueError('send_failed', `sending to ${queue} failed: ${describeError(error)}`, {
         cause: error,
       });
     }

@@ -33,6 +33,7 @@ import {
 import { METRIC_NAMES, noopSyncMetrics, type SyncMetrics } from './sync-metrics';
 import { TelemetryError } from './telemetry.errors';
 import { parseAuthenticationString, telemetryEnvSchema } from './telemetry.settings';
+import { describeError } from '../errors/app.errors';
 
 /** What one unit of work (a scheduled tick, a pull job, a push batch) is known by in telemetry. */
 export interface OperationScope {
@@ -189,7 +190,7 @@ async function runOperation<T>(tracer: Tracer, scope: OperationScope, work: () =
     span.recordException(error instanceof Error ? error : new Error(String(error)));
     span.setStatus({
       code: SpanStatusCode.ERROR,
-      message: error instanceof Error ? error.message : String(error),
+      message: describeError(error),
     });
     throw error;
   } finally {

@@ -268,6 +268,13 @@ describe('dynamics-sync sync --once', () => {
     expect(noOnce.err).toMatch(/--once/);
     const missing = await run(['sync', '--once', '--entity', 'account'], {}, { DATAVERSE_CLIENT_ID: '' });
     expect(missing.code).toBe(2);
+    // The one exit-code table: an unknown option and a configuration check that finds problems are 2 too.
+    expect((await run(['sync', '--once', '--no-such-option'])).code).toBe(2);
+    const check = await run(['config', 'check'], {}, { COSMOS_ENDPOINT: '' });
+    expect(check.code).toBe(2);
+    expect(check.err).toMatch(/COSMOS_ENDPOINT: must be an https:\/\/ URL/);
+    const broker = { SERVICEBUS: 'Endpoint=sb://127.0.0.1:5673/;SharedAccessKeyName=k;SharedAccessKey=v' };
+    expect((await run(['config', 'check'], {}, broker)).code).toBe(0);
     expect(missing.err).toMatch(/DATAVERSE_CLIENT_ID/);
   });
 });
