@@ -1,37 +1,13 @@
-import {
-  DEFAULT_CLIENT_ID,
-  DEFAULT_CLIENT_SECRET,
-  type DataverseSimulator,
-  startDataverseSimulator,
-} from '../../local/dataverse/simulator.server';
+import { startDataverseSimulator, type DataverseSimulator } from '../../local/dataverse/simulator.server';
 import type { ChangePage } from '../../shared/sync/ports';
 import {
-  createDataverseConnection,
+  type BatchRequest,
   type DataverseConnection,
   DataverseError,
   eq,
   MsalTokenProvider,
-  type ThrottleGovernorOptions,
-  type TokenProvider,
 } from '../../shared/dataverse';
-
-const connect = (
-  sim: DataverseSimulator,
-  governor: ThrottleGovernorOptions = {},
-  tokenProvider?: TokenProvider,
-): DataverseConnection =>
-  createDataverseConnection({
-    auth: {
-      url: sim.url,
-      tenantId: sim.tenantId,
-      clientId: DEFAULT_CLIENT_ID,
-      clientSecret: DEFAULT_CLIENT_SECRET,
-      tokenEndpoint: sim.tokenEndpoint,
-    },
-    governor: { baseDelayMs: 20, maxDelayMs: 200, ...governor },
-    requestTimeoutMs: 10_000,
-    ...(tokenProvider ? { tokenProvider } : {}),
-  });
+import { connectToSimulator, simulatorAuth } from './dataverse-simulator.helpers';
 
 const drain = async (pages: AsyncIterable<ChangePage>) => {
   const out: ChangePage[] = [];
@@ -41,6 +17,15 @@ const drain = async (pages: AsyncIterable<ChangePage>) => {
 
 jest.setTimeout(60_000);
 
+/** A batch PATCH that matches any version of the row. */
+const patchAny = (url: string, body: Record<string, unknown>): BatchRequest => ({
+  method: 'PATCH',
+  url,
+  body,
+  headers: { 'If-Match': '*' },
+});
+const missingContact = 'contacts(00000000-0000-4000-8000-000000000999)';
+
 const contactSelect = ['contactid', 'fullname', 'emailaddress1', 'modifiedon', '_ownerid_value'];
 
 describe('DataverseClient against the Dataverse simulator', () => {
@@ -49,7 +34,10 @@ describe('DataverseClient against the Dataverse simulator', () => {
 
   beforeAll(async () => {
     sim = await startDataverseSimulator({ records: 230, seed: 11 });
-    dv = connect(sim);
+    dv = connectToSimulator(sim, {
+      governor: { baseDelayMs: 20, maxDelayMs: 200 },
+      requestTimeoutMs: 10_000,
+    });
   });
 
   afterAll(async () => {
@@ -59,13 +47,7 @@ describe('DataverseClient against the Dataverse simulator', () => {
   it('gets a token through msal from the simulator and identifies the application user', async () => {
     const me = await dv.client.whoAmI();
     expect(me.UserId).toBe(sim.control.appUserId());
-    const direct = new MsalTokenProvider({
-      url: sim.url,
-      tenantId: sim.tenantId,
-      clientId: DEFAULT_CLIENT_ID,
-      clientSecret: DEFAULT_CLIENT_SECRET,
-      tokenEndpoint: sim.tokenEndpoint,
-    });
+    const direct = new MsalTokenProvider(simulatorAuth(sim));
     const token = await direct.getToken();
     expect(token.length).toBeGreaterThan(10);
     await expect(direct.getToken()).resolves.toBe(token);
@@ -211,12 +193,7 @@ describe('DataverseClient against the Dataverse simulator', () => {
       {
         changeset: [
           { method: 'POST', url: 'contacts', body: { firstname: 'Batch', lastname: 'One' } },
-          {
-            method: 'PATCH',
-            url: `contacts(${target})`,
-            body: { jobtitle: 'Batched' },
-            headers: { 'If-Match': '*' },
-          },
+          patchAny(`contacts(${target})`, { jobtitle: 'Batched' }),
         ],
       },
     ]);
@@ -229,12 +206,7 @@ describe('DataverseClient against the Dataverse simulator', () => {
     const atomic = await dv.client.executeBatch(
       [
         { method: 'POST', url: 'contacts', body: { lastname: 'rolled back' } },
-        {
-          method: 'PATCH',
-          url: 'contacts(00000000-0000-4000-8000-000000000999)',
-          body: { a: 1 },
-          headers: { 'If-Match': '*' },
-        },
+        patchAny(missingContact, { a: 1 }),
       ],
       { changesets: 'single' },
     );
@@ -242,20 +214,7 @@ describe('DataverseClient against the Dataverse simulator', () => {
     expect(sim.control.count('contact')).toBe(before);
 
     const mixed = await dv.client.executeBatch(
-      [
-        {
-          method: 'PATCH',
-          url: 'contacts(00000000-0000-4000-8000-000000000999)',
-          body: { a: 1 },
-          headers: { 'If-Match': '*' },
-        },
-        {
-          method: 'PATCH',
-          url: `contacts(${target})`,
-          body: { jobtitle: 'Again' },
-          headers: { 'If-Match': '*' },
-        },
-      ],
+      [patchAny(missingContact, { a: 1 }), patchAny(`contacts(${target})`, { jobtitle: 'Again' })],
       { continueOnError: true },
     );
     expect(mixed.map((r) => [r.status, r.executed])).toEqual([
@@ -265,18 +224,8 @@ describe('DataverseClient against the Dataverse simulator', () => {
     expect(sim.control.getRow('contact', target)?.['jobtitle']).toBe('Again');
 
     const stopped = await dv.client.executeBatch([
-      {
-        method: 'PATCH',
-        url: 'contacts(00000000-0000-4000-8000-000000000999)',
-        body: { a: 1 },
-        headers: { 'If-Match': '*' },
-      },
-      {
-        method: 'PATCH',
-        url: `contacts(${target})`,
-        body: { jobtitle: 'Never' },
-        headers: { 'If-Match': '*' },
-      },
+      patchAny(missingContact, { a: 1 }),
+      patchAny(`contacts(${target})`, { jobtitle: 'Never' }),
     ]);
     expect(stopped.map((r) => [r.status, r.executed])).toEqual([
       [404, true],
@@ -330,14 +279,7 @@ describe('429 storm against a simulator with low limits', () => {
       if (retryAfter) entry.retryAfterMs = Number(retryAfter) * 1000;
       return response;
     };
-    const dv = createDataverseConnection({
-      auth: {
-        url: sim.url,
-        tenantId: sim.tenantId,
-        clientId: DEFAULT_CLIENT_ID,
-        clientSecret: DEFAULT_CLIENT_SECRET,
-        tokenEndpoint: sim.tokenEndpoint,
-      },
+    const dv = connectToSimulator(sim, {
       governor: { maxConcurrency: cap, retryAfterMarginMs: 20 },
       fetch: tracingFetch,
     });

@@ -5,6 +5,28 @@ import {
   type DataverseSimulator,
   type SimulatorOptions,
 } from '../../local/dataverse/simulator.server';
+import {
+  createDataverseConnection,
+  type DataverseConnection,
+  type DataverseConnectionOptions,
+  type MsalTokenProviderOptions,
+} from '../../shared/dataverse';
+import { useStarted } from './lifecycle.helpers';
+
+/** The simulator's address and the default client's credentials, as the app's msal settings. */
+export const simulatorAuth = (sim: DataverseSimulator): MsalTokenProviderOptions => ({
+  url: sim.url,
+  tenantId: sim.tenantId,
+  clientId: DEFAULT_CLIENT_ID,
+  clientSecret: DEFAULT_CLIENT_SECRET,
+  tokenEndpoint: sim.tokenEndpoint,
+});
+
+/** The app's Dataverse connection to the simulator, signed in as the default client. */
+export const connectToSimulator = (
+  sim: DataverseSimulator,
+  options: Omit<DataverseConnectionOptions, 'auth'> = {},
+): DataverseConnection => createDataverseConnection({ auth: simulatorAuth(sim), ...options });
 
 export const getToken = async (
   sim: DataverseSimulator,
@@ -85,4 +107,19 @@ export const startWithApi = async (
 ): Promise<{ sim: DataverseSimulator; api: ApiCaller }> => {
   const sim = await startDataverseSimulator(options);
   return { sim, api: apiCaller(sim, await getToken(sim)) };
+};
+
+/** A simulator for the enclosing describe, started before its tests and closed after them. */
+export const useSimulator = (options: SimulatorOptions): (() => DataverseSimulator) =>
+  useStarted(() => startDataverseSimulator(options));
+
+/** {@link startWithApi} for the enclosing describe: getters for the simulator and its signed-in caller. */
+export const useSimulatorWithApi = (
+  options: SimulatorOptions,
+): { sim: () => DataverseSimulator; api: () => ApiCaller } => {
+  const started = useStarted(async () => {
+    const { sim, api } = await startWithApi(options);
+    return { sim, api, close: () => sim.close() };
+  });
+  return { sim: () => started().sim, api: () => started().api };
 };

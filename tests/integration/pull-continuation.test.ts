@@ -6,25 +6,19 @@ import { runPullJob } from '../../shared/sync/pull-job.handler';
 import type { EntityProfile } from '../../shared/domain/entity.profile';
 import { PullUseCase, type PullOptions } from '../../shared/sync/pull.use-case';
 import { IGNORE_PROGRESS } from '../../shared/sync/ports';
-import { quietLog, startPullStack, type PullStack } from './pull-stack.fixture';
+import { quietLog, usePullStack } from './pull-stack.fixture';
 
 describe('pull: time budget and continuation jobs through the handler', () => {
-  let stack: PullStack;
-  beforeAll(async () => {
-    stack = await startPullStack({ records: 40, seed: 44 });
-  });
-  afterAll(async () => {
-    await stack.close();
-  });
+  const stack = usePullStack({ records: 40, seed: 44 });
 
   it('stops after the page that crosses the budget and finishes through continuation jobs', async () => {
     const queue: OutgoingMessage[] = [];
-    const runs = new RunHistoryRepository(stack.container('syncState'));
+    const runs = new RunHistoryRepository(stack().container('syncState'));
     const deps = {
       runs,
       catalog: new EntityCatalog(),
       syncConfig: DEFAULT_SYNC_CONFIG,
-      errors: stack.errors,
+      errors: stack().errors,
       queue: {
         send: async (_q: string, messages: readonly OutgoingMessage[]) => void queue.push(...messages),
         close: async () => undefined,
@@ -33,14 +27,14 @@ describe('pull: time budget and continuation jobs through the handler', () => {
       enabledEntities: ['contact'],
       log: quietLog,
       observer: IGNORE_PROGRESS,
-      dataverseCounters: () => stack.dataverse.governor.counters(),
+      dataverseCounters: () => stack().dataverse.governor.counters(),
       // A 1 ms budget: every job reads one page, then hands over.
       pull: (profile: EntityProfile, options: PullOptions) =>
         new PullUseCase(profile, {
-          source: stack.dataverse.reader,
-          records: stack.records('people'),
-          checkpoints: stack.checkpoints,
-          errors: stack.errors,
+          source: stack().dataverse.reader,
+          records: stack().records('people'),
+          checkpoints: stack().checkpoints,
+          errors: stack().errors,
           log: quietLog,
           observer: IGNORE_PROGRESS,
           timeBudgetMs: 1,
@@ -67,12 +61,12 @@ describe('pull: time budget and continuation jobs through the handler', () => {
       if (jobs > 20) throw new Error('runaway continuation chain');
     }
     expect(outcome.status).toBe('succeeded');
-    const synced = (stack.sim.control.listRows('contact') as Record<string, unknown>[]).filter(
+    const synced = (stack().sim.control.listRows('contact') as Record<string, unknown>[]).filter(
       (r) => r.new_synctomkto !== false,
     );
     // 40 contacts in pages of 10: several jobs, and nothing lost across the hand-overs.
     expect(jobs).toBeGreaterThanOrEqual(4);
-    expect(await stack.all('people')).toHaveLength(synced.length);
+    expect(await stack().all('people')).toHaveLength(synced.length);
     const history = await runs.latest('contact', 50);
     expect(history.filter((r) => r.status === 'continued')).toHaveLength(jobs - 1);
     expect(history.every((r) => r.requests > 0)).toBe(true);

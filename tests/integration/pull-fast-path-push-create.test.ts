@@ -1,19 +1,22 @@
 import { AliasRegistry } from '../../shared/cosmos/alias.registry';
 import { rowIdFor } from '../../shared/domain/push.planner';
 import type { PersonRecord } from '../../shared/domain/record.model';
-import { startPushStack, type PushStack } from './push-stack.fixture';
+import { usePushStack } from './push-stack.fixture';
 
 describe('pull fast path: people linked by push-create are not duplicated by a first load', () => {
-  let stack: PushStack;
-  const people = () => stack.container('people');
-  const registry = () => new AliasRegistry(stack.container('syncState'));
+  // No pull yet: these are the first loads of leads and contacts.
+  const stack = usePushStack({ records: 20, seed: 61 });
+  const people = () => stack().container('people');
+  const registry = () => new AliasRegistry(stack().container('syncState'));
   const holding = async (table: 'leadId' | 'contactId', rowId: string) =>
-    ((await stack.people()) as PersonRecord[]).filter((p) => p.dynamics?.[table] === rowId).map((p) => p.id);
-  const ids = async () => (await stack.people()).map((p) => p.id);
+    ((await stack().people()) as PersonRecord[])
+      .filter((p) => p.dynamics?.[table] === rowId)
+      .map((p) => p.id);
+  const ids = async () => (await stack().people()).map((p) => p.id);
 
   /** A contact in Dynamics and a marketing person with its email, not linked: what push-create links. */
   async function contactAndPerson(personId: string, first: string, last: string, email: string) {
-    const contact = stack.sim.control.createRow('contact', {
+    const contact = stack().sim.control.createRow('contact', {
       firstname: first,
       lastname: last,
       emailaddress1: email,
@@ -23,26 +26,13 @@ describe('pull fast path: people linked by push-create are not duplicated by a f
     return String(contact.contactid);
   }
 
-  async function forgetLoad(entity: string): Promise<void> {
-    await stack
-      .container('syncState')
-      .item(`checkpoint:${entity}`, entity)
-      .delete()
-      .catch(() => undefined);
-  }
-
-  beforeAll(async () => {
-    // No pull yet: these are the first loads of leads and contacts.
-    stack = await startPushStack({ records: 20, seed: 61 });
-  });
-  afterAll(async () => {
+  afterAll(() => {
     jest.restoreAllMocks();
-    await stack.close();
   });
 
   it('linking to a contact found by email registers the alias before the person holds it', async () => {
     const contactId = await contactAndPerson('mkto-kj', 'Katherine', 'Johnson', 'k.johnson@nasa.example');
-    expect(await stack.creator().run({ personId: 'mkto-kj' })).toEqual({
+    expect(await stack().creator().run({ personId: 'mkto-kj' })).toEqual({
       status: 'linked',
       table: 'contact',
       rowId: contactId,
@@ -51,13 +41,13 @@ describe('pull fast path: people linked by push-create are not duplicated by a f
 
     // Checkpoint absent, aliased person present. The registry alone must keep the row on the read
     // path, so the load-start check (which would also catch this person) is taken out here.
-    await forgetLoad('contact');
-    const check = jest.spyOn(stack.records('people'), 'hasRecordsOf').mockResolvedValue(false);
-    const reads = jest.spyOn(stack.records('people'), 'findForPage');
+    await stack().checkpoints.reset('contact');
+    const check = jest.spyOn(stack().records('people'), 'hasRecordsOf').mockResolvedValue(false);
+    const reads = jest.spyOn(stack().records('people'), 'findForPage');
     reads.mockClear();
-    expect((await stack.pull('contact')).outcome).toBe('done');
+    expect((await stack().pull('contact')).outcome).toBe('done');
     expect(check).toHaveBeenCalled();
-    expect((await stack.checkpoints.get('contact'))?.phase).toBe('delta');
+    expect((await stack().checkpoints.get('contact'))?.phase).toBe('delta');
     expect(reads).toHaveBeenCalled(); // the aliased row was read first
     expect(await holding('contactId', contactId)).toEqual(['mkto-kj']);
     expect(await ids()).not.toContain(contactId);
@@ -76,22 +66,22 @@ describe('pull fast path: people linked by push-create are not duplicated by a f
     });
     const rowId = rowIdFor('mkto-dv', 'lead');
     expect(rowId).not.toBe('mkto-dv');
-    expect(await stack.creator().run({ personId: 'mkto-dv' })).toEqual({
+    expect(await stack().creator().run({ personId: 'mkto-dv' })).toEqual({
       status: 'created',
       table: 'lead',
       rowId,
     });
     expect((await registry().personsOf([rowId])).get(rowId)).toBe('mkto-dv');
 
-    await forgetLoad('lead');
-    const check = jest.spyOn(stack.records('people'), 'hasRecordsOf').mockResolvedValue(false);
-    expect((await stack.pull('lead')).outcome).toBe('done');
+    await stack().checkpoints.reset('lead');
+    const check = jest.spyOn(stack().records('people'), 'hasRecordsOf').mockResolvedValue(false);
+    expect((await stack().pull('lead')).outcome).toBe('done');
     expect(await holding('leadId', rowId)).toEqual(['mkto-dv']);
     expect(await ids()).not.toContain(rowId);
     // Every synced lead is held by exactly one person.
-    const leads = stack.sim.control.listRows('lead', { limit: 10_000 }) as Record<string, unknown>[];
+    const leads = stack().sim.control.listRows('lead', { limit: 10_000 }) as Record<string, unknown>[];
     const synced = leads.filter((r) => r.new_synctomkto !== false).map((r) => String(r.leadid));
-    const held = ((await stack.people()) as PersonRecord[]).flatMap((p) => p.dynamics?.leadId ?? []);
+    const held = ((await stack().people()) as PersonRecord[]).flatMap((p) => p.dynamics?.leadId ?? []);
     expect(synced.length).toBeGreaterThan(5);
     expect([...held].sort()).toEqual([...synced].sort());
     check.mockRestore();
@@ -102,28 +92,28 @@ describe('pull fast path: people linked by push-create are not duplicated by a f
     const contactId = await contactAndPerson('mkto-mj', 'Mary', 'Jackson', 'm.jackson@nasa.example');
     // push-create has registered the row and not written the link yet when the pull runs.
     await registry().register(contactId, 'mkto-mj');
-    expect((await stack.checkpoints.get('contact'))?.phase).toBe('delta');
-    expect((await stack.pull('contact')).outcome).toBe('done');
+    expect((await stack().checkpoints.get('contact'))?.phase).toBe('delta');
+    expect((await stack().pull('contact')).outcome).toBe('done');
     expect(await holding('contactId', contactId)).toEqual(['mkto-mj']);
     expect(await ids()).not.toContain(contactId);
-    const joined = (await stack.people()).find((p) => p.id === 'mkto-mj') as PersonRecord;
+    const joined = (await stack().people()).find((p) => p.id === 'mkto-mj') as PersonRecord;
     expect(joined).toMatchObject({
       type: 'contact',
       email: 'm.jackson@nasa.example',
       dynamics: { contactId, contact: { id: contactId } },
     });
     // The person awaiting its link is not reported as an invalid stored document.
-    const errors = await stack.errors.list('contact', 100);
+    const errors = await stack().errors.list('contact', 100);
     expect(errors.filter((e) => e.recordId === 'mkto-mj')).toEqual([]);
     // push-create's own link then finds the pull's version in place: still one person.
-    const result = await stack.creator().run({ personId: 'mkto-mj' });
+    const result = await stack().creator().run({ personId: 'mkto-mj' });
     expect(result).toMatchObject({ table: 'contact', rowId: contactId });
     expect(await holding('contactId', contactId)).toEqual(['mkto-mj']);
   });
 
   it('push-create looks again after registering: a first load that wrote the row meanwhile makes it a duplicate', async () => {
     const contactId = await contactAndPerson('mkto-cd', 'Christine', 'Darden', 'c.darden@nasa.example');
-    const repository = stack.records('people');
+    const repository = stack().records('people');
     const register = repository.registerAlias.bind(repository);
     // A first load that checked the registry before this registration writes the row as its own
     // person while push-create registers.
@@ -138,7 +128,7 @@ describe('pull fast path: people linked by push-create are not duplicated by a f
       await register(rowId, personId);
     });
     try {
-      expect(await stack.creator().run({ personId: 'mkto-cd' })).toEqual({
+      expect(await stack().creator().run({ personId: 'mkto-cd' })).toEqual({
         status: 'duplicate',
         table: 'contact',
         rowId: contactId,

@@ -1,30 +1,24 @@
 import type { GenericRecord, PersonRecord } from '../../shared/domain/record.model';
-import { startPullStack, type PullStack } from './pull-stack.fixture';
+import { usePullStack } from './pull-stack.fixture';
 
 type Row = Record<string, unknown>;
 const synced = (row: Row) => row.new_synctomkto !== false;
 
 describe('pull: initial load from the simulator into Cosmos', () => {
-  let stack: PullStack;
-  beforeAll(async () => {
-    stack = await startPullStack({ records: 60, seed: 5 });
-  });
-  afterAll(async () => {
-    await stack.close();
-  });
+  const stack = usePullStack({ records: 60, seed: 5 });
 
   it('loads every entity exactly, then a second pull of unchanged data writes nothing', async () => {
-    const rows = (table: string) => stack.sim.control.listRows(table) as Row[];
-    const requestsBefore = stack.dataverse.governor.counters().requests;
+    const rows = (table: string) => stack().sim.control.listRows(table) as Row[];
+    const requestsBefore = stack().dataverse.governor.counters().requests;
     for (const entity of ['lead', 'contact', 'account', 'opportunity', 'systemuser', 'team']) {
-      const result = await stack.pull(entity, { pageSize: 7 });
+      const result = await stack().pull(entity, { pageSize: 7 });
       expect(result).toMatchObject({ outcome: 'done', phase: 'delta' });
       expect(result.stats.invalid).toBe(0);
     }
-    const requests = stack.dataverse.governor.counters().requests - requestsBefore;
+    const requests = stack().dataverse.governor.counters().requests - requestsBefore;
 
     // One-way entities: every row that passes the filter, with its values.
-    const accounts = (await stack.all('accounts')) as GenericRecord[];
+    const accounts = (await stack().all('accounts')) as GenericRecord[];
     expect(accounts).toHaveLength(rows('account').filter(synced).length);
     for (const row of rows('account').filter(synced)) {
       const doc = accounts.find((d) => d.id === row.accountid);
@@ -36,7 +30,7 @@ describe('pull: initial load from the simulator into Cosmos', () => {
       expect(doc?.dynamics).toMatchObject({ etag: row['@odata.etag'], versionnumber: row.versionnumber });
       if (row.merged === true) expect(doc?.sync.merged?.into).toBe(row._masterid_value);
     }
-    const opportunities = (await stack.all('opportunities')) as GenericRecord[];
+    const opportunities = (await stack().all('opportunities')) as GenericRecord[];
     expect(opportunities).toHaveLength(rows('opportunity').length);
     for (const row of rows('opportunity')) {
       const doc = opportunities.find((d) => d.id === row.opportunityid);
@@ -46,7 +40,7 @@ describe('pull: initial load from the simulator into Cosmos', () => {
       if (customer)
         expect(customer.table).toBe(row['_customerid_value@Microsoft.Dynamics.CRM.lookuplogicalname']);
     }
-    const directory = (await stack.all('directory')) as GenericRecord[];
+    const directory = (await stack().all('directory')) as GenericRecord[];
     expect(directory.filter((d) => d.entity === 'systemuser')).toHaveLength(rows('systemuser').length);
     expect(directory.filter((d) => d.entity === 'team')).toHaveLength(rows('team').length);
     for (const row of rows('systemuser')) {
@@ -62,7 +56,7 @@ describe('pull: initial load from the simulator into Cosmos', () => {
       const origin = c._originatingleadid_value;
       if (origin && leadIds.has(origin) && !joined.has(origin)) joined.add(origin);
     }
-    const people = (await stack.all('people')) as PersonRecord[];
+    const people = (await stack().all('people')) as PersonRecord[];
     expect(people).toHaveLength(leads.length + contacts.length - joined.size);
     for (const row of contacts) {
       const doc = people.find((p) => p.dynamics.contactId === row.contactid);
@@ -98,13 +92,13 @@ describe('pull: initial load from the simulator into Cosmos', () => {
 
     // Nothing changed in Dynamics: a second pull (delta) writes nothing.
     for (const key of ['people', 'accounts', 'opportunities', 'directory'] as const)
-      stack.records(key).written = 0;
+      stack().records(key).written = 0;
     for (const entity of ['lead', 'contact', 'account', 'opportunity', 'systemuser', 'team']) {
-      const again = await stack.pull(entity, { pageSize: 7 });
+      const again = await stack().pull(entity, { pageSize: 7 });
       expect(again.outcome).toBe('done');
     }
     const writes = ['people', 'accounts', 'opportunities', 'directory'].map(
-      (key) => stack.records(key as 'people').written,
+      (key) => stack().records(key as 'people').written,
     );
     expect(writes).toEqual([0, 0, 0, 0]);
   });

@@ -1,42 +1,31 @@
 import { parseSyncConfig } from '../../shared/config/sync-config.schema';
 import type { PersonRecord } from '../../shared/domain/record.model';
 import type { ChangePage, ChangeSource } from '../../shared/sync/ports';
-import { comparable, startPullStack, type PullStack } from './pull-stack.fixture';
+import { comparable, usePullStack } from './pull-stack.fixture';
 
 type Row = Record<string, unknown>;
 
 describe('pull: long loads, crashes and bad input', () => {
-  let stack: PullStack;
-  const rows = (table: string) => stack.sim.control.listRows(table) as Row[];
-  const people = async () => (await stack.all('people')) as PersonRecord[];
-
-  beforeAll(async () => {
-    // 'end': the deltaLink's token is taken when the last page is served, as the real service does.
-    stack = await startPullStack({ records: 40, seed: 33, initialTokenAt: 'end' });
-  });
-  afterAll(async () => {
-    await stack.close();
-  });
+  // 'end': the deltaLink's token is taken when the last page is served, as the real service does.
+  const stack = usePullStack({ records: 40, seed: 33, initialTokenAt: 'end' });
+  const rows = (table: string) => stack().sim.control.listRows(table) as Row[];
+  const people = async () => (await stack().all('people')) as PersonRecord[];
 
   async function wipe(entity: string): Promise<void> {
-    await stack
-      .container('syncState')
-      .item(`checkpoint:${entity}`, entity)
-      .delete()
-      .catch(() => undefined);
-    for (const doc of await stack.all('people'))
-      await stack.container('people').item(doc.id, doc.id).delete();
+    await stack().checkpoints.reset(entity);
+    for (const doc of await stack().all('people'))
+      await stack().container('people').item(doc.id, doc.id).delete();
   }
 
   it('does not lose edits made during a long initial load (catch-up pass)', async () => {
     const edited: string[] = [];
-    const result = await stack.pull('contact', {
+    const result = await stack().pull('contact', {
       pageSize: 5,
       afterPageWrite: ({ phase, page }) => {
         // Between pages: edit a row of a page already written, which the final token does not cover.
         if (phase !== 'initial' || page !== 2) return;
         const first = rows('contact').find((r) => r.new_synctomkto !== false) as Row;
-        stack.sim.control.updateRow('contact', String(first.contactid), { jobtitle: 'Edited During Load' });
+        stack().sim.control.updateRow('contact', String(first.contactid), { jobtitle: 'Edited During Load' });
         edited.push(String(first.contactid));
       },
     });
@@ -49,21 +38,21 @@ describe('pull: long loads, crashes and bad input', () => {
   it('a crash between a page write and its checkpoint, then a replay, gives the same final state', async () => {
     await wipe('contact');
     await expect(
-      stack.pull('contact', {
+      stack().pull('contact', {
         pageSize: 4,
         afterPageWrite: ({ page }) => {
           if (page === 3) throw new Error('injected crash after page write');
         },
       }),
     ).rejects.toThrow('injected crash');
-    const checkpoint = await stack.checkpoints.get('contact');
+    const checkpoint = await stack().checkpoints.get('contact');
     expect(checkpoint?.phase).toBe('initial');
-    const replay = await stack.pull('contact', { pageSize: 4 });
+    const replay = await stack().pull('contact', { pageSize: 4 });
     expect(replay.outcome).toBe('done');
     const afterCrash = comparable(await people());
 
     await wipe('contact');
-    expect((await stack.pull('contact', { pageSize: 4 })).outcome).toBe('done');
+    expect((await stack().pull('contact', { pageSize: 4 })).outcome).toBe('done');
     const clean = comparable(await people());
     expect(afterCrash).toEqual(clean);
     expect(clean.length).toBe(rows('contact').filter((r) => r.new_synctomkto !== false).length);
@@ -74,7 +63,7 @@ describe('pull: long loads, crashes and bad input', () => {
     const victim = rows('contact').find((r) => r.new_synctomkto !== false) as Row;
     const corrupting: ChangeSource = {
       async *readChanges(options) {
-        for await (const page of stack.dataverse.reader.readChanges(options)) {
+        for await (const page of stack().dataverse.reader.readChanges(options)) {
           const out: ChangePage = {
             ...page,
             rows: page.rows.map((row) =>
@@ -85,7 +74,7 @@ describe('pull: long loads, crashes and bad input', () => {
         }
       },
       async *queryModifiedSince(options) {
-        for await (const page of stack.dataverse.reader.queryModifiedSince(options)) {
+        for await (const page of stack().dataverse.reader.queryModifiedSince(options)) {
           yield {
             ...page,
             rows: page.rows.map((row) =>
@@ -95,14 +84,14 @@ describe('pull: long loads, crashes and bad input', () => {
         }
       },
     };
-    const result = await stack.pull('contact', { source: corrupting, pageSize: 6 });
+    const result = await stack().pull('contact', { source: corrupting, pageSize: 6 });
     expect(result.outcome).toBe('done');
     // Seen by the load and again by the catch-up pass (it was edited recently): counted twice, recorded once.
     expect(result.stats.invalid).toBeGreaterThanOrEqual(1);
     const docs = await people();
     expect(docs.find((p) => p.dynamics.contactId === victim.contactid)).toBeUndefined();
     expect(docs.length).toBe(rows('contact').filter((r) => r.new_synctomkto !== false).length - 1);
-    const errors = await stack.errors.list('contact');
+    const errors = await stack().errors.list('contact');
     expect(errors.filter((e) => e.recordId === victim.contactid)).toHaveLength(1);
     const error = errors.find((e) => e.recordId === victim.contactid);
     expect(error).toMatchObject({
@@ -116,11 +105,11 @@ describe('pull: long loads, crashes and bad input', () => {
 
     // Fixed in Dynamics (the edit brings it into the next delta): it syncs and its error is resolved,
     // no longer listed as open but still there for the record.
-    stack.sim.control.updateRow('contact', String(victim.contactid), { jobtitle: 'Fixed' });
-    expect((await stack.pull('contact')).outcome).toBe('done');
+    stack().sim.control.updateRow('contact', String(victim.contactid), { jobtitle: 'Fixed' });
+    expect((await stack().pull('contact')).outcome).toBe('done');
     expect((await people()).find((p) => p.dynamics.contactId === victim.contactid)).toBeDefined();
-    expect((await stack.errors.list('contact')).filter((e) => e.recordId === victim.contactid)).toEqual([]);
-    const all = await stack.errors.list('contact', 100, true);
+    expect((await stack().errors.list('contact')).filter((e) => e.recordId === victim.contactid)).toEqual([]);
+    const all = await stack().errors.list('contact', 100, true);
     expect(all.find((e) => e.recordId === victim.contactid)).toMatchObject({
       code: 'invalid_row',
       resolvedAt: expect.any(String),
@@ -133,25 +122,25 @@ describe('pull: long loads, crashes and bad input', () => {
     });
     // Configuring a column Dynamics does not have (or one deleted there) changes the $select: a new
     // load starts, and Dynamics refuses the column.
-    const result = await stack.pull('contact', { config });
+    const result = await stack().pull('contact', { config });
     expect(result.outcome).toBe('paused');
     expect(result.paused).toMatchObject({ code: 'unknown_column', column: 'new_nickname' });
-    const errors = await stack.errors.list('contact');
+    const errors = await stack().errors.list('contact');
     const error = errors.find((e) => e.code === 'unknown_column');
     expect(error?.recordId).toBe('new_nickname');
     expect(error?.message).toMatch(/new_nickname/);
     expect(error?.message).toMatch(/contact/);
-    expect((await stack.checkpoints.get('contact'))?.paused?.code).toBe('unknown_column');
+    expect((await stack().checkpoints.get('contact'))?.paused?.code).toBe('unknown_column');
 
     // While paused, scheduled pulls do nothing and send no request.
-    const before = stack.dataverse.governor.counters().requests;
-    expect((await stack.pull('contact', { config })).outcome).toBe('paused');
-    expect(stack.dataverse.governor.counters().requests).toBe(before);
+    const before = stack().dataverse.governor.counters().requests;
+    expect((await stack().pull('contact', { config })).outcome).toBe('paused');
+    expect(stack().dataverse.governor.counters().requests).toBe(before);
     // Other entities go on.
-    expect((await stack.pull('account')).outcome).toBe('done');
+    expect((await stack().pull('account')).outcome).toBe('done');
     // Once the config is fixed, a manual run resumes where the checkpoint stood.
-    const resumed = await stack.pull('contact', { resume: true });
+    const resumed = await stack().pull('contact', { resume: true });
     expect(resumed.outcome).toBe('done');
-    expect((await stack.checkpoints.get('contact'))?.paused).toBeUndefined();
+    expect((await stack().checkpoints.get('contact'))?.paused).toBeUndefined();
   });
 });

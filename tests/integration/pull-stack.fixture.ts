@@ -1,19 +1,13 @@
 import type { Container, CosmosClient } from '@azure/cosmos';
-import { startCosmosStandIn, type CosmosStandIn } from '../../local/cosmos/cosmos.server';
-import {
-  DEFAULT_CLIENT_ID,
-  DEFAULT_CLIENT_SECRET,
-  type SimulatorOptions,
-} from '../../local/dataverse/simulator.options';
+import type { CosmosStandIn } from '../../local/cosmos/cosmos.server';
+import type { SimulatorOptions } from '../../local/dataverse/simulator.options';
 import { startDataverseSimulator, type DataverseSimulator } from '../../local/dataverse/simulator.server';
 import { CONTAINERS, type ContainerKey } from '../../shared/config/entity.catalog';
 import { buildCatalog, DEFAULT_SYNC_CONFIG, type SyncConfig } from '../../shared/config/sync-config.schema';
 import { CheckpointRepository } from '../../shared/cosmos/checkpoint.repository';
-import { createCosmosClient } from '../../shared/cosmos/cosmos.client';
-import { provisionCosmos } from '../../shared/cosmos/cosmos.provisioning';
 import { RecordRepository } from '../../shared/cosmos/record.repository';
 import { SyncErrorRepository } from '../../shared/cosmos/sync-error.repository';
-import { createDataverseConnection, type DataverseConnection } from '../../shared/dataverse';
+import type { DataverseConnection } from '../../shared/dataverse';
 import { buildEntityProfile, type EntityProfile } from '../../shared/domain/entity.profile';
 import type { RecordDocument } from '../../shared/domain/record.model';
 import {
@@ -24,6 +18,9 @@ import {
 } from '../../shared/sync/pull.use-case';
 import { IGNORE_PROGRESS, type ChangeSource } from '../../shared/sync/ports';
 import { createLogger, type Logger } from '../../shared/telemetry/logger';
+import { startProvisionedCosmos } from './cosmos.fixture';
+import { connectToSimulator } from './dataverse-simulator.helpers';
+import { useStarted } from './lifecycle.helpers';
 
 export const quietLog: Logger = createLogger({ debug() {}, info() {}, warn() {}, error() {} });
 
@@ -57,24 +54,8 @@ export interface PullStack {
 
 export async function startPullStack(simOptions: SimulatorOptions = {}): Promise<PullStack> {
   const sim = await startDataverseSimulator({ records: 40, seed: 11, ...simOptions });
-  const cosmos = await startCosmosStandIn();
-  const client = createCosmosClient({
-    COSMOS_ENDPOINT: cosmos.endpoint,
-    COSMOS_KEY: cosmos.key,
-    COSMOS_DATABASE: 'pull',
-  });
-  await provisionCosmos(client, 'pull', 'create');
-  const database = client.database('pull');
-  const dataverse = createDataverseConnection({
-    auth: {
-      url: sim.url,
-      tenantId: sim.tenantId,
-      clientId: DEFAULT_CLIENT_ID,
-      clientSecret: DEFAULT_CLIENT_SECRET,
-      tokenEndpoint: sim.tokenEndpoint,
-    },
-    governor: { maxConcurrency: 4 },
-  });
+  const { cosmos, client, database, close: closeCosmos } = await startProvisionedCosmos('pull');
+  const dataverse = connectToSimulator(sim, { governor: { maxConcurrency: 4 } });
   const checkpoints = new CheckpointRepository(database.container(CONTAINERS.syncState.id));
   const errors = new SyncErrorRepository(database.container(CONTAINERS.syncErrors.id));
   const repositories = new Map<ContainerKey, CountingRecords>();
@@ -125,12 +106,15 @@ export async function startPullStack(simOptions: SimulatorOptions = {}): Promise
       return resources;
     },
     close: async () => {
-      client.dispose();
       await sim.close();
-      await cosmos.close();
+      await closeCosmos();
     },
   };
 }
+
+/** A pull stack for the enclosing describe, started before its tests and closed after them. */
+export const usePullStack = (simOptions: SimulatorOptions = {}): (() => PullStack) =>
+  useStarted(() => startPullStack(simOptions));
 
 /** Documents without Cosmos system properties and sync timestamps, for whole-state comparisons. */
 export function comparable(docs: readonly RecordDocument[]): unknown[] {

@@ -1,6 +1,5 @@
-import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../../local/dataverse/simulator.options';
 import type { SimulatorOptions } from '../../local/dataverse/simulator.options';
-import { createDataverseConnection, type DataverseConnection } from '../../shared/dataverse';
+import type { DataverseConnection } from '../../shared/dataverse';
 import { DataversePersonRowGateway } from '../../shared/dataverse/person-row.gateway';
 import type { PersonTable } from '../../shared/domain/person.values';
 import type { PersonRecord } from '../../shared/domain/record.model';
@@ -14,6 +13,8 @@ import {
   type PushRunOptions,
   type PushSummary,
 } from '../../shared/sync/push.use-case';
+import { connectToSimulator } from './dataverse-simulator.helpers';
+import { useStarted } from './lifecycle.helpers';
 import { quietLog, startPullStack, type CountingRecords, type PullStack } from './pull-stack.fixture';
 
 /** Keeps what the use case schedules, so a test can deliver it when it chooses. */
@@ -49,14 +50,7 @@ export interface PushStack extends PullStack {
 export async function startPushStack(simOptions: SimulatorOptions = {}): Promise<PushStack> {
   const stack = await startPullStack(simOptions);
   const queue = new RecordingQueue();
-  const impatient = createDataverseConnection({
-    auth: {
-      url: stack.sim.url,
-      tenantId: stack.sim.tenantId,
-      clientId: DEFAULT_CLIENT_ID,
-      clientSecret: DEFAULT_CLIENT_SECRET,
-      tokenEndpoint: stack.sim.tokenEndpoint,
-    },
+  const impatient = connectToSimulator(stack.sim, {
     governor: { maxConcurrency: 4, maxAttempts: 2, baseDelayMs: 5, maxDelayMs: 20 },
   });
   const container = stack.container('people');
@@ -120,6 +114,28 @@ export async function startPushStack(simOptions: SimulatorOptions = {}): Promise
       cosmos: stack.records('people').written,
     }),
   };
+}
+
+/** A push stack for the enclosing describe, started before its tests and closed after them. */
+export const usePushStack = (simOptions: SimulatorOptions = {}): (() => PushStack) =>
+  useStarted(() => startPushStack(simOptions));
+
+/**
+ * Pulls `entities` in order, then returns the people a push can write, by table, checking that
+ * there are at least as many as the suite's tests use.
+ */
+export async function pullPushable(
+  stack: PushStack,
+  entities: readonly string[],
+  atLeast: { leads: number; contacts: number },
+): Promise<{ leads: PersonRecord[]; contacts: PersonRecord[] }> {
+  for (const entity of entities) await stack.pull(entity);
+  const people = await stack.people();
+  const leads = pushable(people, 'lead');
+  const contacts = pushable(people, 'contact');
+  expect(leads.length).toBeGreaterThanOrEqual(atLeast.leads);
+  expect(contacts.length).toBeGreaterThanOrEqual(atLeast.contacts);
+  return { leads, contacts };
 }
 
 /** People that a push can write: linked, synced, not merged, and for leads still open. */
