@@ -9,7 +9,6 @@ import {
   block,
   blocks,
   forEachValues,
-  instances,
   instancesOf,
   isoDurationMs,
   loadTerraform,
@@ -386,31 +385,5 @@ describe('alerts', () => {
   it('every alert block lists its failing periods or window explicitly', () => {
     for (const rule of queryRules())
       expect(blocks(block(rule.body, 'criteria'), 'failing_periods')).toHaveLength(1);
-  });
-});
-
-describe('moved blocks keep existing deployments in place', () => {
-  // A resource that became a for_each instance would otherwise be destroyed and created again.
-  const addresses = () =>
-    new Set(
-      model.resources.flatMap((r) => [r.address, ...instances(model, r).map((instance) => instance.address)]),
-    );
-  const typeOf = (address: string) => address.split('.')[0];
-
-  it('each leads from an address that no longer exists to an instance that does, of the same type', () => {
-    const existing = addresses();
-    expect(model.moved.length).toBeGreaterThan(0);
-    for (const { file, from, to } of model.moved) {
-      expect({ file, from, exists: existing.has(from) }).toEqual({ file, from, exists: false });
-      expect({ file, to, exists: existing.has(to) }).toEqual({ file, to, exists: true });
-      expect({ from, to, type: typeOf(to) }).toEqual({ from, to, type: typeOf(from) });
-    }
-  });
-
-  it('no address is moved twice, and none is moved to twice', () => {
-    const from = model.moved.map((m) => m.from);
-    const to = model.moved.map((m) => m.to);
-    expect(new Set(from).size).toBe(from.length);
-    expect(new Set(to).size).toBe(to.length);
   });
 });

@@ -26,20 +26,12 @@ export interface TerraformModel {
   outputs: Record<string, HclBody>;
   terraform: HclBody[];
   providers: Record<string, HclBody>;
-  moved: MovedBlock[];
 }
 
 export const INFRA_DIR = path.resolve(__dirname, '../../infra');
 
 const isObject = (value: unknown): value is Record<string, HclValue> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** A `moved` block: `from` and `to` are resource addresses, e.g. `azurerm_x.a["key"]`. */
-export interface MovedBlock {
-  file: string;
-  from: string;
-  to: string;
-}
 
 /** Parses every .tf file of a directory with the real HCL parser (hcl2json, Go's hcl compiled to wasm). */
 export async function loadTerraform(dir = INFRA_DIR): Promise<TerraformModel> {
@@ -66,7 +58,6 @@ export async function parseTerraform(
     outputs: {},
     terraform: [],
     providers: {},
-    moved: [],
   };
   for (const [file, text] of Object.entries(sources)) {
     model.sources[file] = text;
@@ -96,10 +87,6 @@ export async function parseTerraform(
       } else if (kind === 'provider') {
         for (const [name, bodies] of Object.entries(content as Record<string, HclBody[]>)) {
           model.providers[name] = bodies[0] ?? {};
-        }
-      } else if (kind === 'moved') {
-        for (const block of content as HclBody[]) {
-          model.moved.push({ file, from: unwrap(block.from), to: unwrap(block.to) });
         }
       } else {
         throw new Error(`${file}: unexpected top-level block "${kind}"`);
@@ -208,7 +195,7 @@ export function forEachValues(model: TerraformModel, body: HclBody): HclValue[] 
 
 /** One instance of a resource: the body with `each.key` / `each.value` filled in. */
 export interface ResourceInstance {
-  /** `type.name` or `type.name["key"]`, as in state and in `moved` blocks. */
+  /** `type.name` or `type.name["key"]`, as in state. */
   address: string;
   key: string | undefined;
   resource: TerraformResource;
