@@ -1,3 +1,4 @@
+import type { Command } from 'commander';
 import { createAppServices, type AppOverrides, type AppServices } from '../app/app.services';
 import { ConfigError } from '../config/config.errors';
 import { provisionCosmos } from '../cosmos/cosmos.provisioning';
@@ -50,4 +51,29 @@ export async function openServices(
     io.err(`${command}: could not start: ${describeError(error)}`);
     return EXIT.failed;
   }
+}
+
+/**
+ * A command that does its work once and exits (`--once`; the continuous sync is the Functions app's),
+ * on a database it may create first (`--provision`).
+ */
+export function oneShotCommand(program: Command, name: string, description: string, once: string): Command {
+  return program
+    .command(name)
+    .description(description)
+    .option('--once', once)
+    .option('--provision', 'create the Cosmos DB database and containers first if they are missing');
+}
+
+/** Exit code 2 with the reason when `--once` is missing; undefined when the command may run. */
+export function refuseWithoutOnce(
+  name: string,
+  options: { once?: boolean },
+  io: CommandIo,
+): ExitCode | undefined {
+  if (options.once === true) return undefined;
+  io.err(
+    `${name}: only --once is supported here; the continuous ${name} runs on Azure Functions (npm start locally)`,
+  );
+  return EXIT.usage;
 }

@@ -6,7 +6,7 @@ import { describeError } from '../errors/app.errors';
 import { InProcessJobQueue } from '../queue/in-process.job-queue';
 import type { PersonOutcome, PushSummary } from '../sync/push.use-case';
 import { createLogger, type Logger, type LogSink } from '../telemetry/logger';
-import { EXIT, openServices, type CommandIo } from './cli.exit-codes';
+import { EXIT, oneShotCommand, openServices, refuseWithoutOnce, type CommandIo } from './cli.exit-codes';
 
 export interface PushCommandIo extends CommandIo {
   /** Documents read per round (tests and benchmarks); default 5000. */
@@ -52,29 +52,26 @@ export function registerPushCommand(
   io: PushCommandIo,
   setExitCode: (code: number) => void,
 ): void {
-  program
-    .command('push')
-    .description('push marketing edits of leads and contacts to Dynamics, from the last push checkpoint')
-    .option('--once', 'push every pending edit found since the last checkpoint, then exit')
+  oneShotCommand(
+    program,
+    'push',
+    'push marketing edits of leads and contacts to Dynamics, from the last push checkpoint',
+    'push every pending edit found since the last checkpoint, then exit',
+  )
     .option(
       '--retry-for <seconds>',
       'keep retrying transient failures in this process for this long (backoff from 30 s)',
       secondsOf,
       120,
     )
-    .option('--provision', 'create the Cosmos DB database and containers first if they are missing')
     .action(async (options: PushCliOptions) => {
       setExitCode(await pushCommand(options, io));
     });
 }
 
 async function pushCommand(options: PushCliOptions, io: PushCommandIo): Promise<number> {
-  if (options.once !== true) {
-    io.err(
-      'push: only --once is supported here; the continuous push runs on Azure Functions (npm start locally)',
-    );
-    return EXIT.usage;
-  }
+  const refused = refuseWithoutOnce('push', options, io);
+  if (refused !== undefined) return refused;
   // Retries go to a push-retry queue in this process, handled here as the push-retry function
   // handles them in Azure: a one-shot command needs no broker.
   const queue = new InProcessJobQueue();

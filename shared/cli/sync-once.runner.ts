@@ -62,6 +62,19 @@ export interface SyncOnceDeps {
   onProgress?: (progress: EntityProgress) => void;
 }
 
+/** The figures of an entity before its first job runs. */
+export const queuedProgress = (entity: string): EntityProgress => ({
+  entity,
+  status: 'queued',
+  read: 0,
+  pages: 0,
+  written: 0,
+  unchanged: 0,
+  errors: 0,
+  requests: 0,
+  jobs: 0,
+});
+
 export interface SyncOnceReport {
   entities: EntityProgress[];
   deadLetters: DeadLetter[];
@@ -84,19 +97,7 @@ export async function runSyncOnce(
   const started = now();
   const requestsBefore = deps.requestCount?.();
   const progress = new Map<string, EntityProgress>();
-  for (const entity of entities) {
-    progress.set(entity.logicalName, {
-      entity: entity.logicalName,
-      status: 'queued',
-      read: 0,
-      pages: 0,
-      written: 0,
-      unchanged: 0,
-      errors: 0,
-      requests: 0,
-      jobs: 0,
-    });
-  }
+  for (const entity of entities) progress.set(entity.logicalName, queuedProgress(entity.logicalName));
   const of = (entity: string): EntityProgress | undefined => progress.get(entity);
   const changed = (p: EntityProgress) => deps.onProgress?.(p);
 

@@ -4,7 +4,7 @@ import type { EntityDefinition } from '../config/entity.catalog';
 import { InProcessJobQueue } from '../queue/in-process.job-queue';
 import { createLogger, type LogLevel, type LogSink } from '../telemetry/logger';
 import { ProgressDisplay, type ProgressStream } from './progress.display';
-import { EXIT, openServices, type CommandIo } from './cli.exit-codes';
+import { EXIT, oneShotCommand, openServices, refuseWithoutOnce, type CommandIo } from './cli.exit-codes';
 import { runSyncOnce, SYNC_QUEUE_OPTIONS } from './sync-once.runner';
 import { renderSummary } from './sync-summary.table';
 
@@ -44,25 +44,22 @@ export function registerSyncCommand(
   io: SyncCommandIo,
   setExitCode: (code: number) => void,
 ): void {
-  program
-    .command('sync')
-    .description('pull Dynamics into Cosmos in this process (scheduler and pullers on an in-process queue)')
-    .option('--once', 'run until every entity is caught up, then exit')
+  oneShotCommand(
+    program,
+    'sync',
+    'pull Dynamics into Cosmos in this process (scheduler and pullers on an in-process queue)',
+    'run until every entity is caught up, then exit',
+  )
     .option('--entity <name>', 'sync only this entity (repeatable; default SYNC_ENTITIES)', collect)
     .option('--concurrency <n>', 'entities pulled at once (1-16)', concurrencyOf, 4)
-    .option('--provision', 'create the Cosmos DB database and containers first if they are missing')
     .action(async (options: SyncCliOptions) => {
       setExitCode(await syncCommand(options, io));
     });
 }
 
 async function syncCommand(options: SyncCliOptions, io: SyncCommandIo): Promise<number> {
-  if (options.once !== true) {
-    io.err(
-      'sync: only --once is supported here; the continuous sync runs on Azure Functions (npm start locally)',
-    );
-    return EXIT.usage;
-  }
+  const refused = refuseWithoutOnce('sync', options, io);
+  if (refused !== undefined) return refused;
   const tuning = io.tuning ?? {};
   const queue = new InProcessJobQueue({
     ...SYNC_QUEUE_OPTIONS,

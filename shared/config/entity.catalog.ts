@@ -31,6 +31,8 @@ export type EntityDefinition = z.output<typeof entityDefinitionSchema>;
 
 const common = ['statecode', 'statuscode', '_ownerid_value', 'modifiedon', 'versionnumber'];
 const filterable = ['new_synctomkto', 'merged', '_masterid_value'];
+/** The columns of a person that leads and contacts share. */
+const personal = ['firstname', 'lastname', 'emailaddress1', 'jobtitle', 'telephone1'];
 
 export const BUILT_IN_ENTITIES: readonly EntityDefinition[] = [
   {
@@ -41,11 +43,7 @@ export const BUILT_IN_ENTITIES: readonly EntityDefinition[] = [
     direction: 'both',
     custom: false,
     columns: [
-      'firstname',
-      'lastname',
-      'emailaddress1',
-      'jobtitle',
-      'telephone1',
+      ...personal,
       'companyname',
       'leadsourcecode',
       'industrycode',
@@ -63,11 +61,7 @@ export const BUILT_IN_ENTITIES: readonly EntityDefinition[] = [
     direction: 'both',
     custom: false,
     columns: [
-      'firstname',
-      'lastname',
-      'emailaddress1',
-      'jobtitle',
-      'telephone1',
+      ...personal,
       'mobilephone',
       'preferredcontactmethodcode',
       'donotemail',

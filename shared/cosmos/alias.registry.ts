@@ -1,6 +1,7 @@
 import type { Container } from '@azure/cosmos';
 import { z } from 'zod';
 import { CosmosStoreError } from './cosmos.errors';
+import { queryPartition } from './document.operations';
 
 /** The partition of sync-state that holds the markers. */
 export const ALIAS_PARTITION = 'alias';
@@ -51,31 +52,19 @@ export class AliasRegistry {
    * writes it into that person rather than creating a second one.
    */
   async personsOf(rowIds: readonly string[]): Promise<Map<string, string>> {
-    const persons = new Map<string, string>();
-    if (rowIds.length === 0) return persons;
-    try {
-      const { resources } = await this.container.items
-        .query<unknown>(
-          {
-            query:
-              'SELECT c.rowId, c.personId FROM c WHERE c.entity = @partition AND c.type = @type AND ARRAY_CONTAINS(@ids, c.rowId)',
-            parameters: [
-              { name: '@partition', value: ALIAS_PARTITION },
-              { name: '@type', value: 'alias' },
-              { name: '@ids', value: rowIds.map((id) => id.toLowerCase()) },
-            ],
-          },
-          { partitionKey: ALIAS_PARTITION },
-        )
-        .fetchAll();
-      for (const resource of resources) {
-        const { rowId, personId } = (resource ?? {}) as { rowId?: unknown; personId?: unknown };
-        if (typeof rowId === 'string' && typeof personId === 'string')
-          persons.set(rowId.toLowerCase(), personId);
-      }
-      return persons;
-    } catch (error) {
-      throw CosmosStoreError.from(error, `reading the alias registry for ${rowIds.length} rows`);
-    }
+    if (rowIds.length === 0) return new Map();
+    const markers = await queryPartition(
+      this.container,
+      ALIAS_PARTITION,
+      'SELECT c.rowId, c.personId FROM c WHERE c.entity = @partition AND c.type = @type AND ARRAY_CONTAINS(@ids, c.rowId)',
+      [
+        { name: '@partition', value: ALIAS_PARTITION },
+        { name: '@type', value: 'alias' },
+        { name: '@ids', value: rowIds.map((id) => id.toLowerCase()) },
+      ],
+      aliasMarkerSchema.pick({ rowId: true, personId: true }),
+      `reading the alias registry for ${rowIds.length} rows`,
+    );
+    return new Map(markers.map(({ rowId, personId }) => [rowId.toLowerCase(), personId]));
   }
 }

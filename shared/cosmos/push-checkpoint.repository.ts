@@ -1,6 +1,6 @@
 import type { Container } from '@azure/cosmos';
 import { z } from 'zod';
-import { CosmosStoreError } from './cosmos.errors';
+import { readDocument, saveGuarded } from './document.operations';
 import type { ChangeCursor } from './ts-change.poller';
 
 export const pushCheckpointSchema = z.object({
@@ -23,22 +23,14 @@ export const pushCheckpointId = (container: string): string => `push-checkpoint:
 export class PushCheckpointRepository {
   constructor(private readonly container: Container) {}
 
-  async get(sourceContainer: string): Promise<PushCheckpoint | undefined> {
-    try {
-      const { resource, statusCode } = await this.container
-        .item(pushCheckpointId(sourceContainer), 'person')
-        .read<Record<string, unknown>>();
-      if (statusCode === 404 || resource === undefined) return undefined;
-      const parsed = pushCheckpointSchema.safeParse(resource);
-      if (!parsed.success) {
-        throw new CosmosStoreError('invalid_document', `push checkpoint of ${sourceContainer} is malformed`);
-      }
-      return parsed.data;
-    } catch (error) {
-      if (error instanceof CosmosStoreError) throw error;
-      if ((error as { code?: unknown }).code === 404) return undefined;
-      throw CosmosStoreError.from(error, `reading the push checkpoint of ${sourceContainer}`);
-    }
+  get(sourceContainer: string): Promise<PushCheckpoint | undefined> {
+    return readDocument(
+      this.container,
+      pushCheckpointId(sourceContainer),
+      'person',
+      pushCheckpointSchema,
+      `push checkpoint of ${sourceContainer}`,
+    );
   }
 
   async save(
@@ -55,25 +47,12 @@ export class PushCheckpointRepository {
       cursor,
       updatedAt: now.toISOString(),
     };
-    try {
-      const response =
-        previous?._etag === undefined
-          ? await this.container.items.create(body)
-          : await this.container
-              .item(body.id, body.entity)
-              .replace(body, { accessCondition: { type: 'IfMatch', condition: previous._etag } });
-      const etag = response.resource?._etag ?? response.etag;
-      return { ...body, ...(etag ? { _etag: etag } : {}) };
-    } catch (error) {
-      const status = (error as { code?: unknown }).code;
-      if (status === 412 || status === 409) {
-        throw new CosmosStoreError(
-          'precondition_failed',
-          `the push checkpoint of ${sourceContainer} was moved by another run`,
-          { status, retryable: true, cause: error },
-        );
-      }
-      throw CosmosStoreError.from(error, `saving the push checkpoint of ${sourceContainer}`);
-    }
+    return saveGuarded(
+      this.container,
+      body,
+      previous?._etag,
+      `push checkpoint of ${sourceContainer}`,
+      `the push checkpoint of ${sourceContainer} was moved by another run`,
+    );
   }
 }

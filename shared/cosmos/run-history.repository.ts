@@ -1,6 +1,7 @@
 import type { Container } from '@azure/cosmos';
 import { runRecordSchema, type RunRecord } from '../domain/run-record.model';
 import { CosmosStoreError } from './cosmos.errors';
+import { queryPartition } from './document.operations';
 
 /** Run history is for operations, not audit: a job per entity per minute would otherwise pile up forever. */
 export const RUN_TTL_SECONDS = 30 * 24 * 3600;
@@ -18,24 +19,14 @@ export class RunHistoryRepository {
   }
 
   async latest(entity: string, count = 10): Promise<RunRecord[]> {
-    try {
-      const { resources } = await this.container.items
-        .query<unknown>(
-          {
-            // TOP takes a literal: `count` is an integer we control, never user text.
-            query: `SELECT TOP ${Math.max(1, Math.floor(count))} * FROM c WHERE c.entity = @entity AND c.type = 'run' ORDER BY c.startedAt DESC`,
-            parameters: [{ name: '@entity', value: entity }],
-          },
-          { partitionKey: entity },
-        )
-        .fetchAll();
-      // A malformed document must not break the status page; it is skipped.
-      return resources.flatMap((doc) => {
-        const parsed = runRecordSchema.safeParse(doc);
-        return parsed.success ? [parsed.data] : [];
-      });
-    } catch (error) {
-      throw CosmosStoreError.from(error, `reading runs of ${entity}`);
-    }
+    return queryPartition(
+      this.container,
+      entity,
+      // TOP takes a literal: `count` is an integer we control, never user text.
+      `SELECT TOP ${Math.max(1, Math.floor(count))} * FROM c WHERE c.entity = @entity AND c.type = 'run' ORDER BY c.startedAt DESC`,
+      [{ name: '@entity', value: entity }],
+      runRecordSchema,
+      `reading runs of ${entity}`,
+    );
   }
 }

@@ -7,6 +7,7 @@ import {
   type SyncOperation,
 } from '../domain/sync-error.model';
 import { CosmosStoreError } from './cosmos.errors';
+import { queryPartition } from './document.operations';
 
 export class SyncErrorRepository {
   constructor(private readonly container: Container) {}
@@ -33,29 +34,18 @@ export class SyncErrorRepository {
     operation: SyncOperation,
   ): Promise<number> {
     if (recordIds.length === 0) return 0;
-    let open: SyncErrorRecord[];
-    try {
-      const { resources } = await this.container.items
-        .query<unknown>(
-          {
-            query:
-              'SELECT * FROM c WHERE c.entity = @entity AND c.operation = @operation AND ARRAY_CONTAINS(@ids, c.recordId) AND NOT IS_DEFINED(c.resolvedAt)',
-            parameters: [
-              { name: '@entity', value: entity },
-              { name: '@operation', value: operation },
-              { name: '@ids', value: [...recordIds] },
-            ],
-          },
-          { partitionKey: entity },
-        )
-        .fetchAll();
-      open = resources.flatMap((doc) => {
-        const parsed = syncErrorSchema.safeParse(doc);
-        return parsed.success ? [parsed.data] : [];
-      });
-    } catch (error) {
-      throw CosmosStoreError.from(error, `reading open sync errors of ${entity}`);
-    }
+    const open = await queryPartition(
+      this.container,
+      entity,
+      'SELECT * FROM c WHERE c.entity = @entity AND c.operation = @operation AND ARRAY_CONTAINS(@ids, c.recordId) AND NOT IS_DEFINED(c.resolvedAt)',
+      [
+        { name: '@entity', value: entity },
+        { name: '@operation', value: operation },
+        { name: '@ids', value: [...recordIds] },
+      ],
+      syncErrorSchema,
+      `reading open sync errors of ${entity}`,
+    );
     for (const record of open) {
       try {
         await this.container.items.upsert({ ...record, resolvedAt: at });
@@ -68,23 +58,14 @@ export class SyncErrorRepository {
 
   /** Newest first; resolved errors only when asked for. */
   async list(entity: string, limit = 100, includeResolved = false): Promise<SyncErrorRecord[]> {
-    try {
-      const { resources } = await this.container.items
-        .query<unknown>(
-          {
-            // TOP with a literal: the local stand-in has no OFFSET/LIMIT; the number is ours, never input.
-            query: `SELECT TOP ${Math.max(1, Math.floor(limit))} * FROM c WHERE c.entity = @entity${includeResolved ? '' : ' AND NOT IS_DEFINED(c.resolvedAt)'} ORDER BY c.at DESC`,
-            parameters: [{ name: '@entity', value: entity }],
-          },
-          { partitionKey: entity },
-        )
-        .fetchAll();
-      return resources.flatMap((doc) => {
-        const parsed = syncErrorSchema.safeParse(doc);
-        return parsed.success ? [parsed.data] : [];
-      });
-    } catch (error) {
-      throw CosmosStoreError.from(error, `listing sync errors of ${entity}`);
-    }
+    return queryPartition(
+      this.container,
+      entity,
+      // TOP with a literal: the local stand-in has no OFFSET/LIMIT; the number is ours, never input.
+      `SELECT TOP ${Math.max(1, Math.floor(limit))} * FROM c WHERE c.entity = @entity${includeResolved ? '' : ' AND NOT IS_DEFINED(c.resolvedAt)'} ORDER BY c.at DESC`,
+      [{ name: '@entity', value: entity }],
+      syncErrorSchema,
+      `listing sync errors of ${entity}`,
+    );
   }
 }

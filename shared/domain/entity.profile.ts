@@ -57,24 +57,24 @@ export interface PersonFieldRule {
   useLookupName?: boolean;
 }
 
+const SHARED_PERSON_FIELDS: Omit<PersonFieldRule, 'conflict'>[] = [
+  { marketing: 'firstName', dynamics: 'firstname', direction: 'both' },
+  { marketing: 'lastName', dynamics: 'lastname', direction: 'both' },
+  { marketing: 'email', dynamics: 'emailaddress1', direction: 'both' },
+  { marketing: 'jobTitle', dynamics: 'jobtitle', direction: 'both' },
+  { marketing: 'phone', dynamics: 'telephone1', direction: 'both' },
+];
+
 const DEFAULT_PERSON_FIELDS: Record<'lead' | 'contact', Omit<PersonFieldRule, 'conflict'>[]> = {
   lead: [
-    { marketing: 'firstName', dynamics: 'firstname', direction: 'both' },
-    { marketing: 'lastName', dynamics: 'lastname', direction: 'both' },
-    { marketing: 'email', dynamics: 'emailaddress1', direction: 'both' },
-    { marketing: 'jobTitle', dynamics: 'jobtitle', direction: 'both' },
-    { marketing: 'phone', dynamics: 'telephone1', direction: 'both' },
+    ...SHARED_PERSON_FIELDS,
     { marketing: 'company', dynamics: 'companyname', direction: 'both' },
     // Ownership and status change through dedicated Dynamics actions, never as a plain field push.
     { marketing: 'ownerId', dynamics: '_ownerid_value', direction: 'pull' },
     { marketing: 'status', dynamics: 'statuscode', direction: 'pull' },
   ],
   contact: [
-    { marketing: 'firstName', dynamics: 'firstname', direction: 'both' },
-    { marketing: 'lastName', dynamics: 'lastname', direction: 'both' },
-    { marketing: 'email', dynamics: 'emailaddress1', direction: 'both' },
-    { marketing: 'jobTitle', dynamics: 'jobtitle', direction: 'both' },
-    { marketing: 'phone', dynamics: 'telephone1', direction: 'both' },
+    ...SHARED_PERSON_FIELDS,
     { marketing: 'company', dynamics: '_parentcustomerid_value', direction: 'pull', useLookupName: true },
     { marketing: 'ownerId', dynamics: '_ownerid_value', direction: 'pull' },
     { marketing: 'status', dynamics: 'statuscode', direction: 'pull' },

@@ -1,12 +1,7 @@
 import type { RunRecord } from '../domain/run-record.model';
 import { CosmosStoreError } from '../cosmos/cosmos.errors';
 import { checkpointSchema, type Checkpoint } from '../domain/checkpoint.state';
-import {
-  toSyncErrorRecord,
-  type SyncErrorInput,
-  type SyncErrorRecord,
-  type SyncOperation,
-} from '../domain/sync-error.model';
+import { toSyncErrorRecord, type SyncErrorInput, type SyncErrorRecord } from '../domain/sync-error.model';
 import type { CheckpointStore, ErrorSink, RunSink } from './ports';
 
 /** Checkpoints in memory with the repository's ETag guard, so a second writer fails the same way. */
@@ -47,12 +42,7 @@ export class InMemoryErrorSink implements ErrorSink {
     return record;
   }
 
-  async resolve(
-    entity: string,
-    recordIds: readonly string[],
-    at: string,
-    operation: SyncOperation,
-  ): Promise<number> {
+  readonly resolve: ErrorSink['resolve'] = async (entity, recordIds, at, operation) => {
     const ids = new Set(recordIds);
     let resolved = 0;
     for (const [key, error] of this.records) {
@@ -63,7 +53,7 @@ export class InMemoryErrorSink implements ErrorSink {
       resolved += 1;
     }
     return resolved;
-  }
+  };
 
   list(entity?: string): SyncErrorRecord[] {
     return [...this.records.values()].filter((e) => entity === undefined || e.entity === entity);

@@ -68,6 +68,20 @@ export interface PullStats {
   markedDeleted: number;
 }
 
+/** Stats of a pull that has done nothing yet. */
+export const noPullStats = (): PullStats => ({
+  pages: 0,
+  rows: 0,
+  deleted: 0,
+  written: 0,
+  unchanged: 0,
+  excluded: 0,
+  invalid: 0,
+  conflicts: 0,
+  retries: 0,
+  markedDeleted: 0,
+});
+
 export interface PullResult {
   outcome: 'done' | 'continue' | 'paused';
   phase: Checkpoint['phase'];
@@ -88,18 +102,7 @@ const MAX_WRITE_ATTEMPTS = 5;
 export class PullUseCase {
   private readonly now: () => Date;
   private readonly newId: () => string;
-  private readonly stats: PullStats = {
-    pages: 0,
-    rows: 0,
-    deleted: 0,
-    written: 0,
-    unchanged: 0,
-    excluded: 0,
-    invalid: 0,
-    conflicts: 0,
-    retries: 0,
-    markedDeleted: 0,
-  };
+  private readonly stats: PullStats = noPullStats();
   private deadline = 0;
   private resynced = false;
   private readonly firstLoad: FirstLoadWriter;

@@ -358,17 +358,7 @@ export class PushUseCase {
       if (Object.keys(resolution.changes).length === 0) {
         succeeded.push({
           item: { ...item, merged: resolution.values },
-          pushed: {
-            table: item.table,
-            rowId: item.rowId,
-            etag: row.etag,
-            versionnumber: row.versionnumber,
-            modifiedon: row.modifiedon,
-            incoming,
-            settled: resolution.values,
-            planned: item.planned,
-            row,
-          },
+          pushed: this.pushedAs(item, row, incoming, resolution.values),
           wrote: false,
         });
         return;
@@ -414,6 +404,11 @@ export class PushUseCase {
     const settled: FieldValues = { ...base };
     // Dynamics may normalise what it stores; taking its value stops the edit from looking pending forever.
     for (const field of Object.keys(item.changes)) settled[field] = incoming[field] ?? null;
+    return this.pushedAs(item, row, incoming, settled);
+  }
+
+  /** The person's row at the version Dynamics returned, with the values it and the person settle on. */
+  private pushedAs(item: WorkItem, row: MappedRow, incoming: FieldValues, settled: FieldValues): PushedRow {
     return {
       table: item.table,
       rowId: item.rowId,
@@ -490,22 +485,9 @@ export class PushUseCase {
         summary.invalid += 1;
         summary.outcomes.set(failure.person.id, 'invalid');
       }
-      await this.deps.errors.record({
-        entity: failure.table,
-        recordId: failure.person.id,
-        operation: 'push',
-        code: failure.code,
-        message: failure.message,
-        ...(failure.fields !== undefined ? { excerpt: `fields: ${failure.fields.join(', ')}` } : {}),
-        at,
-        ...(options.correlationId !== undefined ? { correlationId: options.correlationId } : {}),
-      });
+      await this.recordError(failure, at, options);
       const state = withPushFailure(failure.person, {
-        status: 'error',
-        code: failure.code,
-        message: failure.message.slice(0, 1000),
-        at,
-        signature: failure.signature,
+        ...this.state('error', failure, at),
         ...(failure.fields !== undefined ? { fields: failure.fields } : {}),
       });
       if (state !== undefined) states.push(state);
@@ -525,18 +507,9 @@ export class PushUseCase {
       for (const failure of failures) {
         summary.parked += 1;
         summary.outcomes.set(failure.person.id, 'parked');
-        await this.deps.errors.record({
-          entity: failure.table,
-          recordId: failure.person.id,
-          operation: 'push',
+        await this.recordError(failure, at, options, {
           code: 'parked',
-          message:
-            `gave up after ${attempt} attempts since ${options.firstFailedAt ?? at}; last error ${failure.code}: ${failure.message}`.slice(
-              0,
-              2000,
-            ),
-          at,
-          ...(options.correlationId !== undefined ? { correlationId: options.correlationId } : {}),
+          message: `gave up after ${attempt} attempts since ${options.firstFailedAt ?? at}; last error ${failure.code}: ${failure.message}`,
         });
         const state = withPushFailure(failure.person, this.state('parked', failure, at, attempt));
         if (state !== undefined) states.push(state);
@@ -574,15 +547,34 @@ export class PushUseCase {
     await this.writeStates(states, summary);
   }
 
-  private state(status: PushState['status'], failure: Failure, at: string, attempt: number): PushState {
+  private state(status: PushState['status'], failure: Failure, at: string, attempt?: number): PushState {
     return {
       status,
       code: failure.code,
       message: failure.message.slice(0, 1000),
       at,
       signature: failure.signature,
-      attempt,
+      ...(attempt !== undefined ? { attempt } : {}),
     };
+  }
+
+  /** The sync error of a push that did not go through (the fields that failed, never their values). */
+  private async recordError(
+    failure: Failure,
+    at: string,
+    options: PushRunOptions,
+    as: { code: string; message: string } = failure,
+  ): Promise<void> {
+    await this.deps.errors.record({
+      entity: failure.table,
+      recordId: failure.person.id,
+      operation: 'push',
+      code: as.code,
+      message: as.message,
+      ...(failure.fields !== undefined ? { excerpt: `fields: ${failure.fields.join(', ')}` } : {}),
+      at,
+      ...(options.correlationId !== undefined ? { correlationId: options.correlationId } : {}),
+    });
   }
 
   /**

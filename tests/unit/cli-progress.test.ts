@@ -1,16 +1,8 @@
 import { formatDuration, ProgressDisplay, progressLine } from '../../shared/cli/progress.display';
-import type { EntityProgress } from '../../shared/cli/sync-once.runner';
+import { queuedProgress, type EntityProgress } from '../../shared/cli/sync-once.runner';
 
 const entity = (overrides: Partial<EntityProgress> = {}): EntityProgress => ({
-  entity: 'contact',
-  status: 'queued',
-  read: 0,
-  pages: 0,
-  written: 0,
-  unchanged: 0,
-  errors: 0,
-  requests: 0,
-  jobs: 0,
+  ...queuedProgress('contact'),
   ...overrides,
 });
 

@@ -8,7 +8,7 @@ import {
   settlementFor,
 } from '../../shared/sync/pull-job.settlement';
 import { createLogger } from '../../shared/telemetry/logger';
-import type { PullResult } from '../../shared/sync/pull.use-case';
+import { noPullStats, type PullResult } from '../../shared/sync/pull.use-case';
 
 const quiet = createLogger({ debug() {}, info() {}, warn() {}, error() {} });
 
@@ -35,18 +35,7 @@ describe('settling a pull job message by its outcome', () => {
   const done: PullResult = {
     outcome: 'done',
     phase: 'delta',
-    stats: {
-      pages: 1,
-      rows: 1,
-      deleted: 0,
-      written: 1,
-      unchanged: 0,
-      excluded: 0,
-      invalid: 0,
-      conflicts: 0,
-      retries: 0,
-      markedDeleted: 0,
-    },
+    stats: { ...noPullStats(), pages: 1, rows: 1, written: 1 },
     resynced: false,
   };
 

@@ -1,0 +1,91 @@
+import type { Container, SqlParameter } from '@azure/cosmos';
+import { describeIssues } from '../errors/app.errors';
+import type { z } from 'zod';
+import { CosmosStoreError } from './cosmos.errors';
+
+/**
+ * Runs a query inside one partition and keeps the documents that pass the schema: a malformed
+ * document must not break a listing or a status page, so it is skipped, never thrown. A failure of
+ * the query itself is our error with `doing` in its message.
+ */
+export async function queryPartition<T>(
+  container: Container,
+  partition: string,
+  query: string,
+  parameters: SqlParameter[],
+  schema: z.ZodType<T>,
+  doing: string,
+): Promise<T[]> {
+  try {
+    const { resources } = await container.items
+      .query<unknown>({ query, parameters }, { partitionKey: partition })
+      .fetchAll();
+    return resources.flatMap((doc) => {
+      const parsed = schema.safeParse(doc);
+      return parsed.success ? [parsed.data] : [];
+    });
+  } catch (error) {
+    throw CosmosStoreError.from(error, doing);
+  }
+}
+
+/**
+ * Reads one document and validates it; undefined when there is none. A stored document that fails
+ * its schema is an error that names the fields, since the caller's state would be wrong without it.
+ */
+export async function readDocument<T>(
+  container: Container,
+  id: string,
+  partition: string,
+  schema: z.ZodType<T>,
+  what: string,
+): Promise<T | undefined> {
+  let resource: Record<string, unknown> | undefined;
+  try {
+    const response = await container.item(id, partition).read<Record<string, unknown>>();
+    if (response.statusCode === 404) return undefined;
+    resource = response.resource;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 404) return undefined;
+    throw CosmosStoreError.from(error, `reading the ${what}`);
+  }
+  if (resource === undefined) return undefined;
+  const parsed = schema.safeParse(resource);
+  if (!parsed.success) {
+    throw new CosmosStoreError(
+      'invalid_document',
+      `the ${what} is malformed (${describeIssues(parsed.error.issues)}); delete it to start that state afresh`,
+    );
+  }
+  return parsed.data;
+}
+
+/**
+ * Saves a document only if it is still the version read (its _etag), or creates it if none was: two
+ * writers of one state cannot both win. The loser gets a retryable `precondition_failed` that says
+ * what happened, `lost`; the winner gets the body back with its new _etag.
+ */
+export async function saveGuarded<T extends { id: string; entity: string }>(
+  container: Container,
+  body: T,
+  etag: string | undefined,
+  what: string,
+  lost: string,
+): Promise<T & { _etag?: string }> {
+  try {
+    const response =
+      etag === undefined
+        ? await container.items.create(body)
+        : await container
+            .item(body.id, body.entity)
+            .replace(body, { accessCondition: { type: 'IfMatch', condition: etag } });
+    const newEtag = response.resource?._etag ?? response.etag;
+    return { ...body, ...(newEtag ? { _etag: newEtag } : {}) };
+  } catch (error) {
+    const status = (error as { code?: unknown }).code;
+    if (status === 412 || status === 409) {
+      throw new CosmosStoreError('precondition_failed', lost, { status, retryable: true, cause: error });
+    }
+    throw CosmosStoreError.from(error, `saving the ${what}`);
+  }
+}
