@@ -169,25 +169,15 @@ export class QueueEntity {
       this.count.duplicatesDropped++;
       return undefined;
     }
-    const seq = this.nextSeq++;
     const scheduledAt = annotationNumber(parsed.annotations.get('x-opt-scheduled-enqueue-time'));
     const ttl = minDefined(parsed.ttlMs, this.def.defaultMessageTtlMs);
-    const msg: StoredMessage = {
-      seq,
+    const msg = this.store({
       parsed,
       enqueuedAt: now,
       scheduledAt: scheduledAt !== undefined && scheduledAt > now ? scheduledAt : undefined,
-      expiresAt: undefined,
       deliveryCount: 0,
-      state: 'active',
       sessionId: parsed.sessionId,
-      lockToken: undefined,
-      lockedUntil: undefined,
-      lockTimer: undefined,
-      generation: 0,
-    };
-    this.messages.set(seq, msg);
-    this.count.sent++;
+    });
     if (msg.scheduledAt !== undefined) {
       msg.state = 'scheduled';
       this.count.scheduled++;
@@ -198,12 +188,11 @@ export class QueueEntity {
       this.count.active++;
       this.makeAvailable(msg);
     }
-    return seq;
+    return msg.seq;
   }
 
   /** Dead-lettered copies keep the original's properties, plus the reason. */
   private enqueueDeadLetter(source: StoredMessage, sourcePath: string, extra: Record<string, unknown>): void {
-    const seq = this.nextSeq++;
     const applicationProperties = new Map(source.parsed.applicationProperties ?? []);
     for (const [k, v] of Object.entries(extra)) {
       if (v !== undefined && v !== null) applicationProperties.set(k, types.wrap(v));
@@ -211,24 +200,38 @@ export class QueueEntity {
     const annotations = new Map(source.parsed.annotations);
     annotations.set('x-opt-deadletter-source', types.wrap_string(sourcePath));
     annotations.delete('x-opt-scheduled-enqueue-time');
-    const msg: StoredMessage = {
-      seq,
+    const msg = this.store({
       parsed: { ...source.parsed, applicationProperties, annotations },
       enqueuedAt: this.clock.now(),
       scheduledAt: undefined,
-      expiresAt: undefined,
       deliveryCount: source.deliveryCount,
-      state: 'active',
       sessionId: source.sessionId,
+    });
+    this.count.active++;
+    this.makeAvailable(msg);
+  }
+
+  /** Stores a new active, unlocked message under the next sequence number and counts it as sent. */
+  private store(
+    fields: Pick<StoredMessage, 'parsed' | 'enqueuedAt' | 'scheduledAt' | 'deliveryCount' | 'sessionId'>,
+  ): StoredMessage {
+    const msg: StoredMessage = {
+      seq: this.nextSeq++,
+      parsed: fields.parsed,
+      enqueuedAt: fields.enqueuedAt,
+      scheduledAt: fields.scheduledAt,
+      expiresAt: undefined,
+      deliveryCount: fields.deliveryCount,
+      state: 'active',
+      sessionId: fields.sessionId,
       lockToken: undefined,
       lockedUntil: undefined,
       lockTimer: undefined,
       generation: 0,
     };
-    this.messages.set(seq, msg);
+    this.messages.set(msg.seq, msg);
     this.count.sent++;
-    this.count.active++;
-    this.makeAvailable(msg);
+    return msg;
   }
 
   private isDuplicate(messageId: string | undefined, now: number): boolean {
