@@ -60,6 +60,28 @@ export function cosmosFromConnection(value: string): CosmosClient {
   });
 }
 
+/** One client per connection setting, made from the setting's value the first time it is asked for. */
+function clientsBySetting<Client>(
+  env: Record<string, string | undefined>,
+  service: string,
+  create: (connection: string) => Client,
+): { get(setting: string): Client; created(): Iterable<Client> } {
+  const clients = new Map<string, Client>();
+  return {
+    get(setting) {
+      let client = clients.get(setting);
+      if (client === undefined) {
+        const value = env[setting];
+        if (value === undefined) throw new Error(`${service} connection setting ${setting} is not set`);
+        client = create(value);
+        clients.set(setting, client);
+      }
+      return client;
+    },
+    created: () => clients.values(),
+  };
+}
+
 export interface LocalHostOptions {
   env: Record<string, string | undefined>;
   httpPort?: number;
@@ -106,35 +128,19 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   const host = new FunctionHost(log);
   host.load(options.modules ?? functionModules());
 
-  const sbClients = new Map<string, ServiceBusClient>();
-  const serviceBusFor = (setting: string) => {
-    let client = sbClients.get(setting);
-    if (client === undefined) {
-      const value = options.env[setting];
-      if (value === undefined) throw new Error(`Service Bus connection setting ${setting} is not set`);
-      // A pending acceptNextSession only gives up at the operation timeout (not on abort or close),
-      // so a short one keeps shutdown quick; the session loops simply accept again.
-      client = new ServiceBusClient(value, { retryOptions: { timeoutInMs: 3000 } });
-      sbClients.set(setting, client);
-    }
-    return client;
-  };
-  const cosmosClients = new Map<string, CosmosClient>();
-  const cosmosFor = (setting: string) => {
-    let client = cosmosClients.get(setting);
-    if (client === undefined) {
-      const value = options.env[setting];
-      if (value === undefined) throw new Error(`Cosmos DB connection setting ${setting} is not set`);
-      client = cosmosFromConnection(value);
-      cosmosClients.set(setting, client);
-    }
-    return client;
-  };
+  const sbClients = clientsBySetting(
+    options.env,
+    'Service Bus',
+    // A pending acceptNextSession only gives up at the operation timeout (not on abort or close),
+    // so a short one keeps shutdown quick; the session loops simply accept again.
+    (value) => new ServiceBusClient(value, { retryOptions: { timeoutInMs: 3000 } }),
+  );
+  const cosmosClients = clientsBySetting(options.env, 'Cosmos DB', cosmosFromConnection);
 
   const timers = new TimerDriver(host, options.env, onError);
   const serviceBus = new ServiceBusDriver(
     host,
-    serviceBusFor,
+    (setting) => sbClients.get(setting),
     options.env,
     {
       ...DEFAULT_SERVICEBUS_HOST_OPTIONS,
@@ -152,7 +158,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   );
   const cosmos = new CosmosDriver(
     host,
-    cosmosFor,
+    (setting) => cosmosClients.get(setting),
     options.env,
     { pollIntervalMs: options.cosmosPollIntervalMs ?? 1000, maxItemsPerInvocation: 100 },
     onError,
@@ -175,8 +181,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       await http.stop();
       await cosmos.stop();
       await serviceBus.stop();
-      await Promise.all([...sbClients.values()].map((c) => c.close()));
-      for (const c of cosmosClients.values()) c.dispose();
+      await Promise.all([...sbClients.created()].map((c) => c.close()));
+      for (const c of cosmosClients.created()) c.dispose();
     },
   };
 }
