@@ -11,7 +11,11 @@ export function createServiceBusClient(
 ): ServiceBusClient {
   if (env.SERVICEBUS !== undefined) return new ServiceBusClient(env.SERVICEBUS);
   if (env.SERVICEBUS__fullyQualifiedNamespace === undefined) {
-    throw new QueueError('send_failed', 'no Service Bus connection configured', { retryable: false });
+    throw new QueueError(
+      'send_failed',
+      'no Service Bus connection configured: set SERVICEBUS__fullyQualifiedNamespace (managed identity, in Azure) or SERVICEBUS (a connection string, local broker only)',
+      { retryable: false },
+    );
   }
   const make =
     credential ??

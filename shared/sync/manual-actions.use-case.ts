@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { EntityCatalog } from '../config/entity.catalog';
+import { AppError } from '../errors/app.errors';
 import type { SyncErrorRecord } from '../domain/sync-error.model';
 import type { JobQueue } from '../queue/job-queue.port';
 import { pullJobMessageId, pullJobSchema, type PullJob } from '../queue/pull-job.schema';
@@ -34,14 +35,10 @@ export interface ManualActionDeps {
   newId?: () => string;
 }
 
-export class ManualActionError extends Error {
-  readonly code: 'unknown_entity' | 'entity_not_enabled';
-  readonly retryable = false;
-
-  constructor(code: ManualActionError['code'], message: string) {
-    super(message);
-    this.name = 'ManualActionError';
-    this.code = code;
+/** An operator asked for something this deployment cannot do; never retryable. */
+export class ManualActionError extends AppError<'unknown_entity' | 'entity_not_enabled'> {
+  constructor(code: 'unknown_entity' | 'entity_not_enabled', message: string) {
+    super('ManualActionError', code, message, false);
   }
 }
 
