@@ -342,6 +342,13 @@ export const customTableDef = (opts: CustomTableOptions): TableDef => {
   });
 };
 
+/** firstname, lastname and the fullname Dynamics composes from them, for users, contacts and leads. */
+const nameColumns = (first: string, last: string) => ({
+  firstname: first,
+  lastname: last,
+  fullname: `${first} ${last}`,
+});
+
 interface Pending {
   id: string;
   values: Record<string, unknown>;
@@ -385,9 +392,7 @@ export const seedOrganisation = ({ store, seed, counts, customTables, appUsers }
       id,
       values: {
         systemuserid: id,
-        firstname: first,
-        lastname: last,
-        fullname: `${first} ${last}`,
+        ...nameColumns(first, last),
         internalemailaddress: email,
         domainname: email,
         isdisabled: i >= 3 && i % 7 === 4,
@@ -404,9 +409,7 @@ export const seedOrganisation = ({ store, seed, counts, customTables, appUsers }
       id,
       values: {
         systemuserid: id,
-        firstname: '#',
-        lastname: `Sync ${clientId.slice(0, 8)}`,
-        fullname: `# Sync ${clientId.slice(0, 8)}`,
+        ...nameColumns('#', `Sync ${clientId.slice(0, 8)}`),
         internalemailaddress: `sync-${clientId.slice(0, 8)}@contoso.onmicrosoft.com`,
         domainname: `sync-${clientId.slice(0, 8)}@contoso.onmicrosoft.com`,
         isdisabled: false,
@@ -525,24 +528,27 @@ export const seedOrganisation = ({ store, seed, counts, customTables, appUsers }
     emails.add(email);
     return email;
   };
-  const contacts: Pending[] = [];
-  for (let i = 0; i < counts.contact; i++) {
+  // Contacts and leads are people: an id, a name and an owner, drawn in this order.
+  const person = () => {
     const id = rng.guid();
     const first = rng.pick(FIRST);
     const last = rng.pick(LAST);
     const [ownerId, ownerType] = owner();
+    const targets: Record<string, string> = { _ownerid_value: ownerType, ...auditTargets };
+    return { id, first, last, ownerId, targets };
+  };
+  const contacts: Pending[] = [];
+  for (let i = 0; i < counts.contact; i++) {
+    const { id, first, last, ownerId, targets } = person();
     const [city, country] = rng.pick(PLACES);
     const account = accounts.length > 0 && rng.chance(0.85) ? rng.pick(accounts) : undefined;
     const inactive = rng.chance(0.05);
-    const targets: Record<string, string> = { _ownerid_value: ownerType, ...auditTargets };
     if (account) targets._parentcustomerid_value = 'account';
     contacts.push({
       id,
       values: {
         contactid: id,
-        firstname: first,
-        lastname: last,
-        fullname: `${first} ${last}`,
+        ...nameColumns(first, last),
         emailaddress1: rng.chance(0.97) ? uniqueEmail(first, last) : null,
         jobtitle: rng.pick(TITLES),
         telephone1: `+1 206 555 ${String(rng.int(0, 9999)).padStart(4, '0')}`,
@@ -569,19 +575,13 @@ export const seedOrganisation = ({ store, seed, counts, customTables, appUsers }
   // Leads; qualified leads point at the contact (and account) they became.
   const leads: Pending[] = [];
   for (let i = 0; i < counts.lead; i++) {
-    const id = rng.guid();
-    const first = rng.pick(FIRST);
-    const last = rng.pick(LAST);
-    const [ownerId, ownerType] = owner();
+    const { id, first, last, ownerId, targets } = person();
     const r = rng.next();
     const state = r < 0.75 ? 0 : r < 0.9 ? 1 : 2;
     const status = state === 0 ? rng.int(1, 2) : state === 1 ? 3 : rng.int(4, 7);
-    const targets: Record<string, string> = { _ownerid_value: ownerType, ...auditTargets };
     const values: Record<string, unknown> = {
       leadid: id,
-      firstname: first,
-      lastname: last,
-      fullname: `${first} ${last}`,
+      ...nameColumns(first, last),
       emailaddress1: uniqueEmail(first, last),
       companyname: `${rng.pick(COMPANY_A)} ${rng.pick(COMPANY_B)}`,
       jobtitle: rng.pick(TITLES),
