@@ -1,16 +1,15 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CosmosClient } from '@azure/cosmos';
-import { startCosmosStandIn, type CosmosStandIn } from '../../local/cosmos/cosmos.server';
 import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../../local/dataverse/simulator.options';
-import { startDataverseSimulator, type DataverseSimulator } from '../../local/dataverse/simulator.server';
 import { main, type CliIo } from '../../shared/cli/cli';
 import { CONTAINERS, type ContainerKey } from '../../shared/config/entity.catalog';
-import { createCosmosClient } from '../../shared/cosmos/cosmos.client';
 import { provisionCosmos } from '../../shared/cosmos/cosmos.provisioning';
 import { SyncErrorRepository } from '../../shared/cosmos/sync-error.repository';
 import type { GenericRecord, PersonRecord } from '../../shared/domain/record.model';
+import { startProvisionedCosmos } from './cosmos.fixture';
+import { useSimulator } from './dataverse-simulator.helpers';
+import { useStarted } from './lifecycle.helpers';
 
 type Row = Record<string, unknown>;
 const synced = (row: Row) => row.new_synctomkto !== false;
@@ -22,9 +21,9 @@ interface Run {
 }
 
 describe('dynamics-sync sync --once', () => {
-  let sim: DataverseSimulator;
-  let cosmos: CosmosStandIn;
-  let client: CosmosClient;
+  const sim = useSimulator({ records: 40, seed: 7 });
+  const store = useStarted(() => startProvisionedCosmos('cli'));
+  const client = () => store().client;
   let dir: string;
   let env: Record<string, string>;
 
@@ -41,7 +40,7 @@ describe('dynamics-sync sync --once', () => {
   };
   const all = async (database: string, key: ContainerKey) =>
     (
-      await client
+      await client()
         .database(database)
         .container(CONTAINERS[key].id)
         .items.query<Record<string, unknown>>('SELECT * FROM c')
@@ -65,31 +64,20 @@ describe('dynamics-sync sync --once', () => {
   };
 
   beforeAll(async () => {
-    sim = await startDataverseSimulator({ records: 40, seed: 7 });
-    cosmos = await startCosmosStandIn();
-    client = createCosmosClient({
-      COSMOS_ENDPOINT: cosmos.endpoint,
-      COSMOS_KEY: cosmos.key,
-      COSMOS_DATABASE: 'cli',
-    });
-    await provisionCosmos(client, 'cli', 'create');
     dir = await mkdtemp(join(tmpdir(), 'cli-sync-'));
     // The same settings the Functions app reads; no Service Bus: the CLI runs its own queue.
     env = {
-      DATAVERSE_URL: sim.url,
-      DATAVERSE_TENANT_ID: sim.tenantId,
+      DATAVERSE_URL: sim().url,
+      DATAVERSE_TENANT_ID: sim().tenantId,
       DATAVERSE_CLIENT_ID: DEFAULT_CLIENT_ID,
       DATAVERSE_CLIENT_SECRET: DEFAULT_CLIENT_SECRET,
-      DATAVERSE_TOKEN_ENDPOINT: sim.tokenEndpoint,
-      COSMOS_ENDPOINT: cosmos.endpoint,
-      COSMOS_KEY: cosmos.key,
+      DATAVERSE_TOKEN_ENDPOINT: sim().tokenEndpoint,
+      COSMOS_ENDPOINT: store().cosmos.endpoint,
+      COSMOS_KEY: store().cosmos.key,
       COSMOS_DATABASE: 'cli',
     };
   });
   afterAll(async () => {
-    client.dispose();
-    await sim.close();
-    await cosmos.close();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -106,7 +94,7 @@ describe('dynamics-sync sync --once', () => {
     expect(first.err).not.toMatch(/error:/);
     expect(first.code).toBe(0);
 
-    const rows = (table: string) => sim.control.listRows(table) as Row[];
+    const rows = (table: string) => sim().control.listRows(table) as Row[];
     const accounts = (await all('cli', 'accounts')) as unknown as GenericRecord[];
     expect(accounts).toHaveLength(rows('account').filter(synced).length);
     for (const row of rows('account').filter(synced)) {
@@ -158,8 +146,10 @@ describe('dynamics-sync sync --once', () => {
   });
 
   it('draws live lines on a TTY and picks up an edit made in Dynamics', async () => {
-    const account = sim.control.listRows('account').find((r) => synced(r)) as Row;
-    sim.control.updateRow('account', account.accountid as string, { name: 'Renamed by a Dynamics user' });
+    const account = sim()
+      .control.listRows('account')
+      .find((r) => synced(r)) as Row;
+    sim().control.updateRow('account', account.accountid as string, { name: 'Renamed by a Dynamics user' });
     const chunks: string[] = [];
     const result = await run(['sync', '--once', '--entity', 'account', '--concurrency', '1'], {
       stderr: { isTTY: true, columns: 100, write: (chunk: string) => chunks.push(chunk) },
@@ -177,10 +167,10 @@ describe('dynamics-sync sync --once', () => {
   });
 
   it('resolves the open pull error of a row that syncs cleanly once fixed in Dynamics', async () => {
-    const account = sim.control.listRows('account').filter(synced).at(-1) as Row;
+    const account = sim().control.listRows('account').filter(synced).at(-1) as Row;
     const id = String(account.accountid);
     // An error a pull recorded for the row (the way a malformed row is recorded), still open.
-    const errors = new SyncErrorRepository(client.database('cli').container(CONTAINERS.syncErrors.id));
+    const errors = new SyncErrorRepository(client().database('cli').container(CONTAINERS.syncErrors.id));
     await errors.record({
       entity: 'account',
       recordId: id,
@@ -191,7 +181,7 @@ describe('dynamics-sync sync --once', () => {
     });
     expect((await errors.list('account')).map((e) => e.recordId)).toContain(id);
     // Fixed in Dynamics: the edit brings the row into the next delta, and it syncs cleanly.
-    sim.control.updateRow('account', id, { name: 'Fixed in Dynamics' });
+    sim().control.updateRow('account', id, { name: 'Fixed in Dynamics' });
     const result = await run(['sync', '--once', '--entity', 'account']);
     expect(result.code).toBe(0);
     expect((await errors.list('account')).map((e) => e.recordId)).not.toContain(id);
@@ -234,7 +224,7 @@ describe('dynamics-sync sync --once', () => {
   });
 
   it('a column unknown to Dynamics pauses its entity and fails the run, naming the column; others sync', async () => {
-    await provisionCosmos(client, 'clibad', 'create');
+    await provisionCosmos(client(), 'clibad', 'create');
     const config = join(dir, 'sync-config.json');
     await writeFile(
       config,

@@ -1,8 +1,8 @@
 import { startCosmosStandIn, type CosmosStandIn } from '../../local/cosmos/cosmos.server';
-import { createCosmosClient } from '../../shared/cosmos/cosmos.client';
 import { provisionCosmos } from '../../shared/cosmos/cosmos.provisioning';
 import { CONTAINERS } from '../../shared/config/entity.catalog';
 import { CosmosStoreError } from '../../shared/cosmos/cosmos.errors';
+import { cosmosClientFor } from './cosmos.fixture';
 
 describe('Cosmos provisioning against the stand-in', () => {
   let cosmos: CosmosStandIn;
@@ -13,12 +13,7 @@ describe('Cosmos provisioning against the stand-in', () => {
     await cosmos.close();
   });
 
-  const client = () =>
-    createCosmosClient({
-      COSMOS_ENDPOINT: cosmos.endpoint,
-      COSMOS_KEY: cosmos.key,
-      COSMOS_DATABASE: 'marketing',
-    });
+  const client = () => cosmosClientFor(cosmos, 'marketing');
 
   it('verify fails on an empty account and names every missing container', async () => {
     const error = await provisionCosmos(client(), 'verify-first', 'verify').catch((e: unknown) => e);

@@ -1,5 +1,4 @@
-import type { DataverseSimulator } from '../../local/dataverse/simulator.server';
-import { startWithApi, type ApiCaller } from './dataverse-simulator.helpers';
+import { useSimulatorWithApi } from './dataverse-simulator.helpers';
 
 interface Part {
   method: string;
@@ -74,19 +73,11 @@ const parseResponse = (contentType: string, body: string): ResponsePart[] => {
 };
 
 describe('dataverse simulator: $batch', () => {
-  let sim: DataverseSimulator;
-  let api: ApiCaller;
-
-  beforeAll(async () => {
-    ({ sim, api } = await startWithApi({ records: 100, seed: 9 }));
-  });
-  afterAll(async () => {
-    await sim.close();
-  });
+  const { sim, api } = useSimulatorWithApi({ records: 100, seed: 9 });
 
   const send = async (items: (Part | Part[])[], prefer?: string) => {
     const { boundary, body } = buildBatch(items);
-    const r = await api.call('POST', '$batch', {
+    const r = await api().call('POST', '$batch', {
       raw: body,
       headers: {
         'Content-Type': `multipart/mixed;boundary=${boundary}`,
@@ -105,7 +96,7 @@ describe('dataverse simulator: $batch', () => {
   it('answers with batchresponse_/changesetresponse_ boundaries, in order, Content-ID references resolved', async () => {
     const res = await send([
       [
-        { method: 'POST', url: `${sim.apiUrl}accounts`, body: { name: 'Batch Co' }, contentId: '1' },
+        { method: 'POST', url: `${sim().apiUrl}accounts`, body: { name: 'Batch Co' }, contentId: '1' },
         {
           method: 'POST',
           url: '/api/data/v9.2/contacts',
@@ -128,13 +119,15 @@ describe('dataverse simulator: $batch', () => {
     const found = JSON.parse(res.parts[3]?.body as string).value as { accountid: string }[];
     expect(found).toHaveLength(1);
     const accountId = found[0]?.accountid as string;
-    expect(sim.control.getRow('account', accountId)?.websiteurl).toBe('https://batch.example');
-    const contact = sim.control.listRows('contact').find((c) => c.lastname === 'In Batch');
+    expect(sim().control.getRow('account', accountId)?.websiteurl).toBe('https://batch.example');
+    const contact = sim()
+      .control.listRows('contact')
+      .find((c) => c.lastname === 'In Batch');
     expect(contact?._parentcustomerid_value).toBe(accountId);
   });
 
   it('a failed changeset rolls back entirely and stops the batch by default (outer 400)', async () => {
-    const before = sim.control.count('account');
+    const before = sim().control.count('account');
     const res = await send([
       [
         { method: 'POST', url: 'accounts', body: { name: 'Gone 1' }, contentId: '1' },
@@ -146,11 +139,11 @@ describe('dataverse simulator: $batch', () => {
     expect(res.parts).toHaveLength(1);
     expect(res.parts[0]).toMatchObject({ status: 400, contentId: '2', inChangeset: false });
     expect(JSON.parse(res.parts[0]?.body as string).error.code).toBe('0x80048d19');
-    expect(sim.control.count('account')).toBe(before);
+    expect(sim().control.count('account')).toBe(before);
   });
 
   it('odata.continue-on-error runs every request and reports each status (outer 200)', async () => {
-    const before = sim.control.count('contact');
+    const before = sim().control.count('contact');
     const res = await send(
       [
         { method: 'POST', url: 'contacts', body: { lastname: 'Ok 1' } },
@@ -164,7 +157,7 @@ describe('dataverse simulator: $batch', () => {
     expect(res.status).toBe(200);
     expect(res.parts.map((p) => p.status)).toEqual([204, 204, 404, 400, 204]);
     // The PATCH upserted the unknown id.
-    expect(sim.control.count('contact')).toBe(before + 3);
+    expect(sim().control.count('contact')).toBe(before + 3);
   });
 
   it('without continue-on-error stops at the first failure outside changesets', async () => {
@@ -175,7 +168,11 @@ describe('dataverse simulator: $batch', () => {
     ]);
     expect(res.status).toBe(400);
     expect(res.parts.map((p) => p.status)).toEqual([204, 404]);
-    expect(sim.control.listRows('contact').some((c) => c.lastname === 'After')).toBe(false);
+    expect(
+      sim()
+        .control.listRows('contact')
+        .some((c) => c.lastname === 'After'),
+    ).toBe(false);
   });
 
   it('refuses GET inside a changeset', async () => {
@@ -192,10 +189,10 @@ describe('dataverse simulator: $batch', () => {
       'The number of requests in the batch exceeds the limit of 1000.',
     );
 
-    sim.control.resetCounters();
+    sim().control.resetCounters();
     const ok = await send(many.slice(0, 1000));
     expect(ok.status).toBe(200);
     expect(ok.parts).toHaveLength(1000);
-    expect(sim.control.counters().total.requests).toBe(1);
+    expect(sim().control.counters().total.requests).toBe(1);
   });
 });

@@ -1,25 +1,17 @@
-import { startDataverseSimulator, type DataverseSimulator } from '../../local/dataverse/simulator.server';
-import { apiCaller, getToken, startWithApi, type ApiCaller } from './dataverse-simulator.helpers';
+import { startDataverseSimulator } from '../../local/dataverse/simulator.server';
+import { apiCaller, getToken, useSimulatorWithApi } from './dataverse-simulator.helpers';
 
 describe('dataverse simulator: queries, paging, counting', () => {
-  let sim: DataverseSimulator;
-  let api: ApiCaller;
+  const { sim, api } = useSimulatorWithApi({ records: 600, seed: 3 });
 
-  beforeAll(async () => {
-    ({ sim, api } = await startWithApi({ records: 600, seed: 3 }));
-  });
-  afterAll(async () => {
-    await sim.close();
-  });
-
-  const all = () => sim.control.listRows('contact');
+  const all = () => sim().control.listRows('contact');
 
   it('answers a collection with @odata.context, etags and the primary key', async () => {
-    const r = await api.get('contacts?$select=firstname,lastname&$top=3');
+    const r = await api().get('contacts?$select=firstname,lastname&$top=3');
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toMatch(/^application\/json/);
     expect(r.headers.get('odata-version')).toBe('4.0');
-    expect(r.json['@odata.context']).toBe(`${sim.apiUrl}$metadata#contacts(firstname,lastname)`);
+    expect(r.json['@odata.context']).toBe(`${sim().apiUrl}$metadata#contacts(firstname,lastname)`);
     expect(r.json.value).toHaveLength(3);
     for (const row of r.json.value) {
       expect(Object.keys(row).sort()).toEqual(['@odata.etag', 'contactid', 'firstname', 'lastname']);
@@ -30,7 +22,7 @@ describe('dataverse simulator: queries, paging, counting', () => {
   it('filters with eq/ne/gt/ge/lt/le, and/or/not, parentheses, functions and null', async () => {
     const rows = all();
     const expectIds = async (filter: string, predicate: (r: Record<string, unknown>) => boolean) => {
-      const r = await api.get(`contacts?$select=contactid&$filter=${encodeURIComponent(filter)}`);
+      const r = await api().get(`contacts?$select=contactid&$filter=${encodeURIComponent(filter)}`);
       expect(r.status).toBe(200);
       const got = (r.json.value as { contactid: string }[]).map((x) => x.contactid).sort();
       const want = rows
@@ -67,8 +59,8 @@ describe('dataverse simulator: queries, paging, counting', () => {
   });
 
   it("handles '' escaping in string literals", async () => {
-    const c = sim.control.createRow('contact', { firstname: 'Miles', lastname: "O'Brien-Test" });
-    const r = await api.get(
+    const c = sim().control.createRow('contact', { firstname: 'Miles', lastname: "O'Brien-Test" });
+    const r = await api().get(
       `contacts?$select=lastname&$filter=${encodeURIComponent("lastname eq 'O''Brien-Test'")}`,
     );
     expect(r.status).toBe(200);
@@ -76,7 +68,9 @@ describe('dataverse simulator: queries, paging, counting', () => {
   });
 
   it('orders by several keys ascending and descending', async () => {
-    const r = await api.get('accounts?$select=industrycode,name&$orderby=industrycode desc,name asc&$top=50');
+    const r = await api().get(
+      'accounts?$select=industrycode,name&$orderby=industrycode desc,name asc&$top=50',
+    );
     const v = r.json.value as { industrycode: number | null; name: string }[];
     for (let i = 1; i < v.length; i++) {
       const a = v[i - 1] as { industrycode: number | null; name: string };
@@ -91,7 +85,7 @@ describe('dataverse simulator: queries, paging, counting', () => {
     let url: string | undefined = 'contacts?$select=fullname&$top=5';
     let pages = 0;
     while (url) {
-      const r = await api.get(url, { Prefer: 'odata.maxpagesize=100' });
+      const r = await api().get(url, { Prefer: 'odata.maxpagesize=100' });
       expect(r.status).toBe(200);
       expect(r.headers.get('preference-applied')).toBe('odata.maxpagesize=100');
       seen.push(...r.json.value.map((x: { contactid: string }) => x.contactid));
@@ -99,27 +93,27 @@ describe('dataverse simulator: queries, paging, counting', () => {
       if (url) expect(url).toContain('$skiptoken=');
       pages++;
     }
-    expect(seen.length).toBe(sim.control.count('contact'));
+    expect(seen.length).toBe(sim().control.count('contact'));
     expect(new Set(seen).size).toBe(seen.length);
     expect(pages).toBe(Math.ceil(seen.length / 100));
   });
 
   it('skiptoken paging stays correct when rows change between pages', async () => {
     const order = '$orderby=lastname asc';
-    const first = await api.get(`contacts?$select=lastname&${order}`, { Prefer: 'odata.maxpagesize=50' });
+    const first = await api().get(`contacts?$select=lastname&${order}`, { Prefer: 'odata.maxpagesize=50' });
     const page1 = first.json.value as { contactid: string }[];
     // Delete a row already served and one not yet served; add a row sorting at the very start.
-    sim.control.deleteRow('contact', (page1[0] as { contactid: string }).contactid);
+    sim().control.deleteRow('contact', (page1[0] as { contactid: string }).contactid);
     const later = all()
       .filter((r) => !page1.some((p) => p.contactid === r.contactid))
       .sort((a, b) => String(a.lastname).localeCompare(String(b.lastname)))
       .pop() as Record<string, unknown>;
-    sim.control.deleteRow('contact', later.contactid as string);
-    sim.control.createRow('contact', { lastname: 'AAAA first' });
+    sim().control.deleteRow('contact', later.contactid as string);
+    sim().control.createRow('contact', { lastname: 'AAAA first' });
     const rest: string[] = [];
     let url: string | undefined = first.json['@odata.nextLink'];
     while (url) {
-      const r = await api.get(url, { Prefer: 'odata.maxpagesize=50' });
+      const r = await api().get(url, { Prefer: 'odata.maxpagesize=50' });
       rest.push(...r.json.value.map((x: { contactid: string }) => x.contactid));
       url = r.json['@odata.nextLink'];
     }
@@ -132,14 +126,14 @@ describe('dataverse simulator: queries, paging, counting', () => {
   });
 
   it('$count=true gives @odata.count capped at 5000; /$count answers text/plain', async () => {
-    const r = await api.get('contacts?$select=fullname&$count=true&$filter=statecode eq 0', {
+    const r = await api().get('contacts?$select=fullname&$count=true&$filter=statecode eq 0', {
       Prefer: 'odata.maxpagesize=10',
     });
     const active = all().filter((x) => x.statecode === 0).length;
     expect(r.json['@odata.count']).toBe(active);
-    const c = await api.get('contacts/$count');
+    const c = await api().get('contacts/$count');
     expect(c.headers.get('content-type')).toMatch(/^text\/plain/);
-    expect(c.text).toBe(String(sim.control.count('contact')));
+    expect(c.text).toBe(String(sim().control.count('contact')));
     const big = await startDataverseSimulator({ records: 0, counts: { contact: 5200 } });
     try {
       const b = apiCaller(big, await getToken(big));
@@ -161,7 +155,7 @@ describe('dataverse simulator: queries, paging, counting', () => {
       },
     };
     for (const q of ['$select=nosuchcolumn', '$filter=nosuchcolumn eq 1', '$orderby=nosuchcolumn desc']) {
-      const r = await api.get(`contacts?${q}`);
+      const r = await api().get(`contacts?${q}`);
       expect(r.status).toBe(400);
       expect(r.json).toEqual(expected);
     }
@@ -172,7 +166,7 @@ describe('dataverse simulator: queries, paging, counting', () => {
       string,
       unknown
     >;
-    const r = await api.get(
+    const r = await api().get(
       `contacts(${row.contactid as string})?$select=preferredcontactmethodcode,_parentcustomerid_value,_ownerid_value,donotemail`,
       {
         Prefer: 'odata.include-annotations="*"',
@@ -180,7 +174,7 @@ describe('dataverse simulator: queries, paging, counting', () => {
     );
     expect(r.status).toBe(200);
     expect(r.json['@odata.context']).toBe(
-      `${sim.apiUrl}$metadata#contacts(preferredcontactmethodcode,_parentcustomerid_value,_ownerid_value,donotemail)/$entity`,
+      `${sim().apiUrl}$metadata#contacts(preferredcontactmethodcode,_parentcustomerid_value,_ownerid_value,donotemail)/$entity`,
     );
     expect(r.json['preferredcontactmethodcode@OData.Community.Display.V1.FormattedValue']).toBe('Email');
     expect(r.json['_parentcustomerid_value@Microsoft.Dynamics.CRM.lookuplogicalname']).toBe('account');
@@ -191,17 +185,17 @@ describe('dataverse simulator: queries, paging, counting', () => {
       r.json['donotemail@OData.Community.Display.V1.FormattedValue'],
     );
 
-    const plain = await api.get(`contacts(${row.contactid as string})?$select=preferredcontactmethodcode`);
+    const plain = await api().get(`contacts(${row.contactid as string})?$select=preferredcontactmethodcode`);
     expect(Object.keys(plain.json).some((k) => k.includes('FormattedValue'))).toBe(false);
 
-    const only = await api.get(`contacts(${row.contactid as string})?$select=_parentcustomerid_value`, {
+    const only = await api().get(`contacts(${row.contactid as string})?$select=_parentcustomerid_value`, {
       Prefer: 'odata.include-annotations="Microsoft.Dynamics.CRM.lookuplogicalname"',
     });
     expect(only.json['_parentcustomerid_value@Microsoft.Dynamics.CRM.lookuplogicalname']).toBe('account');
     expect(only.json['_parentcustomerid_value@OData.Community.Display.V1.FormattedValue']).toBeUndefined();
 
     const missing = '00000000-0000-4000-8000-000000000001';
-    const nf = await api.get(`contacts(${missing})`);
+    const nf = await api().get(`contacts(${missing})`);
     expect(nf.status).toBe(404);
     expect(nf.json).toEqual({
       error: { code: '0x80040217', message: `contact With Id = ${missing} Does Not Exist` },
@@ -209,10 +203,10 @@ describe('dataverse simulator: queries, paging, counting', () => {
   });
 
   it('refuses a bad filter syntax and an incompatible literal', async () => {
-    const syntax = await api.get(`contacts?$filter=${encodeURIComponent('statecode eq')}`);
+    const syntax = await api().get(`contacts?$filter=${encodeURIComponent('statecode eq')}`);
     expect(syntax.status).toBe(400);
     expect(syntax.json.error.message).toMatch(/^Syntax error at position/);
-    const types = await api.get(`contacts?$filter=${encodeURIComponent("statecode eq 'x'")}`);
+    const types = await api().get(`contacts?$filter=${encodeURIComponent("statecode eq 'x'")}`);
     expect(types.status).toBe(400);
     expect(types.json.error.message).toBe(
       "A binary operator with incompatible types was detected. Found operand types 'Edm.Int32' and 'Edm.String' for operator kind 'Equal'.",
@@ -220,9 +214,9 @@ describe('dataverse simulator: queries, paging, counting', () => {
   });
 
   it('serves other tables with realistic columns', async () => {
-    const users = await api.get('systemusers?$select=fullname,isdisabled,internalemailaddress');
+    const users = await api().get('systemusers?$select=fullname,isdisabled,internalemailaddress');
     expect(users.json.value.some((u: { isdisabled: boolean }) => u.isdisabled)).toBe(true);
-    const opp = await api.get('opportunities?$select=_customerid_value,statecode&$top=50', {
+    const opp = await api().get('opportunities?$select=_customerid_value,statecode&$top=50', {
       Prefer: 'odata.include-annotations="*"',
     });
     const kinds = new Set(
@@ -231,9 +225,9 @@ describe('dataverse simulator: queries, paging, counting', () => {
       ),
     );
     expect([...kinds].sort()).toEqual(['account', 'contact']);
-    const members = await api.get('teammemberships?$select=systemuserid,teamid');
+    const members = await api().get('teammemberships?$select=systemuserid,teamid');
     expect(members.json.value.length).toBeGreaterThan(0);
-    const defs = await api.get(
+    const defs = await api().get(
       "EntityDefinitions(LogicalName='contact')?$select=ChangeTrackingEnabled,EntitySetName",
     );
     expect(defs.json).toMatchObject({ ChangeTrackingEnabled: true, EntitySetName: 'contacts' });

@@ -1,19 +1,16 @@
 import { ServiceBusClient } from '@azure/service-bus';
 import type { Container } from '@azure/cosmos';
-import { closeServices } from '../../functions/app.services';
-import type { HostLogEntry } from '../../local/host/function-host';
-import { startLocalStack, type LocalStack } from '../../local/stack';
 import { CONTAINERS } from '../../shared/config/entity.catalog';
-import { createCosmosClient } from '../../shared/cosmos/cosmos.client';
 import { RUN_TTL_SECONDS, RunHistoryRepository } from '../../shared/cosmos/run-history.repository';
+import { useHostStack } from './host-stack.fixture';
 import { waitFor } from './polling.helpers';
 
 describe('the functions on the local stack, driven by the host harness', () => {
-  let stack: LocalStack;
-  const logs: HostLogEntry[] = [];
-  const errors: string[] = [];
-  let database: ReturnType<ReturnType<typeof createCosmosClient>['database']>;
-  let disposeCosmos: () => void;
+  const stack = useHostStack({
+    records: 40,
+    env: { SYNC_ENTITIES: 'lead,contact,account', SYNC_SCHEDULE: '0 */5 * * * *' },
+  });
+  const database = () => stack().database;
 
   const count = async (container: Container, where = 'true') => {
     const { resources } = await container.items
@@ -22,33 +19,8 @@ describe('the functions on the local stack, driven by the host harness', () => {
     return resources[0] ?? 0;
   };
 
-  beforeAll(async () => {
-    stack = await startLocalStack({
-      records: 40,
-      env: { SYNC_ENTITIES: 'lead,contact,account', SYNC_SCHEDULE: '0 */5 * * * *' },
-      host: {
-        startTimers: false,
-        log: (entry) => logs.push(entry),
-        onError: (name, error) => errors.push(`${name}: ${String(error)}`),
-      },
-    });
-    const client = createCosmosClient({
-      COSMOS_ENDPOINT: stack.cosmos.endpoint,
-      COSMOS_KEY: stack.cosmos.key,
-      COSMOS_DATABASE: 'marketing',
-    });
-    database = client.database('marketing');
-    disposeCosmos = () => client.dispose();
-  });
-
-  afterAll(async () => {
-    await stack?.stop();
-    await closeServices();
-    disposeCosmos?.();
-  });
-
   it('loads every function with the bindings the Functions host would index', () => {
-    const host = stack.host;
+    const host = stack().host;
     if (host === undefined) throw new Error('no host');
     const byName = Object.fromEntries(host.host.registrations.map((r) => [r.metadata.name, r.metadata]));
     expect(Object.keys(byName).sort()).toEqual([
@@ -74,11 +46,11 @@ describe('the functions on the local stack, driven by the host harness', () => {
   });
 
   it('a timer tick pulls every enabled entity into Cosmos through Service Bus sessions; a doubled tick adds nothing', async () => {
-    const host = stack.host;
+    const host = stack().host;
     if (host === undefined) throw new Error('no host');
     await host.timers.tick('scheduler');
     await host.timers.tick('scheduler'); // same slot: duplicate detection drops these three jobs
-    const runs = new RunHistoryRepository(database.container(CONTAINERS.syncState.id));
+    const runs = new RunHistoryRepository(database().container(CONTAINERS.syncState.id));
     for (const entity of ['lead', 'contact', 'account']) {
       const run = await waitFor(async () => {
         const [latest] = await runs.latest(entity, 1);
@@ -88,7 +60,7 @@ describe('the functions on the local stack, driven by the host harness', () => {
       // Run history expires by itself (the sync-state container has per-item TTL on).
       expect(run.ttl).toBe(RUN_TTL_SECONDS);
     }
-    expect(stack.broker.counters('pull-jobs').duplicatesDropped).toBe(3);
+    expect(stack().broker.counters('pull-jobs').duplicatesDropped).toBe(3);
     // A run is recorded as succeeded inside the invocation, just before the puller settles its message
     // and returns; the host counts the invocation only then.
     await waitFor(async () => {
@@ -97,23 +69,25 @@ describe('the functions on the local stack, driven by the host harness', () => {
     }, 'three finished puller invocations');
     expect(host.host.stats.get('puller')).toEqual({ succeeded: 3, failed: 0 });
 
-    const contacts = stack.dataverse.control.count('contact');
-    const accounts = stack.dataverse.control.count('account');
-    expect(await count(database.container(CONTAINERS.accounts.id))).toBeGreaterThan(0);
-    expect(await count(database.container(CONTAINERS.accounts.id))).toBeLessThanOrEqual(accounts);
-    expect(await count(database.container(CONTAINERS.people.id), "c.type = 'contact'")).toBeGreaterThan(0);
-    expect(await count(database.container(CONTAINERS.people.id), "c.type = 'contact'")).toBeLessThanOrEqual(
+    const contacts = stack().dataverse.control.count('contact');
+    const accounts = stack().dataverse.control.count('account');
+    expect(await count(database().container(CONTAINERS.accounts.id))).toBeGreaterThan(0);
+    expect(await count(database().container(CONTAINERS.accounts.id))).toBeLessThanOrEqual(accounts);
+    expect(await count(database().container(CONTAINERS.people.id), "c.type = 'contact'")).toBeGreaterThan(0);
+    expect(await count(database().container(CONTAINERS.people.id), "c.type = 'contact'")).toBeLessThanOrEqual(
       contacts,
     );
-    expect(logs.some((l) => l.functionName === 'scheduler' && /scheduled pull jobs/.test(l.message))).toBe(
+    expect(
+      stack().logs.some((l) => l.functionName === 'scheduler' && /scheduled pull jobs/.test(l.message)),
+    ).toBe(true);
+    expect(stack().logs.some((l) => l.functionName === 'puller' && /pull job finished/.test(l.message))).toBe(
       true,
     );
-    expect(logs.some((l) => l.functionName === 'puller' && /pull job finished/.test(l.message))).toBe(true);
-    expect(errors).toEqual([]);
+    expect(stack().hostErrors).toEqual([]);
   });
 
   it('never runs two jobs of one entity at once: the session gives them to one receiver, in order', async () => {
-    const client = new ServiceBusClient(stack.broker.connectionString);
+    const client = new ServiceBusClient(stack().broker.connectionString);
     const sender = client.createSender('pull-jobs');
     const slot = new Date().toISOString();
     const jobs = [0, 1, 2, 3].map((sequence) => ({
@@ -132,7 +106,7 @@ describe('the functions on the local stack, driven by the host harness', () => {
     await sender.sendMessages(jobs);
     await sender.close();
     await client.close();
-    const runs = new RunHistoryRepository(database.container(CONTAINERS.syncState.id));
+    const runs = new RunHistoryRepository(database().container(CONTAINERS.syncState.id));
     const done = await waitFor(async () => {
       const found = (await runs.latest('contact', 20)).filter((r) =>
         r.correlationId.startsWith('exclusive-'),
@@ -153,7 +127,7 @@ describe('the functions on the local stack, driven by the host harness', () => {
   });
 
   it('serves HTTP functions under /api on loopback and answers unknown routes with 404', async () => {
-    const port = stack.host?.httpPort;
+    const port = stack().host?.httpPort;
     const response = await fetch(`http://127.0.0.1:${port}/api/status`);
     expect(response.status).toBe(200);
     const body = (await response.json()) as {
@@ -166,7 +140,7 @@ describe('the functions on the local stack, driven by the host harness', () => {
   });
 
   it('a malformed job message becomes a visible sync error and is dead-lettered with its reason, not redelivered', async () => {
-    const client = new ServiceBusClient(stack.broker.connectionString);
+    const client = new ServiceBusClient(stack().broker.connectionString);
     const sender = client.createSender('pull-jobs');
     await sender.sendMessages({
       body: { kind: 'pull', entity: 'Not An Entity' },
@@ -175,7 +149,7 @@ describe('the functions on the local stack, driven by the host harness', () => {
     });
     await sender.close();
     await client.close();
-    const errorsContainer = database.container(CONTAINERS.syncErrors.id);
+    const errorsContainer = database().container(CONTAINERS.syncErrors.id);
     const recorded = await waitFor(async () => {
       const { resources } = await errorsContainer.items
         .query<{ code: string; message: string; recordId: string }>(
@@ -188,18 +162,18 @@ describe('the functions on the local stack, driven by the host harness', () => {
     expect(recorded.message).toMatch(/pull job bad-1 rejected: .*entity/);
     // The error is recorded inside the invocation, before the puller settles the message.
     await waitFor(
-      async () => (stack.broker.deadLetters('pull-jobs').length > 0 ? true : undefined),
+      async () => (stack().broker.deadLetters('pull-jobs').length > 0 ? true : undefined),
       'the dead-lettered job',
     );
-    expect(stack.broker.counters('pull-jobs').active).toBe(0);
-    const [dead, ...others] = stack.broker.deadLetters('pull-jobs');
+    expect(stack().broker.counters('pull-jobs').active).toBe(0);
+    const [dead, ...others] = stack().broker.deadLetters('pull-jobs');
     expect(others).toEqual([]);
     expect(dead).toMatchObject({ messageId: 'bad-1', sessionId: 'bad', reason: 'InvalidPullJob' });
     expect(dead?.description).toMatch(/^entity: must be a Dataverse logical name; reason: /);
   });
 
   describe('operator actions over HTTP', () => {
-    const url = (path: string) => `http://127.0.0.1:${stack.host?.httpPort}/api/${path}`;
+    const url = (path: string) => `http://127.0.0.1:${stack().host?.httpPort}/api/${path}`;
     const post = (path: string, body: string) =>
       fetch(url(path), { method: 'POST', body, headers: { 'content-type': 'application/json' } });
 
@@ -208,7 +182,7 @@ describe('the functions on the local stack, driven by the host harness', () => {
       expect(response.status).toBe(202);
       const { job } = (await response.json()) as { job: { correlationId: string; reason: string } };
       expect(job.reason).toBe('resync');
-      const runs = new RunHistoryRepository(database.container(CONTAINERS.syncState.id));
+      const runs = new RunHistoryRepository(database().container(CONTAINERS.syncState.id));
       const run = await waitFor(async () => {
         const found = (await runs.latest('account', 20)).find((r) => r.correlationId === job.correlationId);
         return found?.status === 'succeeded' ? found : undefined;
@@ -217,7 +191,7 @@ describe('the functions on the local stack, driven by the host harness', () => {
     });
 
     it('answers bad requests with 400 or 404 and a reason, and enqueues nothing', async () => {
-      const sentBefore = stack.broker.counters('pull-jobs').sent;
+      const sentBefore = stack().broker.counters('pull-jobs').sent;
       const unknown = await post('sync/nonsense', '{}');
       expect(unknown.status).toBe(404);
       expect(await unknown.json()).toMatchObject({ error: { code: 'unknown_entity' } });
@@ -235,7 +209,7 @@ describe('the functions on the local stack, driven by the host harness', () => {
       const badRetry = await post('push/retry', JSON.stringify({ personIds: [] }));
       expect(badRetry.status).toBe(400);
       expect((await fetch(url('errors?limit=lots'))).status).toBe(400);
-      expect(stack.broker.counters('pull-jobs').sent).toBe(sentBefore);
+      expect(stack().broker.counters('pull-jobs').sent).toBe(sentBefore);
     });
 
     it('lists sync errors newest first, across entities or for one', async () => {
@@ -251,11 +225,11 @@ describe('the functions on the local stack, driven by the host harness', () => {
     });
 
     it('queues a retry of parked pushes', async () => {
-      const sentBefore = stack.broker.counters('push-retry').sent;
+      const sentBefore = stack().broker.counters('push-retry').sent;
       const response = await post('push/retry', JSON.stringify({ personIds: ['p-1', 'p-2'] }));
       expect(response.status).toBe(202);
       expect(await response.json()).toEqual({ queued: 2 });
-      expect(stack.broker.counters('push-retry').sent).toBe(sentBefore + 1);
+      expect(stack().broker.counters('push-retry').sent).toBe(sentBefore + 1);
     });
   });
 });

@@ -1,14 +1,12 @@
-import type { Database } from '@azure/cosmos';
-import { startCosmosStandIn, type CosmosStandIn } from '../../local/cosmos/cosmos.server';
 import { CONTAINERS } from '../../shared/config/entity.catalog';
 import { CheckpointRepository } from '../../shared/cosmos/checkpoint.repository';
-import { createCosmosClient } from '../../shared/cosmos/cosmos.client';
 import { CosmosStoreError } from '../../shared/cosmos/cosmos.errors';
-import { provisionCosmos } from '../../shared/cosmos/cosmos.provisioning';
 import { RecordRepository } from '../../shared/cosmos/record.repository';
 import { SyncErrorRepository } from '../../shared/cosmos/sync-error.repository';
 import { afterPage, startFullLoad } from '../../shared/domain/checkpoint.state';
 import type { GenericRecord, PersonRecord } from '../../shared/domain/record.model';
+import { startProvisionedCosmos } from './cosmos.fixture';
+import { useStarted } from './lifecycle.helpers';
 
 const meta = (id: string, version: number) => ({
   id,
@@ -32,28 +30,12 @@ const account = (id: string, name: string, version = 1): GenericRecord => ({
 });
 
 describe('pull repositories against the Cosmos stand-in', () => {
-  let cosmos: CosmosStandIn;
-  let db: Database;
-  let client: ReturnType<typeof createCosmosClient>;
-
-  beforeAll(async () => {
-    cosmos = await startCosmosStandIn();
-    client = createCosmosClient({
-      COSMOS_ENDPOINT: cosmos.endpoint,
-      COSMOS_KEY: cosmos.key,
-      COSMOS_DATABASE: 'm',
-    });
-    await provisionCosmos(client, 'm', 'create');
-    db = client.database('m');
-  });
-  afterAll(async () => {
-    client.dispose();
-    await cosmos.close();
-  });
+  const store = useStarted(() => startProvisionedCosmos('m'));
+  const db = () => store().database;
 
   for (const mode of ['bulk', 'parallel'] as const) {
     it(`${mode}: creates, replaces with the read _etag, and reports lost races as conflicts`, async () => {
-      const container = db.container(CONTAINERS.accounts.id);
+      const container = db().container(CONTAINERS.accounts.id);
       const repo = new RecordRepository(container, { kind: 'generic', mode });
       const a = `a-${mode}`;
       const b = `b-${mode}`;
@@ -80,7 +62,7 @@ describe('pull repositories against the Cosmos stand-in', () => {
   }
 
   it('finds people by their lead or contact id and reports malformed stored documents', async () => {
-    const container = db.container(CONTAINERS.people.id);
+    const container = db().container(CONTAINERS.people.id);
     const repo = new RecordRepository(container, { kind: 'person' });
     const person: PersonRecord = {
       id: 'lead-1',
@@ -108,7 +90,7 @@ describe('pull repositories against the Cosmos stand-in', () => {
   });
 
   it('lists the records of one entity page by page', async () => {
-    const repo = new RecordRepository(db.container(CONTAINERS.directory.id), { kind: 'generic' });
+    const repo = new RecordRepository(db().container(CONTAINERS.directory.id), { kind: 'generic' });
     await repo.write([1, 2, 3].map((n) => ({ ...account(`u${n}`, `U${n}`), entity: 'systemuser' })));
     await repo.write([{ ...account('t1', 'T1'), entity: 'team' }]);
     const pages = [];
@@ -118,7 +100,7 @@ describe('pull repositories against the Cosmos stand-in', () => {
   });
 
   it('guards checkpoint saves with the _etag so two writers cannot both win', async () => {
-    const repo = new CheckpointRepository(db.container(CONTAINERS.syncState.id));
+    const repo = new CheckpointRepository(db().container(CONTAINERS.syncState.id));
     expect(await repo.get('lead')).toBeUndefined();
     const now = new Date('2026-01-01T00:00:00Z');
     const saved = await repo.save(startFullLoad('lead', 'load', now, false));
@@ -138,7 +120,7 @@ describe('pull repositories against the Cosmos stand-in', () => {
   });
 
   it('records sync errors once per record and code', async () => {
-    const repo = new SyncErrorRepository(db.container(CONTAINERS.syncErrors.id));
+    const repo = new SyncErrorRepository(db().container(CONTAINERS.syncErrors.id));
     const input = {
       entity: 'contact',
       recordId: 'c1',

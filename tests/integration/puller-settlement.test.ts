@@ -1,10 +1,8 @@
 import { ServiceBusClient, type ServiceBusMessage } from '@azure/service-bus';
-import { closeServices } from '../../functions/app.services';
-import type { HostLogEntry } from '../../local/host/function-host';
-import { startLocalStack, LOCAL_QUEUES, type LocalStack } from '../../local/stack';
+import { LOCAL_QUEUES } from '../../local/stack';
 import { CONTAINERS } from '../../shared/config/entity.catalog';
-import { createCosmosClient } from '../../shared/cosmos/cosmos.client';
 import { RunHistoryRepository } from '../../shared/cosmos/run-history.repository';
+import { useHostStack } from './host-stack.fixture';
 import { waitFor } from './polling.helpers';
 
 const MAX_DELIVERIES = 3;
@@ -15,14 +13,18 @@ const MAX_DELIVERIES = 3;
  * the real SDK receiver against the local broker.
  */
 describe('the puller settles its own messages (SDK binding, autoCompleteMessages off)', () => {
-  let stack: LocalStack;
-  const hostErrors: string[] = [];
-  const logs: HostLogEntry[] = [];
-  let runs: RunHistoryRepository;
-  let disposeCosmos: () => void;
+  const stack = useHostStack({
+    records: 20,
+    env: { SYNC_ENTITIES: 'lead,contact,account', SYNC_SCHEDULE: '0 0 0 1 1 *' },
+    // Fewer deliveries than the queue's usual 10, so dead-lettering after retries shows quickly.
+    queues: LOCAL_QUEUES.map((q) =>
+      q.name === 'pull-jobs' ? { ...q, maxDeliveryCount: MAX_DELIVERIES } : q,
+    ),
+  });
+  const runs = () => new RunHistoryRepository(stack().database.container(CONTAINERS.syncState.id));
 
   const send = async (messages: ServiceBusMessage[]) => {
-    const client = new ServiceBusClient(stack.broker.connectionString);
+    const client = new ServiceBusClient(stack().broker.connectionString);
     try {
       const sender = client.createSender('pull-jobs');
       await sender.sendMessages(messages);
@@ -45,37 +47,8 @@ describe('the puller settles its own messages (SDK binding, autoCompleteMessages
     };
   };
 
-  beforeAll(async () => {
-    stack = await startLocalStack({
-      records: 20,
-      env: { SYNC_ENTITIES: 'lead,contact,account', SYNC_SCHEDULE: '0 0 0 1 1 *' },
-      // Fewer deliveries than the queue's usual 10, so dead-lettering after retries shows quickly.
-      queues: LOCAL_QUEUES.map((q) =>
-        q.name === 'pull-jobs' ? { ...q, maxDeliveryCount: MAX_DELIVERIES } : q,
-      ),
-      host: {
-        startTimers: false,
-        log: (entry) => logs.push(entry),
-        onError: (name, error) => hostErrors.push(`${name}: ${String(error)}`),
-      },
-    });
-    const client = createCosmosClient({
-      COSMOS_ENDPOINT: stack.cosmos.endpoint,
-      COSMOS_KEY: stack.cosmos.key,
-      COSMOS_DATABASE: 'marketing',
-    });
-    runs = new RunHistoryRepository(client.database('marketing').container(CONTAINERS.syncState.id));
-    disposeCosmos = () => client.dispose();
-  });
-
-  afterAll(async () => {
-    await stack?.stop();
-    await closeServices();
-    disposeCosmos?.();
-  });
-
   it('marks the trigger as an SDK binding that the function settles itself', () => {
-    const puller = stack.host?.host.registration('puller').metadata;
+    const puller = stack().host?.host.registration('puller').metadata;
     const trigger = Object.values(puller?.bindings ?? {}).find((b) => b.direction === 'in');
     expect(trigger).toMatchObject({
       type: 'serviceBusTrigger',
@@ -109,16 +82,16 @@ describe('the puller settles its own messages (SDK binding, autoCompleteMessages
       },
     ]);
     const run = await waitFor(async () => {
-      const found = (await runs.latest('account', 10)).find((r) => r.correlationId === 'valid-after-bad');
+      const found = (await runs().latest('account', 10)).find((r) => r.correlationId === 'valid-after-bad');
       return found?.status === 'succeeded' ? found : undefined;
     }, 'the valid job after the malformed ones');
     expect(run.jobMessageId).toBe('good-1');
     await waitFor(
-      async () => (stack.broker.counters('pull-jobs').active === 0 ? true : undefined),
+      async () => (stack().broker.counters('pull-jobs').active === 0 ? true : undefined),
       'an empty pull-jobs queue',
     );
 
-    const dead = stack.broker.deadLetters('pull-jobs');
+    const dead = stack().broker.deadLetters('pull-jobs');
     expect(dead.map((d) => d.messageId).sort()).toEqual(['bad-bytes', 'bad-entity', 'bad-shape']);
     for (const d of dead) {
       expect(d.reason).toBe('InvalidPullJob');
@@ -132,7 +105,7 @@ describe('the puller settles its own messages (SDK binding, autoCompleteMessages
     expect(description('bad-entity')).toMatch(/unknown entity "nosuchentity"/);
     expect(description('bad-bytes')).toBe('(body): not JSON (text of 18 characters)');
 
-    const response = await fetch(`http://127.0.0.1:${stack.host?.httpPort}/api/errors?limit=50`);
+    const response = await fetch(`http://127.0.0.1:${stack().host?.httpPort}/api/errors?limit=50`);
     const { errors } = (await response.json()) as {
       errors: { recordId: string; code: string; message: string; entity: string }[];
     };
@@ -141,46 +114,49 @@ describe('the puller settles its own messages (SDK binding, autoCompleteMessages
     expect(errors.find((e) => e.recordId === 'bad-entity')?.message).toMatch(
       /pull job bad-entity rejected: unknown entity "nosuchentity"/,
     );
-    expect(stack.host?.host.stats.get('puller')).toEqual({ succeeded: 4, failed: 0 });
-    expect(hostErrors).toEqual([]);
+    expect(stack().host?.host.stats.get('puller')).toEqual({ succeeded: 4, failed: 0 });
+    expect(stack().hostErrors).toEqual([]);
   });
 
   it('abandons a job whose failure is retryable, so it comes back at once, and dead-letters it past max delivery count', async () => {
     // A Retry-After longer than the governor waits in process: the pull gives up with a retryable
     // error, and the job must be redelivered by Service Bus (long before the 5-minute lock expires).
-    stack.dataverse.control.failNext({
+    stack().dataverse.control.failNext({
       count: 100,
       status: 429,
       retryAfterSeconds: 600,
       pathPattern: '^/api/data/v9\\.2/accounts',
     });
-    const failedBefore = stack.host?.host.stats.get('puller')?.failed ?? 0;
+    const failedBefore = stack().host?.host.stats.get('puller')?.failed ?? 0;
     const started = Date.now();
     try {
       await send([{ body: job('retry-me'), sessionId: 'account', messageId: 'retry-1' }]);
       const dead = await waitFor(
-        async () => stack.broker.deadLetters('pull-jobs').find((d) => d.messageId === 'retry-1'),
+        async () =>
+          stack()
+            .broker.deadLetters('pull-jobs')
+            .find((d) => d.messageId === 'retry-1'),
         'the job in the dead-letter queue',
       );
       expect(dead.reason).toBe('MaxDeliveryCountExceeded');
       expect(dead.deliveryCount).toBe(MAX_DELIVERIES);
       expect(Date.now() - started).toBeLessThan(20_000);
     } finally {
-      stack.dataverse.control.clearFaults();
+      stack().dataverse.control.clearFaults();
     }
     // Every delivery ran the function, which failed and abandoned the message; each came back with
     // a higher delivery count.
-    expect((stack.host?.host.stats.get('puller')?.failed ?? 0) - failedBefore).toBe(MAX_DELIVERIES);
-    const deliveries = logs
-      .filter((l) => l.functionName === 'puller' && /pull job failed/.test(l.message))
+    expect((stack().host?.host.stats.get('puller')?.failed ?? 0) - failedBefore).toBe(MAX_DELIVERIES);
+    const deliveries = stack()
+      .logs.filter((l) => l.functionName === 'puller' && /pull job failed/.test(l.message))
       .map((l) => /"deliveryCount":(\d+)/.exec(l.message)?.[1])
       .filter((n) => n !== undefined)
       .map(Number);
     expect(deliveries).toHaveLength(MAX_DELIVERIES);
     expect([...deliveries].sort((a, b) => a - b)).toEqual(deliveries);
     expect(new Set(deliveries).size).toBe(MAX_DELIVERIES);
-    const run = (await runs.latest('account', 10)).find((r) => r.correlationId === 'retry-me');
+    const run = (await runs().latest('account', 10)).find((r) => r.correlationId === 'retry-me');
     expect(run?.status).toBe('failed');
-    expect(stack.broker.counters('pull-jobs').active).toBe(0);
+    expect(stack().broker.counters('pull-jobs').active).toBe(0);
   });
 });

@@ -167,6 +167,21 @@ describe('npx dynamics-sync push --once', () => {
       .item(person.id, person.id)
       .replace({ ...strip(resource as PersonRecord), ...values });
   };
+  const allPeople = async () =>
+    (await people().items.query<PersonRecord>('SELECT * FROM c').fetchAll()).resources;
+  const pushStateIn = async (person: PersonRecord) =>
+    pushStateOf((await people().item(person.id, person.id).read()).resource as object);
+  const leadRow = (person: PersonRecord) =>
+    stack.dataverse.control.getRow('lead', String(person.dynamics.leadId)) as Row;
+  /** Runs `push` while the simulator answers the next `count` $batch requests with 503. */
+  const runWhileBatchFails = async (count: number, ...args: string[]) => {
+    stack.dataverse.control.failNext({ status: 503, count, pathPattern: '\\$batch' });
+    try {
+      return await run(...args);
+    } finally {
+      stack.dataverse.control.clearFaults();
+    }
+  };
 
   beforeAll(async () => {
     stack = await startLocalStack({ records: 30, seed: 71, withoutHost: true });
@@ -179,7 +194,7 @@ describe('npx dynamics-sync push --once', () => {
   });
 
   it('pushes every pending edit since the checkpoint and prints a summary; a recorded rejection exits 1, a second run finds nothing', async () => {
-    const all = (await people().items.query<PersonRecord>('SELECT * FROM c').fetchAll()).resources;
+    const all = await allPeople();
     const [a, b] = pushable(all, 'lead') as [PersonRecord, PersonRecord];
     const [c] = pushable(all, 'contact') as [PersonRecord];
     await edit(a, { jobTitle: 'CLI One' });
@@ -188,9 +203,7 @@ describe('npx dynamics-sync push --once', () => {
     expect(await run('--once')).toBe(1);
     expect(out.join('\n')).toMatch(/2 edit\(s\) pushed.*1 rejected by Dynamics/);
     expect(out.join('\n')).toMatch(/recorded as sync errors/);
-    expect((stack.dataverse.control.getRow('lead', String(a.dynamics.leadId)) as Row).jobtitle).toBe(
-      'CLI One',
-    );
+    expect(leadRow(a).jobtitle).toBe('CLI One');
     expect((stack.dataverse.control.getRow('contact', String(c.dynamics.contactId)) as Row).telephone1).toBe(
       '+9 999',
     );
@@ -204,48 +217,30 @@ describe('npx dynamics-sync push --once', () => {
   });
 
   it('needs no Service Bus: a transient failure is retried in this process with backoff and reaches Dynamics', async () => {
-    const all = (await people().items.query<PersonRecord>('SELECT * FROM c').fetchAll()).resources;
+    const all = await allPeople();
     const person = pushable(all, 'lead')[2] as PersonRecord;
     await edit(person, { jobTitle: 'After A Blip' });
     // As many 503s as the governor's own attempts (5): the first push fails, the retry after it does not.
-    stack.dataverse.control.failNext({ status: 503, count: 5, pathPattern: '\\$batch' });
-    try {
-      expect(await run('--once', '--retry-for', '20')).toBe(0);
-    } finally {
-      stack.dataverse.control.clearFaults();
-    }
+    expect(await runWhileBatchFails(5, '--once', '--retry-for', '20')).toBe(0);
     expect(out.join('\n')).toMatch(/1 edit\(s\) pushed.*[1-9]\d* retried in this run, 0 still pending/);
-    expect((stack.dataverse.control.getRow('lead', String(person.dynamics.leadId)) as Row).jobtitle).toBe(
-      'After A Blip',
-    );
-    expect(
-      pushStateOf((await people().item(person.id, person.id).read()).resource as object),
-    ).toBeUndefined();
+    expect(leadRow(person).jobtitle).toBe('After A Blip');
+    expect(await pushStateIn(person)).toBeUndefined();
   });
 
   it('reports what is still failing when its retries run out, exits 1, and the next run pushes it', async () => {
-    const all = (await people().items.query<PersonRecord>('SELECT * FROM c').fetchAll()).resources;
+    const all = await allPeople();
     const person = pushable(all, 'lead')[3] as PersonRecord;
     await edit(person, { jobTitle: 'Not Yet' });
-    stack.dataverse.control.failNext({ status: 503, count: 1000, pathPattern: '\\$batch' });
-    try {
-      expect(await run('--once', '--retry-for', '1')).toBe(1);
-    } finally {
-      stack.dataverse.control.clearFaults();
-    }
+    expect(await runWhileBatchFails(1000, '--once', '--retry-for', '1')).toBe(1);
     expect(out.join('\n')).toMatch(/0 edit\(s\) pushed.*1 still pending/);
     expect(err.join('\n')).toMatch(
       /1 edit\(s\) still failed transiently after 1 s of retries.*next `dynamics-sync push --once`/,
     );
-    expect(pushStateOf((await people().item(person.id, person.id).read()).resource as object)).toMatchObject({
-      status: 'retrying',
-    });
+    expect(await pushStateIn(person)).toMatchObject({ status: 'retrying' });
     // Nothing lost: the next run finds the retry that came due and pushes it.
     expect(await run('--once', '--retry-for', '0')).toBe(0);
     expect(out.join('\n')).toMatch(/1 edit\(s\) pushed/);
-    expect((stack.dataverse.control.getRow('lead', String(person.dynamics.leadId)) as Row).jobtitle).toBe(
-      'Not Yet',
-    );
+    expect(leadRow(person).jobtitle).toBe('Not Yet');
   });
 
   it('without --once it explains and exits 2', async () => {
