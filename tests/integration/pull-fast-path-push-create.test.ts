@@ -22,7 +22,7 @@ describe('pull fast path: people linked by push-create are not duplicated by a f
       emailaddress1: email,
       new_synctomkto: true,
     });
-    await people().items.create({ id: personId, entity: 'person', firstName: first, lastName: last, email });
+    await stack().addPerson(personId, { firstName: first, lastName: last, email });
     return String(contact.contactid);
   }
 
@@ -56,9 +56,7 @@ describe('pull fast path: people linked by push-create are not duplicated by a f
   });
 
   it('creating a lead under a derived id registers the alias, and a first lead load joins it', async () => {
-    await people().items.create({
-      id: 'mkto-dv',
-      entity: 'person',
+    await stack().addPerson('mkto-dv', {
       firstName: 'Dorothy',
       lastName: 'Vaughan',
       email: 'd.vaughan@nasa.example',

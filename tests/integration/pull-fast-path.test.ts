@@ -1,7 +1,7 @@
 import { AliasRegistry } from '../../shared/cosmos/alias.registry';
 import type { Checkpoint } from '../../shared/domain/checkpoint.state';
 import type { PersonRecord, RecordDocument } from '../../shared/domain/record.model';
-import { comparable, usePullStack } from './pull-stack.fixture';
+import { comparable, pullCrashingAfterPage, usePullStack } from './pull-stack.fixture';
 
 type Row = Record<string, unknown>;
 type ContainerKey = 'people' | 'accounts';
@@ -94,14 +94,7 @@ describe('pull: create-only fast path for a first load', () => {
 
   it('a crash between a page write and its checkpoint, then a replay, gives the clean state', async () => {
     await wipe('people', ['lead', 'contact']);
-    await expect(
-      stack().pull('contact', {
-        pageSize: 5,
-        afterPageWrite: ({ page }) => {
-          if (page === 3) throw new Error('injected crash after page write');
-        },
-      }),
-    ).rejects.toThrow('injected crash');
+    await pullCrashingAfterPage(stack(), 'contact', 5, 3);
     const stopped = await stack().checkpoints.get('contact');
     expect(stopped).toMatchObject({ phase: 'initial', createOnly: true });
     const replay = await stack().pull('contact', { pageSize: 5 });

@@ -1,7 +1,7 @@
 import { parseSyncConfig } from '../../shared/config/sync-config.schema';
 import type { PersonRecord } from '../../shared/domain/record.model';
 import type { ChangePage, ChangeSource } from '../../shared/sync/ports';
-import { comparable, usePullStack } from './pull-stack.fixture';
+import { comparable, pullCrashingAfterPage, usePullStack } from './pull-stack.fixture';
 
 type Row = Record<string, unknown>;
 
@@ -37,14 +37,7 @@ describe('pull: long loads, crashes and bad input', () => {
 
   it('a crash between a page write and its checkpoint, then a replay, gives the same final state', async () => {
     await wipe('contact');
-    await expect(
-      stack().pull('contact', {
-        pageSize: 4,
-        afterPageWrite: ({ page }) => {
-          if (page === 3) throw new Error('injected crash after page write');
-        },
-      }),
-    ).rejects.toThrow('injected crash');
+    await pullCrashingAfterPage(stack(), 'contact', 4, 3);
     const checkpoint = await stack().checkpoints.get('contact');
     expect(checkpoint?.phase).toBe('initial');
     const replay = await stack().pull('contact', { pageSize: 4 });

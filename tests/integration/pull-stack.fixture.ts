@@ -116,6 +116,26 @@ export async function startPullStack(simOptions: SimulatorOptions = {}): Promise
 export const usePullStack = (simOptions: SimulatorOptions = {}): (() => PullStack) =>
   useStarted(() => startPullStack(simOptions));
 
+/**
+ * Pulls `entity` in pages of `pageSize` and fails right after writing page `crashAfter`, before its
+ * checkpoint is saved: a crash between the two writes.
+ */
+export async function pullCrashingAfterPage(
+  stack: PullStack,
+  entity: string,
+  pageSize: number,
+  crashAfter: number,
+): Promise<void> {
+  await expect(
+    stack.pull(entity, {
+      pageSize,
+      afterPageWrite: ({ page }) => {
+        if (page === crashAfter) throw new Error('injected crash after page write');
+      },
+    }),
+  ).rejects.toThrow('injected crash');
+}
+
 /** Documents without Cosmos system properties and sync timestamps, for whole-state comparisons. */
 export function comparable(docs: readonly RecordDocument[]): unknown[] {
   const strip = (value: unknown): unknown => {

@@ -7,7 +7,6 @@ type Row = Record<string, unknown>;
 describe('push: sync a marketing-only person to Dynamics', () => {
   const stack = usePushStack({ records: 30, seed: 51 });
   let owner: string;
-  const people = () => stack().container('people');
   const rows = (table: string) => stack().sim.control.listRows(table, { limit: 10_000 }) as Row[];
   const withEmail = (table: string, email: string) =>
     rows(table).filter((r) => String(r.emailaddress1 ?? '').toLowerCase() === email.toLowerCase());
@@ -20,9 +19,7 @@ describe('push: sync a marketing-only person to Dynamics', () => {
   });
 
   it('creates a lead with a client-chosen id and the owner; asking again does nothing', async () => {
-    await people().items.create({
-      id: 'mkto-1001',
-      entity: 'person',
+    await stack().addPerson('mkto-1001', {
       firstName: 'Grace',
       lastName: 'Hopper',
       email: 'grace.hopper@navy.example',
@@ -55,7 +52,7 @@ describe('push: sync a marketing-only person to Dynamics', () => {
   });
 
   it('creates a contact when asked', async () => {
-    await people().items.create({ id: 'mkto-1002', entity: 'person', firstName: 'Alan', lastName: 'Turing' });
+    await stack().addPerson('mkto-1002', { firstName: 'Alan', lastName: 'Turing' });
     const result = await stack().creator().run({ personId: 'mkto-1002', as: 'contact' });
     expect(result).toMatchObject({ status: 'created', table: 'contact' });
     expect(stack().sim.control.getRow('contact', rowIdFor('mkto-1002', 'contact'))?.lastname).toBe('Turing');
@@ -63,7 +60,7 @@ describe('push: sync a marketing-only person to Dynamics', () => {
 
   it('the same person pushed twice concurrently gives one Dynamics row', async () => {
     const email = 'race@example.com';
-    await people().items.create({ id: 'mkto-race', entity: 'person', lastName: 'Racer', email });
+    await stack().addPerson('mkto-race', { lastName: 'Racer', email });
     const results = await Promise.all([
       stack().creator().run({ personId: 'mkto-race' }),
       stack().creator().run({ personId: 'mkto-race' }),
@@ -84,9 +81,7 @@ describe('push: sync a marketing-only person to Dynamics', () => {
       jobtitle: 'Analyst',
     });
     const contactId = String(contact.contactid);
-    await people().items.create({
-      id: 'mkto-ada',
-      entity: 'person',
+    await stack().addPerson('mkto-ada', {
       firstName: 'Ada',
       lastName: 'Lovelace',
       email: 'ada.l@example.com',
@@ -104,16 +99,14 @@ describe('push: sync a marketing-only person to Dynamics', () => {
   it('a row already synced to another person is reported, not linked twice', async () => {
     const existing = pushable(await stack().people(), 'lead')[0] as PersonRecord;
     const email = String(existing.email);
-    await people().items.create({ id: 'mkto-dup', entity: 'person', lastName: 'Dup', email });
+    await stack().addPerson('mkto-dup', { lastName: 'Dup', email });
     const result = await stack().creator().run({ personId: 'mkto-dup' });
     expect(result).toMatchObject({ status: 'duplicate', otherPersonId: existing.id });
     expect((await stack().person('mkto-dup')).dynamics).toBeUndefined();
   });
 
   it('a rejected create is recorded and shown on the person; a fixed retry creates the same row', async () => {
-    await people().items.create({
-      id: 'mkto-long',
-      entity: 'person',
+    await stack().addPerson('mkto-long', {
       firstName: 'F'.repeat(60),
       lastName: 'Long',
     });

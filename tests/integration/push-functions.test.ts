@@ -1,3 +1,4 @@
+import type { Container } from '@azure/cosmos';
 import { ServiceBusClient } from '@azure/service-bus';
 import { closeServices } from '../../functions/app.services';
 import { startLocalStack, type LocalStack } from '../../local/stack';
@@ -25,6 +26,22 @@ async function pullPeople(services: AppServices): Promise<void> {
     expect(result.outcome).toBe('done');
   }
 }
+
+/** Waits until the simulator's `table` row `id` holds `jobtitle`. */
+const jobTitleArrives = (
+  stack: LocalStack,
+  table: 'lead' | 'contact',
+  id: string,
+  jobtitle: string,
+  what: string,
+) =>
+  waitFor(
+    async () => ((stack.dataverse.control.getRow(table, id) as Row).jobtitle === jobtitle ? true : undefined),
+    what,
+  );
+
+const everyone = async (people: Container): Promise<PersonRecord[]> =>
+  (await people.items.query<PersonRecord>('SELECT * FROM c').fetchAll()).resources;
 
 const strip = (doc: object) => Object.fromEntries(Object.entries(doc).filter(([k]) => !k.startsWith('_')));
 
@@ -75,20 +92,14 @@ describe('push on the functions host: the Cosmos trigger and the push-retry queu
   });
 
   it('an edit written to Cosmos arrives in Dynamics and its agreed values are recorded', async () => {
-    const all = (await people().items.query<PersonRecord>('SELECT * FROM c').fetchAll()).resources;
+    const all = await everyone(people());
     const person = pushable(all, 'lead')[0] as PersonRecord;
     const leadId = String(person.dynamics.leadId);
     const started = Date.now();
     await people()
       .item(person.id, person.id)
       .replace({ ...strip(person), jobTitle: 'Arrived Via Trigger' });
-    await waitFor(
-      async () =>
-        (stack.dataverse.control.getRow('lead', leadId) as Row).jobtitle === 'Arrived Via Trigger'
-          ? true
-          : undefined,
-      'the edit in Dynamics',
-    );
+    await jobTitleArrives(stack, 'lead', leadId, 'Arrived Via Trigger', 'the edit in Dynamics');
     expect(Date.now() - started).toBeLessThan(5000);
     const recorded = await waitFor(async () => {
       const doc = (await reader.read(person.id)) as PersonRecord;
@@ -99,7 +110,7 @@ describe('push on the functions host: the Cosmos trigger and the push-retry queu
   });
 
   it('a parked edit retried through the push-retry queue reaches Dynamics', async () => {
-    const all = (await people().items.query<PersonRecord>('SELECT * FROM c').fetchAll()).resources;
+    const all = await everyone(people());
     const person = pushable(all, 'contact')[0] as PersonRecord;
     const contactId = String(person.dynamics.contactId);
     const edited = { ...person, jobTitle: 'Parked Then Retried' };
@@ -125,13 +136,7 @@ describe('push on the functions host: the Cosmos trigger and the push-retry queu
     await sender.sendMessages({ body: manualRetryMessage([person.id]), messageId: 'manual-retry-1' });
     await sender.close();
     await client.close();
-    await waitFor(
-      async () =>
-        (stack.dataverse.control.getRow('contact', contactId) as Row).jobtitle === 'Parked Then Retried'
-          ? true
-          : undefined,
-      'the retried edit in Dynamics',
-    );
+    await jobTitleArrives(stack, 'contact', contactId, 'Parked Then Retried', 'the retried edit in Dynamics');
     const doc = await waitFor(async () => {
       const current = (await reader.read(person.id)) as PersonRecord;
       return pushStateOf(current) === undefined ? current : undefined;
@@ -167,8 +172,6 @@ describe('npx dynamics-sync push --once', () => {
       .item(person.id, person.id)
       .replace({ ...strip(resource as PersonRecord), ...values });
   };
-  const allPeople = async () =>
-    (await people().items.query<PersonRecord>('SELECT * FROM c').fetchAll()).resources;
   const pushStateIn = async (person: PersonRecord) =>
     pushStateOf((await people().item(person.id, person.id).read()).resource as object);
   const leadRow = (person: PersonRecord) =>
@@ -194,7 +197,7 @@ describe('npx dynamics-sync push --once', () => {
   });
 
   it('pushes every pending edit since the checkpoint and prints a summary; a recorded rejection exits 1, a second run finds nothing', async () => {
-    const all = await allPeople();
+    const all = await everyone(people());
     const [a, b] = pushable(all, 'lead') as [PersonRecord, PersonRecord];
     const [c] = pushable(all, 'contact') as [PersonRecord];
     await edit(a, { jobTitle: 'CLI One' });
@@ -217,7 +220,7 @@ describe('npx dynamics-sync push --once', () => {
   });
 
   it('needs no Service Bus: a transient failure is retried in this process with backoff and reaches Dynamics', async () => {
-    const all = await allPeople();
+    const all = await everyone(people());
     const person = pushable(all, 'lead')[2] as PersonRecord;
     await edit(person, { jobTitle: 'After A Blip' });
     // As many 503s as the governor's own attempts (5): the first push fails, the retry after it does not.
@@ -228,7 +231,7 @@ describe('npx dynamics-sync push --once', () => {
   });
 
   it('reports what is still failing when its retries run out, exits 1, and the next run pushes it', async () => {
-    const all = await allPeople();
+    const all = await everyone(people());
     const person = pushable(all, 'lead')[3] as PersonRecord;
     await edit(person, { jobTitle: 'Not Yet' });
     expect(await runWhileBatchFails(1000, '--once', '--retry-for', '1')).toBe(1);

@@ -42,6 +42,8 @@ export interface PushStack extends PullStack {
   creator(): CreatePersonUseCase;
   person(id: string): Promise<PersonRecord>;
   people(): Promise<PersonRecord[]>;
+  /** A new marketing-only person, as the marketing application would create it. */
+  addPerson(id: string, values: Record<string, unknown>): Promise<void>;
   /** A marketing-side edit, as the marketing application would write it. */
   edit(id: string, values: Record<string, unknown>): Promise<void>;
   writes(): { dynamics: number; cosmos: number };
@@ -101,6 +103,9 @@ export async function startPushStack(simOptions: SimulatorOptions = {}): Promise
       }),
     person: async (id) => (await reader.read(id)) as unknown as PersonRecord,
     people,
+    addPerson: async (id, values) => {
+      await container.items.create({ id, entity: 'person', ...values });
+    },
     edit: async (id, values) => {
       const current = await reader.read(id);
       if (current === undefined) throw new Error(`no person ${id}`);
