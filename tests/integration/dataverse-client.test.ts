@@ -1,12 +1,7 @@
 import { startDataverseSimulator, type DataverseSimulator } from '../../local/dataverse/simulator.server';
 import type { ChangePage } from '../../shared/sync/ports';
-import {
-  type BatchRequest,
-  type DataverseConnection,
-  DataverseError,
-  eq,
-  MsalTokenProvider,
-} from '../../shared/dataverse';
+import { type BatchRequest, type DataverseConnection, eq, MsalTokenProvider } from '../../shared/dataverse';
+import { rejectsWithDataverseError } from '../support/dataverse-error.expect';
 import { connectToSimulator, simulatorAuth } from './dataverse-simulator.helpers';
 
 const drain = async (pages: AsyncIterable<ChangePage>) => {
@@ -125,11 +120,7 @@ describe('DataverseClient against the Dataverse simulator', () => {
   });
 
   it('maps unknown columns, missing rows, untracked tables and tracking refusals', async () => {
-    const unknown = (await dv.client
-      .get('contacts', { $select: 'fullname,new_gone' })
-      .catch((e: unknown) => e)) as DataverseError;
-    expect(unknown).toBeInstanceOf(DataverseError);
-    expect(unknown).toMatchObject({
+    await rejectsWithDataverseError(dv.client.get('contacts', { $select: 'fullname,new_gone' }), {
       code: 'unknown_column',
       column: 'new_gone',
       entity: 'contact',

@@ -1,9 +1,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DataverseClient } from '../../shared/dataverse/dataverse.client';
-import { DataverseError } from '../../shared/dataverse/dataverse.errors';
 import { ThrottleGovernor } from '../../shared/dataverse/throttle.governor';
 import type { TokenProvider } from '../../shared/dataverse/token.provider';
+import { rejectsWithDataverseError } from '../support/dataverse-error.expect';
 
 interface Seen {
   method: string;
@@ -91,6 +91,12 @@ const makeClient = (url: string, extra: Partial<ConstructorParameters<typeof Dat
     governor: fastGovernor(),
     ...extra,
   });
+
+/** A client for an https org with a mock fetch: for what it must refuse before sending anything. */
+const offlineClient = () => {
+  const fetchMock = jest.fn();
+  return { fetchMock, client: makeClient('https://org.crm.dynamics.com', { fetch: fetchMock }) };
+};
 
 const contactId = '0a1b2c3d-0000-4000-8000-000000000001';
 
@@ -208,11 +214,7 @@ describe('DataverseClient request pipeline', () => {
       }),
     );
     const client = makeClient(fx.url);
-    const error = (await client
-      .get('contacts', { $select: 'new_gone' })
-      .catch((e: unknown) => e)) as DataverseError;
-    expect(error).toBeInstanceOf(DataverseError);
-    expect(error).toMatchObject({
+    const error = await rejectsWithDataverseError(client.get('contacts', { $select: 'new_gone' }), {
       code: 'unknown_column',
       column: 'new_gone',
       entity: 'contact',
@@ -256,13 +258,7 @@ describe('DataverseClient links and origins', () => {
   });
 
   it('refuses to send the token to another origin', async () => {
-    const fetchMock = jest.fn();
-    const client = new DataverseClient({
-      baseUrl: 'https://org.crm.dynamics.com',
-      tokenProvider: new FakeTokens(['t1']),
-      governor: fastGovernor(),
-      fetch: fetchMock,
-    });
+    const { client, fetchMock } = offlineClient();
     for (const link of [
       'https://evil.example.com/api/data/v9.2/contacts?$skiptoken=x',
       'http://org.crm.dynamics.com/api/data/v9.2/contacts',
@@ -406,13 +402,7 @@ describe('DataverseClient helpers', () => {
   });
 
   it('refuses a batch over 1000 requests without sending', async () => {
-    const fetchMock = jest.fn();
-    const client = new DataverseClient({
-      baseUrl: 'https://org.crm.dynamics.com',
-      tokenProvider: new FakeTokens(['t']),
-      governor: fastGovernor(),
-      fetch: fetchMock,
-    });
+    const { client, fetchMock } = offlineClient();
     const many = Array.from({ length: 1001 }, () => ({
       method: 'DELETE' as const,
       url: `contacts(${contactId})`,

@@ -4,6 +4,7 @@ import {
   ThrottleGovernor,
   type ThrottleGovernorOptions,
 } from '../../shared/dataverse/throttle.governor';
+import { rejectsWithDataverseError } from '../support/dataverse-error.expect';
 
 /** Virtual time: sleeps resolve in deadline order once every other promise has settled. */
 class VirtualClock {
@@ -251,9 +252,11 @@ describe('ThrottleGovernor transient failures', () => {
     const attempt = jest.fn(async () => {
       throw serverError(503);
     });
-    const error = await clock.run(governor.run(attempt)).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(DataverseError);
-    expect(error).toMatchObject({ code: 'server_error', retryable: true, attempts: 5 });
+    await rejectsWithDataverseError(clock.run(governor.run(attempt)), {
+      code: 'server_error',
+      retryable: true,
+      attempts: 5,
+    });
     expect(attempt).toHaveBeenCalledTimes(5);
     // ceilings 1000, 2000, 4000->3000 (max), 3000
     expect(delays).toEqual([500, 500, 3000, 0]);
