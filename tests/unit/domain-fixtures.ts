@@ -17,15 +17,39 @@ export const OTHER = '55555555-5555-4555-8555-555555555555';
 const FV = '@OData.Community.Display.V1.FormattedValue';
 const LLN = '@Microsoft.Dynamics.CRM.lookuplogicalname';
 
+/** The person both the lead and the contact describe. */
+const ADA = {
+  firstname: 'Ada',
+  lastname: 'Lovelace',
+  emailaddress1: 'ada@example.com',
+  jobtitle: 'Engineer',
+  telephone1: '+44 1',
+};
+
+/**
+ * The columns every row ends with: not merged, active (with the state's formatted labels where the
+ * table has them), owned by USER, modified at `modifiedon` in `version`.
+ */
+function rowTail(version: number, modifiedon: string, labels?: { state: string; status: string }) {
+  return {
+    merged: false,
+    _masterid_value: null,
+    statecode: 0,
+    ...(labels ? { [`statecode${FV}`]: labels.state } : {}),
+    statuscode: 1,
+    ...(labels ? { [`statuscode${FV}`]: labels.status } : {}),
+    _ownerid_value: USER,
+    [`_ownerid_value${LLN}`]: 'systemuser',
+    modifiedon,
+    versionnumber: version,
+  };
+}
+
 export function leadRow(overrides: Record<string, unknown> = {}, version = 10): Record<string, unknown> {
   return {
     '@odata.etag': `W/"${version}"`,
     leadid: LEAD,
-    firstname: 'Ada',
-    lastname: 'Lovelace',
-    emailaddress1: 'ada@example.com',
-    jobtitle: 'Engineer',
-    telephone1: '+44 1',
+    ...ADA,
     companyname: 'Analytical Ltd',
     leadsourcecode: 1,
     [`leadsourcecode${FV}`]: 'Advertisement',
@@ -33,16 +57,7 @@ export function leadRow(overrides: Record<string, unknown> = {}, version = 10): 
     _parentaccountid_value: null,
     _parentcontactid_value: null,
     new_synctomkto: true,
-    merged: false,
-    _masterid_value: null,
-    statecode: 0,
-    [`statecode${FV}`]: 'Open',
-    statuscode: 1,
-    [`statuscode${FV}`]: 'New',
-    _ownerid_value: USER,
-    [`_ownerid_value${LLN}`]: 'systemuser',
-    modifiedon: '2026-01-01T10:00:00Z',
-    versionnumber: version,
+    ...rowTail(version, '2026-01-01T10:00:00Z', { state: 'Open', status: 'New' }),
     ...overrides,
   };
 }
@@ -51,11 +66,7 @@ export function contactRow(overrides: Record<string, unknown> = {}, version = 20
   return {
     '@odata.etag': `W/"${version}"`,
     contactid: CONTACT,
-    firstname: 'Ada',
-    lastname: 'Lovelace',
-    emailaddress1: 'ada@example.com',
-    jobtitle: 'Engineer',
-    telephone1: '+44 1',
+    ...ADA,
     mobilephone: null,
     preferredcontactmethodcode: 2,
     [`preferredcontactmethodcode${FV}`]: 'Email',
@@ -65,16 +76,7 @@ export function contactRow(overrides: Record<string, unknown> = {}, version = 20
     [`_parentcustomerid_value${FV}`]: 'Analytical Ltd',
     _originatingleadid_value: null,
     new_synctomkto: null,
-    merged: false,
-    _masterid_value: null,
-    statecode: 0,
-    [`statecode${FV}`]: 'Active',
-    statuscode: 1,
-    [`statuscode${FV}`]: 'Active',
-    _ownerid_value: USER,
-    [`_ownerid_value${LLN}`]: 'systemuser',
-    modifiedon: '2026-01-01T11:00:00Z',
-    versionnumber: version,
+    ...rowTail(version, '2026-01-01T11:00:00Z', { state: 'Active', status: 'Active' }),
     ...overrides,
   };
 }
@@ -97,14 +99,7 @@ export function accountRow(overrides: Record<string, unknown> = {}, version = 30
     [`_primarycontactid_value${LLN}`]: 'contact',
     _parentaccountid_value: null,
     new_synctomkto: true,
-    merged: false,
-    _masterid_value: null,
-    statecode: 0,
-    statuscode: 1,
-    _ownerid_value: USER,
-    [`_ownerid_value${LLN}`]: 'systemuser',
-    modifiedon: '2026-01-01T12:00:00Z',
-    versionnumber: version,
+    ...rowTail(version, '2026-01-01T12:00:00Z'),
     ...overrides,
   };
 }
