@@ -27,11 +27,18 @@ const ADA = {
 };
 
 /**
- * The columns every row ends with: not merged, active (with the state's formatted labels where the
- * table has them), owned by USER, modified at `modifiedon` in `version`.
+ * A row factory for one table: etag, the table's `columns`, then the columns every row ends with
+ * (not merged, active, with the state's formatted `labels` where the table has them, owned by USER,
+ * modified at `modifiedon` in `version`), then the test's overrides.
  */
-function rowTail(version: number, modifiedon: string, labels?: { state: string; status: string }) {
-  return {
+function rowOf(
+  defaults: { version: number; modifiedon: string; labels?: { state: string; status: string } },
+  columns: Record<string, unknown>,
+) {
+  const { modifiedon, labels } = defaults;
+  return (overrides: Record<string, unknown> = {}, version = defaults.version): Record<string, unknown> => ({
+    '@odata.etag': `W/"${version}"`,
+    ...columns,
     merged: false,
     _masterid_value: null,
     statecode: 0,
@@ -42,12 +49,13 @@ function rowTail(version: number, modifiedon: string, labels?: { state: string; 
     [`_ownerid_value${LLN}`]: 'systemuser',
     modifiedon,
     versionnumber: version,
-  };
+    ...overrides,
+  });
 }
 
-export function leadRow(overrides: Record<string, unknown> = {}, version = 10): Record<string, unknown> {
-  return {
-    '@odata.etag': `W/"${version}"`,
+export const leadRow = rowOf(
+  { version: 10, modifiedon: '2026-01-01T10:00:00Z', labels: { state: 'Open', status: 'New' } },
+  {
     leadid: LEAD,
     ...ADA,
     companyname: 'Analytical Ltd',
@@ -57,14 +65,12 @@ export function leadRow(overrides: Record<string, unknown> = {}, version = 10): 
     _parentaccountid_value: null,
     _parentcontactid_value: null,
     new_synctomkto: true,
-    ...rowTail(version, '2026-01-01T10:00:00Z', { state: 'Open', status: 'New' }),
-    ...overrides,
-  };
-}
+  },
+);
 
-export function contactRow(overrides: Record<string, unknown> = {}, version = 20): Record<string, unknown> {
-  return {
-    '@odata.etag': `W/"${version}"`,
+export const contactRow = rowOf(
+  { version: 20, modifiedon: '2026-01-01T11:00:00Z', labels: { state: 'Active', status: 'Active' } },
+  {
     contactid: CONTACT,
     ...ADA,
     mobilephone: null,
@@ -76,14 +82,12 @@ export function contactRow(overrides: Record<string, unknown> = {}, version = 20
     [`_parentcustomerid_value${FV}`]: 'Analytical Ltd',
     _originatingleadid_value: null,
     new_synctomkto: null,
-    ...rowTail(version, '2026-01-01T11:00:00Z', { state: 'Active', status: 'Active' }),
-    ...overrides,
-  };
-}
+  },
+);
 
-export function accountRow(overrides: Record<string, unknown> = {}, version = 30): Record<string, unknown> {
-  return {
-    '@odata.etag': `W/"${version}"`,
+export const accountRow = rowOf(
+  { version: 30, modifiedon: '2026-01-01T12:00:00Z' },
+  {
     accountid: ACCOUNT,
     name: 'Analytical Ltd',
     accountnumber: 'A-1',
@@ -99,7 +103,5 @@ export function accountRow(overrides: Record<string, unknown> = {}, version = 30
     [`_primarycontactid_value${LLN}`]: 'contact',
     _parentaccountid_value: null,
     new_synctomkto: true,
-    ...rowTail(version, '2026-01-01T12:00:00Z'),
-    ...overrides,
-  };
-}
+  },
+);
