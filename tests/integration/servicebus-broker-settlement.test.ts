@@ -1,31 +1,22 @@
-import { startBrokerFixture, sleep, eventually, type BrokerFixture } from './servicebus-broker.fixture';
+import { useBrokerFixture, sleep, eventually } from './servicebus-broker.fixture';
 
 describe('local Service Bus broker: settlement, locks, dead letters, scheduling', () => {
-  let fx: BrokerFixture;
-
-  beforeAll(async () => {
-    fx = await startBrokerFixture({
-      queues: [
-        { name: 'abandon', maxDeliveryCount: 10 },
-        { name: 'maxdc', maxDeliveryCount: 3 },
-        { name: 'dlq' },
-        { name: 'lock', lockDurationMs: 500 },
-        { name: 'renew', lockDurationMs: 500 },
-        { name: 'defer' },
-        { name: 'sched' },
-        { name: 'sched-plain' },
-        { name: 'mgmt-settle' },
-      ],
-    });
-  });
-
-  afterAll(async () => {
-    await fx.close();
+  const fx = useBrokerFixture({
+    queues: [
+      { name: 'abandon', maxDeliveryCount: 10 },
+      { name: 'maxdc', maxDeliveryCount: 3 },
+      { name: 'dlq' },
+      { name: 'lock', lockDurationMs: 500 },
+      { name: 'renew', lockDurationMs: 500 },
+      { name: 'defer' },
+      { name: 'sched' },
+      { name: 'sched-plain' },
+      { name: 'mgmt-settle' },
+    ],
   });
 
   it('abandon puts the message back with delivery count + 1', async () => {
-    const sender = fx.client.createSender('abandon');
-    const receiver = fx.client.createReceiver('abandon');
+    const { sender, receiver } = fx().links('abandon');
     await sender.sendMessages({ body: 'again', messageId: 'ab-1' });
     const [first] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 1_000 });
     expect(first?.deliveryCount).toBe(0);
@@ -36,14 +27,11 @@ describe('local Service Bus broker: settlement, locks, dead letters, scheduling'
     expect(second?.sequenceNumber?.toNumber()).toBe(first?.sequenceNumber?.toNumber());
     expect(second?.lockToken).not.toBe(first?.lockToken);
     await receiver.completeMessage(second!);
-    expect(fx.broker.counters('abandon')).toMatchObject({ abandoned: 1, completed: 1, active: 0 });
-    await receiver.close();
-    await sender.close();
+    expect(fx().broker.counters('abandon')).toMatchObject({ abandoned: 1, completed: 1, active: 0 });
   });
 
   it('dead-letters with MaxDeliveryCountExceeded once deliveries reach maxDeliveryCount', async () => {
-    const sender = fx.client.createSender('maxdc');
-    const receiver = fx.client.createReceiver('maxdc');
+    const { sender, receiver } = fx().links('maxdc');
     await sender.sendMessages({ body: { poison: true }, messageId: 'poison-1' });
     const counts: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -53,24 +41,21 @@ describe('local Service Bus broker: settlement, locks, dead letters, scheduling'
     }
     expect(counts).toEqual([0, 1, 2]);
     expect(await receiver.receiveMessages(1, { maxWaitTimeInMs: 200 })).toEqual([]);
-    expect(fx.broker.counters('maxdc')).toMatchObject({ active: 0, deadLettered: 1 });
+    expect(fx().broker.counters('maxdc')).toMatchObject({ active: 0, deadLettered: 1 });
 
-    const dlq = fx.client.createReceiver('maxdc', { subQueueType: 'deadLetter' });
+    const dlq = fx().client.createReceiver('maxdc', { subQueueType: 'deadLetter' });
     const [dead] = await dlq.receiveMessages(1, { maxWaitTimeInMs: 1_000 });
     expect(dead?.messageId).toBe('poison-1');
     expect(dead?.body).toEqual({ poison: true });
     expect(dead?.deadLetterReason).toBe('MaxDeliveryCountExceeded');
     expect(dead?.deadLetterSource).toBe('maxdc');
     await dlq.completeMessage(dead!);
-    expect(fx.broker.counters('maxdc').deadLettered).toBe(0);
+    expect(fx().broker.counters('maxdc').deadLettered).toBe(0);
     await dlq.close();
-    await receiver.close();
-    await sender.close();
   });
 
   it('explicit dead-letter keeps reason, description and extra properties, readable from the DLQ', async () => {
-    const sender = fx.client.createSender('dlq');
-    const receiver = fx.client.createReceiver('dlq');
+    const { sender, receiver } = fx().links('dlq');
     await sender.sendMessages({
       body: 'bad row',
       messageId: 'bad-1',
@@ -81,8 +66,8 @@ describe('local Service Bus broker: settlement, locks, dead letters, scheduling'
       deadLetterReason: 'ValidationFailed',
       deadLetterErrorDescription: 'emailaddress1 is not an email',
     });
-    expect(fx.broker.counters('dlq')).toMatchObject({ active: 0, deadLettered: 1 });
-    expect(fx.broker.deadLetters('dlq')).toEqual([
+    expect(fx().broker.counters('dlq')).toMatchObject({ active: 0, deadLettered: 1 });
+    expect(fx().broker.deadLetters('dlq')).toEqual([
       expect.objectContaining({
         messageId: 'bad-1',
         reason: 'ValidationFailed',
@@ -91,7 +76,7 @@ describe('local Service Bus broker: settlement, locks, dead letters, scheduling'
       }),
     ]);
 
-    const dlq = fx.client.createReceiver('dlq', { subQueueType: 'deadLetter' });
+    const dlq = fx().client.createReceiver('dlq', { subQueueType: 'deadLetter' });
     const peeked = await dlq.peekMessages(5);
     expect(peeked).toHaveLength(1);
     const [dead] = await dlq.receiveMessages(1, { maxWaitTimeInMs: 1_000 });
@@ -100,21 +85,18 @@ describe('local Service Bus broker: settlement, locks, dead letters, scheduling'
     expect(dead?.applicationProperties).toMatchObject({ entity: 'contact' });
     await dlq.completeMessage(dead!);
     await dlq.close();
-    await receiver.close();
-    await sender.close();
   });
 
   it('a lock that expires makes the message available again with delivery count + 1', async () => {
-    const sender = fx.client.createSender('lock');
-    const receiver = fx.client.createReceiver('lock', { maxAutoLockRenewalDurationInMs: 0 });
+    const { sender, receiver } = fx().links('lock', { maxAutoLockRenewalDurationInMs: 0 });
     await sender.sendMessages({ body: 'slow', messageId: 'lock-1' });
     const [m] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 1_000 });
     const lockedFor = m!.lockedUntilUtc!.getTime() - Date.now();
     expect(lockedFor).toBeGreaterThan(300);
     expect(lockedFor).toBeLessThanOrEqual(600);
-    expect(fx.broker.counters('lock').locked).toBe(1);
+    expect(fx().broker.counters('lock').locked).toBe(1);
     await eventually(
-      () => fx.broker.counters('lock').active,
+      () => fx().broker.counters('lock').active,
       (n) => n === 1,
     );
     await expect(receiver.completeMessage(m!)).rejects.toMatchObject({ code: 'MessageLockLost' });
@@ -122,13 +104,10 @@ describe('local Service Bus broker: settlement, locks, dead letters, scheduling'
     expect(again?.messageId).toBe('lock-1');
     expect(again?.deliveryCount).toBe(1);
     await receiver.completeMessage(again!);
-    await receiver.close();
-    await sender.close();
   });
 
   it('renewing the lock keeps the message locked past its original lock time', async () => {
-    const sender = fx.client.createSender('renew');
-    const receiver = fx.client.createReceiver('renew', { maxAutoLockRenewalDurationInMs: 0 });
+    const { sender, receiver } = fx().links('renew', { maxAutoLockRenewalDurationInMs: 0 });
     await sender.sendMessages({ body: 'long job' });
     const [m] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 1_000 });
     const firstUntil = m!.lockedUntilUtc!.getTime();
@@ -138,54 +117,47 @@ describe('local Service Bus broker: settlement, locks, dead letters, scheduling'
       expect(until.getTime()).toBeGreaterThan(firstUntil);
     }
     // 750 ms after receipt with a 500 ms lock: still ours thanks to the renewals.
-    expect(fx.broker.counters('renew')).toMatchObject({ locked: 1, active: 0 });
+    expect(fx().broker.counters('renew')).toMatchObject({ locked: 1, active: 0 });
     await receiver.completeMessage(m!);
-    expect(fx.broker.counters('renew')).toMatchObject({ locked: 0, completed: 1 });
-    await receiver.close();
-    await sender.close();
+    expect(fx().broker.counters('renew')).toMatchObject({ locked: 0, completed: 1 });
   });
 
   it('the SDK auto-renews locks through the management link', async () => {
-    const receiver = fx.client.createReceiver('renew', { maxAutoLockRenewalDurationInMs: 5_000 });
-    const sender = fx.client.createSender('renew');
+    const receiver = fx().receiver('renew', { maxAutoLockRenewalDurationInMs: 5_000 });
+    const sender = fx().sender('renew');
     await sender.sendMessages({ body: 'auto' });
     const [m] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 1_000 });
     await sleep(900);
     await receiver.completeMessage(m!);
-    expect(fx.broker.counters('renew').abandoned).toBe(0);
-    await receiver.close();
-    await sender.close();
+    expect(fx().broker.counters('renew').abandoned).toBe(0);
   });
 
   it('defers a message and receives it by sequence number, settling via the management link', async () => {
-    const sender = fx.client.createSender('defer');
-    const receiver = fx.client.createReceiver('defer');
+    const { sender, receiver } = fx().links('defer');
     await sender.sendMessages([{ body: 'later' }, { body: 'now' }]);
     const [first, second] = await receiver.receiveMessages(2, { maxWaitTimeInMs: 1_000 });
     await receiver.deferMessage(first!);
     await receiver.completeMessage(second!);
-    expect(fx.broker.counters('defer')).toMatchObject({ deferred: 1, active: 0 });
+    expect(fx().broker.counters('defer')).toMatchObject({ deferred: 1, active: 0 });
     expect(await receiver.receiveMessages(1, { maxWaitTimeInMs: 200 })).toEqual([]);
     const [deferred] = await receiver.receiveDeferredMessages(first!.sequenceNumber!);
     expect(deferred?.body).toBe('later');
     expect(deferred?.lockToken).toBeDefined();
     await receiver.completeMessage(deferred!);
-    expect(fx.broker.counters('defer')).toMatchObject({ deferred: 0, locked: 0, completed: 2 });
-    await receiver.close();
-    await sender.close();
+    expect(fx().broker.counters('defer')).toMatchObject({ deferred: 0, locked: 0, completed: 2 });
   });
 
   it('settles through update-disposition when the receiving link is gone', async () => {
-    const sender = fx.client.createSender('mgmt-settle');
+    const sender = fx().client.createSender('mgmt-settle');
     await sender.sendMessages({ body: 'x' });
-    const receiver = fx.client.createReceiver('mgmt-settle');
+    const receiver = fx().client.createReceiver('mgmt-settle');
     const [m] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 1_000 });
     // Another receiver on the same entity settles a message it did not receive: the SDK uses $management.
-    const other = fx.client.createReceiver('mgmt-settle');
+    const other = fx().client.createReceiver('mgmt-settle');
     await other.receiveMessages(1, { maxWaitTimeInMs: 100 });
     await receiver.close();
     await other.deadLetterMessage(m!, { deadLetterReason: 'ViaManagement', deadLetterErrorDescription: 'd' });
-    expect(fx.broker.deadLetters('mgmt-settle')[0]).toMatchObject({
+    expect(fx().broker.deadLetters('mgmt-settle')[0]).toMatchObject({
       reason: 'ViaManagement',
       description: 'd',
     });
@@ -194,8 +166,7 @@ describe('local Service Bus broker: settlement, locks, dead letters, scheduling'
   });
 
   it('scheduleMessages returns sequence numbers, activates on time, and cancel removes them', async () => {
-    const sender = fx.client.createSender('sched');
-    const receiver = fx.client.createReceiver('sched');
+    const { sender, receiver } = fx().links('sched');
     const at = new Date(Date.now() + 300);
     const seqs = await sender.scheduleMessages(
       [
@@ -205,11 +176,11 @@ describe('local Service Bus broker: settlement, locks, dead letters, scheduling'
       at,
     );
     expect(seqs.map((s) => s.toNumber())).toEqual([1, 2]);
-    expect(fx.broker.counters('sched')).toMatchObject({ scheduled: 2, active: 0 });
+    expect(fx().broker.counters('sched')).toMatchObject({ scheduled: 2, active: 0 });
     const peeked = await receiver.peekMessages(5);
     expect(peeked.map((p) => p.state)).toEqual(['scheduled', 'scheduled']);
     await sender.cancelScheduledMessages(seqs[1]!);
-    expect(fx.broker.counters('sched')).toMatchObject({ scheduled: 1 });
+    expect(fx().broker.counters('sched')).toMatchObject({ scheduled: 1 });
 
     expect(await receiver.receiveMessages(1, { maxWaitTimeInMs: 100 })).toEqual([]);
     const [m] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 2_000 });
@@ -218,28 +189,23 @@ describe('local Service Bus broker: settlement, locks, dead letters, scheduling'
     expect(m?.scheduledEnqueueTimeUtc?.getTime()).toBe(at.getTime());
     await receiver.completeMessage(m!);
     await sleep(350);
-    expect(fx.broker.counters('sched')).toMatchObject({ scheduled: 0, active: 0, locked: 0 });
-    await receiver.close();
-    await sender.close();
+    expect(fx().broker.counters('sched')).toMatchObject({ scheduled: 0, active: 0, locked: 0 });
   });
 
   it('honours scheduledEnqueueTimeUtc on a plain send', async () => {
-    const sender = fx.client.createSender('sched-plain');
-    const receiver = fx.client.createReceiver('sched-plain');
+    const { sender, receiver } = fx().links('sched-plain');
     const at = new Date(Date.now() + 300);
     await sender.sendMessages({ body: 'delayed', scheduledEnqueueTimeUtc: at });
-    expect(fx.broker.counters('sched-plain')).toMatchObject({ scheduled: 1, active: 0 });
+    expect(fx().broker.counters('sched-plain')).toMatchObject({ scheduled: 1, active: 0 });
     const [m] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 2_000 });
     expect(m?.body).toBe('delayed');
     expect(Date.now()).toBeGreaterThanOrEqual(at.getTime() - 5);
     await receiver.completeMessage(m!);
-    await receiver.close();
-    await sender.close();
   });
 
   it('subscribe() streams messages with autoComplete', async () => {
-    const sender = fx.client.createSender('abandon');
-    const receiver = fx.client.createReceiver('abandon');
+    const sender = fx().client.createSender('abandon');
+    const receiver = fx().client.createReceiver('abandon');
     const seen: number[] = [];
     const done = new Promise<void>((resolve, reject) => {
       const sub = receiver.subscribe(
@@ -260,10 +226,10 @@ describe('local Service Bus broker: settlement, locks, dead letters, scheduling'
     await done;
     expect([...seen].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i));
     await eventually(
-      () => fx.broker.counters('abandon'),
+      () => fx().broker.counters('abandon'),
       (c) => c.active === 0 && c.locked === 0,
     );
-    expect(fx.broker.counters('abandon')).toMatchObject({ active: 0, locked: 0 });
+    expect(fx().broker.counters('abandon')).toMatchObject({ active: 0, locked: 0 });
     await receiver.close();
     await sender.close();
   });

@@ -1,35 +1,26 @@
 import { isServiceBusError } from '@azure/service-bus';
-import { startBrokerFixture, sleep, type BrokerFixture } from './servicebus-broker.fixture';
+import { startBrokerFixture, useBrokerFixture, sleep } from './servicebus-broker.fixture';
 
 describe('local Service Bus broker: send, receive, properties', () => {
-  let fx: BrokerFixture;
-
-  beforeAll(async () => {
-    fx = await startBrokerFixture({
-      queues: [
-        { name: 'basic' },
-        { name: 'batch' },
-        { name: 'props' },
-        { name: 'rnd' },
-        { name: 'peek' },
-        { name: 'dedupe', duplicateDetectionWindowMs: 60_000 },
-        { name: 'drain' },
-        { name: 'ttl', defaultMessageTtlMs: 200, deadLetteringOnMessageExpiration: true },
-        { name: 'big' },
-      ],
-    });
-  });
-
-  afterAll(async () => {
-    await fx.close();
+  const fx = useBrokerFixture({
+    queues: [
+      { name: 'basic' },
+      { name: 'batch' },
+      { name: 'props' },
+      { name: 'rnd' },
+      { name: 'peek' },
+      { name: 'dedupe', duplicateDetectionWindowMs: 60_000 },
+      { name: 'drain' },
+      { name: 'ttl', defaultMessageTtlMs: 200, deadLetteringOnMessageExpiration: true },
+      { name: 'big' },
+    ],
   });
 
   it('sends one message and receives it peek-locked with broker annotations, then completes it', async () => {
-    const sender = fx.client.createSender('basic');
-    const receiver = fx.client.createReceiver('basic');
+    const { sender, receiver } = fx().links('basic');
     const before = Date.now();
     await sender.sendMessages({ body: { hello: 'world' }, messageId: 'one' });
-    expect(fx.broker.counters('basic')).toMatchObject({ active: 1, sent: 1 });
+    expect(fx().broker.counters('basic')).toMatchObject({ active: 1, sent: 1 });
 
     const [msg] = await receiver.receiveMessages(1, { maxWaitTimeInMs: 2_000 });
     expect(msg).toBeDefined();
@@ -40,23 +31,21 @@ describe('local Service Bus broker: send, receive, properties', () => {
     expect(msg?.lockToken).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     expect(msg?.enqueuedTimeUtc?.getTime()).toBeGreaterThanOrEqual(before - 5);
     expect(msg?.lockedUntilUtc?.getTime()).toBeGreaterThan(Date.now() + 20_000);
-    expect(fx.broker.counters('basic')).toMatchObject({ active: 0, locked: 1 });
+    expect(fx().broker.counters('basic')).toMatchObject({ active: 0, locked: 1 });
 
     await receiver.completeMessage(msg!);
-    expect(fx.broker.counters('basic')).toMatchObject({ active: 0, locked: 0, completed: 1 });
-    await receiver.close();
-    await sender.close();
+    expect(fx().broker.counters('basic')).toMatchObject({ active: 0, locked: 0, completed: 1 });
   });
 
   it('accepts a batch built with createMessageBatch and keeps the order', async () => {
-    const sender = fx.client.createSender('batch');
+    const sender = fx().sender('batch');
     const batch = await sender.createMessageBatch();
     for (let i = 0; i < 50; i++) expect(batch.tryAddMessage({ body: { i } })).toBe(true);
     await sender.sendMessages(batch);
     await sender.sendMessages([{ body: { i: 50 } }, { body: { i: 51 } }]);
-    expect(fx.broker.counters('batch').active).toBe(52);
+    expect(fx().broker.counters('batch').active).toBe(52);
 
-    const receiver = fx.client.createReceiver('batch', { receiveMode: 'receiveAndDelete' });
+    const receiver = fx().receiver('batch', { receiveMode: 'receiveAndDelete' });
     const got: number[] = [];
     while (got.length < 52) {
       const msgs = await receiver.receiveMessages(52 - got.length, { maxWaitTimeInMs: 1_000 });
@@ -65,13 +54,10 @@ describe('local Service Bus broker: send, receive, properties', () => {
     }
     expect(got).toEqual(Array.from({ length: 52 }, (_, i) => i));
     // Messages without an id get one from the broker, as on Service Bus.
-    await receiver.close();
-    await sender.close();
   });
 
   it('round-trips message properties, application properties and body types', async () => {
-    const sender = fx.client.createSender('props');
-    const receiver = fx.client.createReceiver('props');
+    const { sender, receiver } = fx().links('props');
     const when = new Date('2024-05-06T07:08:09.000Z');
     await sender.sendMessages([
       {
@@ -110,56 +96,47 @@ describe('local Service Bus broker: send, receive, properties', () => {
     expect([...(buf?.body as Buffer)]).toEqual([0, 1, 2, 250]);
     expect(buf?.contentType).toBe('application/octet-stream');
     for (const m of msgs) await receiver.completeMessage(m);
-    await receiver.close();
-    await sender.close();
   });
 
   it('receiveAndDelete removes messages on delivery', async () => {
-    const sender = fx.client.createSender('rnd');
+    const sender = fx().sender('rnd');
     await sender.sendMessages([{ body: 1 }, { body: 2 }]);
-    const receiver = fx.client.createReceiver('rnd', { receiveMode: 'receiveAndDelete' });
+    const receiver = fx().receiver('rnd', { receiveMode: 'receiveAndDelete' });
     const msgs = await receiver.receiveMessages(2, { maxWaitTimeInMs: 1_000 });
     expect(msgs.map((m) => m.body)).toEqual([1, 2]);
     expect(msgs[0]?.lockToken).toBeUndefined();
-    expect(fx.broker.counters('rnd')).toMatchObject({ active: 0, locked: 0, completed: 2 });
-    await receiver.close();
-    await sender.close();
+    expect(fx().broker.counters('rnd')).toMatchObject({ active: 0, locked: 0, completed: 2 });
   });
 
   it('peeks without locking, in sequence order, page by page', async () => {
-    const sender = fx.client.createSender('peek');
+    const sender = fx().sender('peek');
     await sender.sendMessages([1, 2, 3, 4, 5].map((n) => ({ body: n })));
-    const receiver = fx.client.createReceiver('peek');
+    const receiver = fx().receiver('peek');
     const first = await receiver.peekMessages(3);
     const second = await receiver.peekMessages(3);
     expect(first.map((m) => m.body)).toEqual([1, 2, 3]);
     expect(second.map((m) => m.body)).toEqual([4, 5]);
     expect(first[0]?.lockToken).toBeUndefined();
     expect(await receiver.peekMessages(3)).toEqual([]);
-    expect(fx.broker.counters('peek')).toMatchObject({ active: 5, locked: 0 });
-    await receiver.close();
-    await sender.close();
+    expect(fx().broker.counters('peek')).toMatchObject({ active: 5, locked: 0 });
   });
 
   it('drops duplicates by message id within the window and counts them', async () => {
-    const sender = fx.client.createSender('dedupe');
+    const sender = fx().sender('dedupe');
     await sender.sendMessages({ body: 'a', messageId: 'same' });
     await sender.sendMessages({ body: 'b', messageId: 'same' });
     const batch = await sender.createMessageBatch();
     batch.tryAddMessage({ body: 'c', messageId: 'same' });
     batch.tryAddMessage({ body: 'd', messageId: 'other' });
     await sender.sendMessages(batch);
-    expect(fx.broker.counters('dedupe')).toMatchObject({ active: 2, duplicatesDropped: 2, sent: 2 });
-    const receiver = fx.client.createReceiver('dedupe', { receiveMode: 'receiveAndDelete' });
+    expect(fx().broker.counters('dedupe')).toMatchObject({ active: 2, duplicatesDropped: 2, sent: 2 });
+    const receiver = fx().receiver('dedupe', { receiveMode: 'receiveAndDelete' });
     const msgs = await receiver.receiveMessages(5, { maxWaitTimeInMs: 500 });
     expect(msgs.map((m) => m.body)).toEqual(['a', 'd']);
-    await receiver.close();
-    await sender.close();
   });
 
   it('drains credit: receiveMessages returns what is there after maxWaitTimeInMs', async () => {
-    const sender = fx.client.createSender('drain');
-    const receiver = fx.client.createReceiver('drain');
+    const { sender, receiver } = fx().links('drain');
     const started = Date.now();
     expect(await receiver.receiveMessages(10, { maxWaitTimeInMs: 300 })).toEqual([]);
     expect(Date.now() - started).toBeLessThan(3_000);
@@ -169,42 +146,36 @@ describe('local Service Bus broker: send, receive, properties', () => {
     // After the drain the link has no credit left: a new message waits for the next request.
     await sender.sendMessages({ body: 3 });
     await sleep(100);
-    expect(fx.broker.counters('drain')).toMatchObject({ active: 1, locked: 2 });
+    expect(fx().broker.counters('drain')).toMatchObject({ active: 1, locked: 2 });
     const next = await receiver.receiveMessages(10, { maxWaitTimeInMs: 300 });
     expect(next.map((m) => m.body)).toEqual([3]);
     for (const m of [...got, ...next]) await receiver.completeMessage(m);
-    await receiver.close();
-    await sender.close();
   });
 
   it('expires messages by TTL and dead-letters them when the queue says so', async () => {
-    const sender = fx.client.createSender('ttl');
+    const sender = fx().sender('ttl');
     await sender.sendMessages({ body: 'short-lived', messageId: 'ttl-1' });
     await sleep(300);
-    const receiver = fx.client.createReceiver('ttl');
+    const receiver = fx().receiver('ttl');
     expect(await receiver.receiveMessages(1, { maxWaitTimeInMs: 300 })).toEqual([]);
-    const dead = fx.broker.deadLetters('ttl');
+    const dead = fx().broker.deadLetters('ttl');
     expect(dead).toHaveLength(1);
     expect(dead[0]).toMatchObject({ messageId: 'ttl-1', reason: 'TTLExpiredException', body: 'short-lived' });
-    await receiver.close();
-    await sender.close();
   });
 
   it('fails with MessagingEntityNotFound for unknown queues (send and receive)', async () => {
-    const sender = fx.client.createSender('does-not-exist');
+    const sender = fx().sender('does-not-exist');
     await expect(sender.sendMessages({ body: 1 })).rejects.toMatchObject({ code: 'MessagingEntityNotFound' });
-    const receiver = fx.client.createReceiver('does-not-exist');
+    const receiver = fx().receiver('does-not-exist');
     const err = await receiver.receiveMessages(1, { maxWaitTimeInMs: 500 }).then(
       () => undefined,
       (e: unknown) => e,
     );
     expect(isServiceBusError(err) && err.code).toBe('MessagingEntityNotFound');
-    await receiver.close();
-    await sender.close();
   });
 
   it('rejects a message above the advertised max size with MessageSizeExceeded', async () => {
-    const sender = fx.client.createSender('big');
+    const sender = fx().client.createSender('big');
     await expect(sender.sendMessages({ body: Buffer.alloc(300 * 1024) })).rejects.toMatchObject({
       code: 'MessageSizeExceeded',
     });
@@ -243,12 +214,12 @@ describe('local Service Bus broker: send, receive, properties', () => {
   });
 
   it('queues created at runtime are usable and names are listed', async () => {
-    fx.broker.createQueue({ name: 'late' });
-    expect(fx.broker.queueNames).toContain('late');
-    expect(() => fx.broker.createQueue({ name: 'late' })).toThrow(/already exists/);
-    const sender = fx.client.createSender('late');
+    fx().broker.createQueue({ name: 'late' });
+    expect(fx().broker.queueNames).toContain('late');
+    expect(() => fx().broker.createQueue({ name: 'late' })).toThrow(/already exists/);
+    const sender = fx().client.createSender('late');
     await sender.sendMessages({ body: 'x' });
-    expect(fx.broker.counters('late').active).toBe(1);
+    expect(fx().broker.counters('late').active).toBe(1);
     await sender.close();
   });
 });
