@@ -6,7 +6,7 @@ import {
   type DataverseSimulator,
   type SimulatorOptions,
 } from '../../local/dataverse/simulator.server';
-import { apiCaller, getToken } from './dataverse-simulator.helpers';
+import { apiCaller, getToken, useSimulator } from './dataverse-simulator.helpers';
 
 /** A client-credentials token request; `form` names the client and may replace the scope. */
 const tokenRequest = (sim: DataverseSimulator, form: Record<string, string>) =>
@@ -178,59 +178,52 @@ describe('dataverse simulator: service protection limits', () => {
 });
 
 describe('dataverse simulator: fault injection and control API', () => {
-  let sim: DataverseSimulator;
-
-  beforeAll(async () => {
-    sim = await startDataverseSimulator({ records: 50, seed: 1 });
-  });
-  afterAll(async () => {
-    await sim.close();
-  });
+  const sim = useSimulator({ records: 50, seed: 1 });
 
   it('failNext fails matching requests deterministically, then stops', async () => {
-    const api = apiCaller(sim, await getToken(sim));
-    sim.control.failNext({ count: 2, status: 503, pathPattern: '/contacts', method: 'GET' });
+    const api = apiCaller(sim(), await getToken(sim()));
+    sim().control.failNext({ count: 2, status: 503, pathPattern: '/contacts', method: 'GET' });
     expect((await api.get('accounts?$top=1')).status).toBe(200);
     const a = await api.get('contacts?$top=1');
     expect(a.status).toBe(503);
     expect(a.json.error).toBeDefined();
     expect((await api.get('contacts?$top=1')).status).toBe(503);
     expect((await api.get('contacts?$top=1')).status).toBe(200);
-    sim.control.failNext({ status: 429, retryAfterSeconds: 7 });
+    sim().control.failNext({ status: 429, retryAfterSeconds: 7 });
     const t = await api.get('WhoAmI');
     expect(t.status).toBe(429);
     expect(t.headers.get('retry-after')).toBe('7');
   });
 
   it('connection resets destroy the socket without an answer', async () => {
-    const api = apiCaller(sim, await getToken(sim));
-    sim.control.failNext({ status: 'reset' });
+    const api = apiCaller(sim(), await getToken(sim()));
+    sim().control.failNext({ status: 'reset' });
     await expect(api.get('WhoAmI')).rejects.toThrow();
     expect((await api.get('WhoAmI')).status).toBe(200);
-    sim.control.resetCounters();
-    sim.control.setFaults({ resetRate: 1 });
+    sim().control.resetCounters();
+    sim().control.setFaults({ resetRate: 1 });
     await expect(api.get('WhoAmI')).rejects.toThrow();
-    sim.control.clearFaults();
-    expect(sim.control.counters().total.faults).toBe(1);
+    sim().control.clearFaults();
+    expect(sim().control.counters().total.faults).toBe(1);
   });
 
   it('error rates and latency apply to the API but never to /_sim/ or the token endpoint', async () => {
-    const api = apiCaller(sim, await getToken(sim));
-    sim.control.setFaults({ errorRates: { '500': 1 }, latencyMs: [20, 30] });
+    const api = apiCaller(sim(), await getToken(sim()));
+    sim().control.setFaults({ errorRates: { '500': 1 }, latencyMs: [20, 30] });
     const started = Date.now();
     const r = await api.get('WhoAmI');
     expect(Date.now() - started).toBeGreaterThanOrEqual(19);
     expect(r.status).toBe(500);
     expect(r.json).toEqual({ error: { code: '0x80040216', message: 'An unexpected error occurred.' } });
-    expect((await fetch(`${sim.url}/_sim/health`)).status).toBe(200);
-    expect(await getToken(sim)).toEqual(expect.any(String));
-    sim.control.clearFaults();
+    expect((await fetch(`${sim().url}/_sim/health`)).status).toBe(200);
+    expect(await getToken(sim())).toEqual(expect.any(String));
+    sim().control.clearFaults();
     expect((await api.get('WhoAmI')).status).toBe(200);
   });
 
   it('the HTTP control API writes as a Dynamics user, manages faults, clock, counters and the log', async () => {
     const post = (p: string, body: unknown) =>
-      fetch(`${sim.url}/_sim/${p}`, {
+      fetch(`${sim().url}/_sim/${p}`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify(body),
@@ -240,32 +233,34 @@ describe('dataverse simulator: fault injection and control API', () => {
     const row = (await created.json()) as Record<string, unknown>;
     expect(row.fullname).toBe('Via Control');
     const id = row.contactid as string;
-    const patched = await fetch(`${sim.url}/_sim/tables/contact/rows/${id}`, {
+    const patched = await fetch(`${sim().url}/_sim/tables/contact/rows/${id}`, {
       method: 'PATCH',
       body: JSON.stringify({ values: { firstname: 'Changed' } }),
     });
     expect(((await patched.json()) as Record<string, unknown>).firstname).toBe('Changed');
     expect(
-      ((await (await fetch(`${sim.url}/_sim/tables/contact/count`)).json()) as { count: number }).count,
-    ).toBe(sim.control.count('contact'));
+      ((await (await fetch(`${sim().url}/_sim/tables/contact/count`)).json()) as { count: number }).count,
+    ).toBe(sim().control.count('contact'));
     expect((await post('faults/fail-next', { status: 502 })).status).toBe(200);
-    const api = apiCaller(sim, await getToken(sim));
+    const api = apiCaller(sim(), await getToken(sim()));
     expect((await api.get('WhoAmI')).status).toBe(502);
     expect((await post('faults/fail-next', { status: 'bogus' })).status).toBe(400);
-    const before = sim.control.now();
+    const before = sim().control.now();
     await post('clock', { advanceMs: 3_600_000 });
-    expect(sim.control.now() - before).toBeGreaterThanOrEqual(3_600_000);
-    const log = (await (await fetch(`${sim.url}/_sim/requests`)).json()) as {
+    expect(sim().control.now() - before).toBeGreaterThanOrEqual(3_600_000);
+    const log = (await (await fetch(`${sim().url}/_sim/requests`)).json()) as {
       status: number;
       path: string;
     }[];
     expect(log.some((e) => e.status === 502 && e.path.endsWith('WhoAmI'))).toBe(true);
-    const counters = (await (await fetch(`${sim.url}/_sim/counters`)).json()) as {
+    const counters = (await (await fetch(`${sim().url}/_sim/counters`)).json()) as {
       total: { requests: number };
     };
     expect(counters.total.requests).toBeGreaterThan(0);
-    expect((await fetch(`${sim.url}/_sim/tables/contact/rows/${id}`, { method: 'DELETE' })).status).toBe(200);
-    expect((await fetch(`${sim.url}/_sim/tables/contact/rows/${id}`)).status).toBe(404);
+    expect((await fetch(`${sim().url}/_sim/tables/contact/rows/${id}`, { method: 'DELETE' })).status).toBe(
+      200,
+    );
+    expect((await fetch(`${sim().url}/_sim/tables/contact/rows/${id}`)).status).toBe(404);
   });
 });
 
