@@ -53,27 +53,41 @@ export async function openServices(
   }
 }
 
-/**
- * A command that does its work once and exits (`--once`; the continuous sync is the Functions app's),
- * on a database it may create first (`--provision`).
- */
-export function oneShotCommand(program: Command, name: string, description: string, once: string): Command {
-  return program
-    .command(name)
-    .description(description)
-    .option('--once', once)
-    .option('--provision', 'create the Cosmos DB database and containers first if they are missing');
+/** A command that does its work once and exits (`--once`; the continuous work is the Functions app's). */
+export interface OneShotCommand<Options extends { once?: boolean }> {
+  name: string;
+  description: string;
+  /** Help for `--once`: what "once" does for this command. */
+  once: string;
+  /** The command's own options. */
+  options(command: Command): Command;
+  /** Runs with `--once` given; answers the exit code. */
+  run(options: Options): Promise<number>;
 }
 
-/** Exit code 2 with the reason when `--once` is missing; undefined when the command may run. */
-export function refuseWithoutOnce(
-  name: string,
-  options: { once?: boolean },
+/**
+ * Registers a one-shot command with `--once` and `--provision` (create the database it works on
+ * first); without `--once` it refuses with exit code 2 and says where the continuous work runs.
+ */
+export function registerOneShot<Options extends { once?: boolean }>(
+  program: Command,
+  spec: OneShotCommand<Options>,
   io: CommandIo,
-): ExitCode | undefined {
-  if (options.once === true) return undefined;
-  io.err(
-    `${name}: only --once is supported here; the continuous ${name} runs on Azure Functions (npm start locally)`,
-  );
-  return EXIT.usage;
+  setExitCode: (code: number) => void,
+): void {
+  spec
+    .options(
+      program
+        .command(spec.name)
+        .description(spec.description)
+        .option('--once', spec.once)
+        .option('--provision', 'create the Cosmos DB database and containers first if they are missing'),
+    )
+    .action(async (options: Options) => {
+      if (options.once === true) return setExitCode(await spec.run(options));
+      io.err(
+        `${spec.name}: only --once is supported here; the continuous ${spec.name} runs on Azure Functions (npm start locally)`,
+      );
+      setExitCode(EXIT.usage);
+    });
 }
