@@ -3,11 +3,11 @@ import { loadEnv, type ConfigSection } from '../config/env.schema';
 import { buildCatalog, loadSyncConfig } from '../config/sync-config.schema';
 import { createCosmosClient } from '../cosmos/cosmos.client';
 import { provisionCosmos } from '../cosmos/cosmos.provisioning';
-import { registerPushCommand } from './push.command';
-import { registerSyncCommand, type SyncCommandIo } from './sync.command';
+import { pushCommand } from './push.command';
+import { syncCommand, type SyncCommandIo } from './sync.command';
 import { ConfigError } from '../config/config.errors';
 import { describeError } from '../errors/app.errors';
-import { EXIT } from './cli.exit-codes';
+import { EXIT, registerOneShot } from './command.support';
 
 export interface CliIo extends SyncCommandIo {
   env: Record<string, string | undefined>;
@@ -84,10 +84,9 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
       }
     });
 
-  registerSyncCommand(program, io, (exitCode) => {
-    code = exitCode;
-  });
-  registerPushCommand(program, io, (exitCode) => void (code = exitCode));
+  const setExitCode = (exitCode: number) => void (code = exitCode);
+  registerOneShot(program, syncCommand(io), io, setExitCode);
+  registerOneShot(program, pushCommand(io), io, setExitCode);
 
   try {
     await program.parseAsync([...argv], { from: 'node' });

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { createAppServices, type AppOverrides, type AppServices } from '../app/app.services';
 import { ConfigError } from '../config/config.errors';
 import { provisionCosmos } from '../cosmos/cosmos.provisioning';
@@ -91,3 +91,14 @@ export function registerOneShot<Options extends { once?: boolean }>(
       setExitCode(EXIT.usage);
     });
 }
+
+/** An option parser for a whole number in a range; anything else is a usage error that says so. */
+export const wholeNumber =
+  (min: number, max: number, unit = '') =>
+  (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`must be a whole number${unit ? ` of ${unit}` : ''}, ${min}-${max}`);
+    }
+    return n;
+  };

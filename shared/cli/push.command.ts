@@ -1,4 +1,3 @@
-import { type Command, InvalidArgumentError } from 'commander';
 import type { AppOverrides, AppServices } from '../app/app.services';
 import { CONTAINERS } from '../config/entity.catalog';
 import { TsChangePoller } from '../cosmos/ts-change.poller';
@@ -6,7 +5,7 @@ import { describeError } from '../errors/app.errors';
 import { InProcessJobQueue } from '../queue/in-process.job-queue';
 import type { PersonOutcome, PushSummary } from '../sync/push.use-case';
 import { createLogger, type Logger, type LogSink } from '../telemetry/logger';
-import { EXIT, oneShotCommand, openServices, refuseWithoutOnce, type CommandIo } from './cli.exit-codes';
+import { EXIT, openServices, wholeNumber, type CommandIo, type OneShotCommand } from './command.support';
 
 export interface PushCommandIo extends CommandIo {
   /** Documents read per round (tests and benchmarks); default 5000. */
@@ -40,38 +39,21 @@ interface PushCliOptions {
 // A safety stop: a source that changes faster than it is pushed would otherwise keep --once running.
 const MAX_ROUNDS = 100_000;
 
-const secondsOf = (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 3600)
-    throw new InvalidArgumentError('must be whole seconds, 0-3600');
-  return n;
-};
-
-export function registerPushCommand(
-  program: Command,
-  io: PushCommandIo,
-  setExitCode: (code: number) => void,
-): void {
-  oneShotCommand(
-    program,
-    'push',
-    'push marketing edits of leads and contacts to Dynamics, from the last push checkpoint',
-    'push every pending edit found since the last checkpoint, then exit',
-  )
-    .option(
+export const pushCommand = (io: PushCommandIo): OneShotCommand<PushCliOptions> => ({
+  name: 'push',
+  description: 'push marketing edits of leads and contacts to Dynamics, from the last push checkpoint',
+  once: 'push every pending edit found since the last checkpoint, then exit',
+  options: (command) =>
+    command.option(
       '--retry-for <seconds>',
       'keep retrying transient failures in this process for this long (backoff from 30 s)',
-      secondsOf,
+      wholeNumber(0, 3600, 'seconds'),
       120,
-    )
-    .action(async (options: PushCliOptions) => {
-      setExitCode(await pushCommand(options, io));
-    });
-}
+    ),
+  run: (options) => push(options, io),
+});
 
-async function pushCommand(options: PushCliOptions, io: PushCommandIo): Promise<number> {
-  const refused = refuseWithoutOnce('push', options, io);
-  if (refused !== undefined) return refused;
+async function push(options: PushCliOptions, io: PushCommandIo): Promise<number> {
   // Retries go to a push-retry queue in this process, handled here as the push-retry function
   // handles them in Azure: a one-shot command needs no broker.
   const queue = new InProcessJobQueue();

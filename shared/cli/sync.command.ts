@@ -1,10 +1,9 @@
-import { type Command, InvalidArgumentError } from 'commander';
 import type { AppServices } from '../app/app.services';
 import type { EntityDefinition } from '../config/entity.catalog';
 import { InProcessJobQueue } from '../queue/in-process.job-queue';
 import { createLogger, type LogLevel, type LogSink } from '../telemetry/logger';
 import { ProgressDisplay, type ProgressStream } from './progress.display';
-import { EXIT, oneShotCommand, openServices, refuseWithoutOnce, type CommandIo } from './cli.exit-codes';
+import { EXIT, openServices, wholeNumber, type CommandIo, type OneShotCommand } from './command.support';
 import { runSyncOnce, SYNC_QUEUE_OPTIONS } from './sync-once.runner';
 import { renderSummary } from './sync-summary.table';
 
@@ -33,33 +32,18 @@ interface SyncCliOptions {
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
-const concurrencyOf = (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 16) throw new InvalidArgumentError('must be a whole number 1-16');
-  return n;
-};
+export const syncCommand = (io: SyncCommandIo): OneShotCommand<SyncCliOptions> => ({
+  name: 'sync',
+  description: 'pull Dynamics into Cosmos in this process (scheduler and pullers on an in-process queue)',
+  once: 'run until every entity is caught up, then exit',
+  options: (command) =>
+    command
+      .option('--entity <name>', 'sync only this entity (repeatable; default SYNC_ENTITIES)', collect)
+      .option('--concurrency <n>', 'entities pulled at once (1-16)', wholeNumber(1, 16), 4),
+  run: (options) => sync(options, io),
+});
 
-export function registerSyncCommand(
-  program: Command,
-  io: SyncCommandIo,
-  setExitCode: (code: number) => void,
-): void {
-  oneShotCommand(
-    program,
-    'sync',
-    'pull Dynamics into Cosmos in this process (scheduler and pullers on an in-process queue)',
-    'run until every entity is caught up, then exit',
-  )
-    .option('--entity <name>', 'sync only this entity (repeatable; default SYNC_ENTITIES)', collect)
-    .option('--concurrency <n>', 'entities pulled at once (1-16)', concurrencyOf, 4)
-    .action(async (options: SyncCliOptions) => {
-      setExitCode(await syncCommand(options, io));
-    });
-}
-
-async function syncCommand(options: SyncCliOptions, io: SyncCommandIo): Promise<number> {
-  const refused = refuseWithoutOnce('sync', options, io);
-  if (refused !== undefined) return refused;
+async function sync(options: SyncCliOptions, io: SyncCommandIo): Promise<number> {
   const tuning = io.tuning ?? {};
   const queue = new InProcessJobQueue({
     ...SYNC_QUEUE_OPTIONS,

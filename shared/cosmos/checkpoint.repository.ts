@@ -1,7 +1,7 @@
 import type { Container } from '@azure/cosmos';
 import { checkpointId, checkpointSchema, type Checkpoint } from '../domain/checkpoint.state';
 import { CosmosStoreError } from './cosmos.errors';
-import { readDocument, saveGuarded } from './document.operations';
+import { StateDocuments } from './document.operations';
 
 /**
  * Checkpoints live in sync-state, partitioned by entity. Every save is guarded by the _etag read, so
@@ -9,28 +9,21 @@ import { readDocument, saveGuarded } from './document.operations';
  * the checkpoint; the other fails and its job is redelivered, to resume from the winner's position.
  */
 export class CheckpointRepository {
-  constructor(private readonly container: Container) {}
+  private readonly documents: StateDocuments<Checkpoint & { entity: string }>;
+
+  constructor(private readonly container: Container) {
+    this.documents = new StateDocuments(container, checkpointSchema);
+  }
 
   get(entity: string): Promise<Checkpoint | undefined> {
-    return readDocument(
-      this.container,
-      checkpointId(entity),
-      entity,
-      checkpointSchema,
-      `checkpoint of ${entity}`,
-    );
+    return this.documents.read(checkpointId(entity), entity, `checkpoint of ${entity}`);
   }
 
   /** Saves and returns the checkpoint with its new _etag; a concurrent save makes this one fail. */
   async save(checkpoint: Checkpoint): Promise<Checkpoint> {
     const { _etag: etag, ...body } = checkpointSchema.parse(checkpoint);
-    return saveGuarded(
-      this.container,
-      body,
-      etag,
-      `checkpoint of ${body.entity}`,
-      `checkpoint of ${body.entity} was moved by another puller; this run stops and is redelivered`,
-    );
+    const lost = `checkpoint of ${body.entity} was moved by another puller; this run stops and is redelivered`;
+    return this.documents.save(body, etag, `checkpoint of ${body.entity}`, lost);
   }
 
   /** Forgets the position (a requested full resync starts from scratch). */

@@ -1,6 +1,6 @@
 import type { Container } from '@azure/cosmos';
 import { z } from 'zod';
-import { readDocument, saveGuarded } from './document.operations';
+import { StateDocuments } from './document.operations';
 import type { ChangeCursor } from './ts-change.poller';
 
 export const pushCheckpointSchema = z.object({
@@ -21,14 +21,16 @@ export const pushCheckpointId = (container: string): string => `push-checkpoint:
  * by its _etag, so two CLI runs at once cannot move it past each other's unfinished work.
  */
 export class PushCheckpointRepository {
-  constructor(private readonly container: Container) {}
+  private readonly documents: StateDocuments<PushCheckpoint>;
+
+  constructor(container: Container) {
+    this.documents = new StateDocuments(container, pushCheckpointSchema);
+  }
 
   get(sourceContainer: string): Promise<PushCheckpoint | undefined> {
-    return readDocument(
-      this.container,
+    return this.documents.read(
       pushCheckpointId(sourceContainer),
       'person',
-      pushCheckpointSchema,
       `push checkpoint of ${sourceContainer}`,
     );
   }
@@ -47,12 +49,7 @@ export class PushCheckpointRepository {
       cursor,
       updatedAt: now.toISOString(),
     };
-    return saveGuarded(
-      this.container,
-      body,
-      previous?._etag,
-      `push checkpoint of ${sourceContainer}`,
-      `the push checkpoint of ${sourceContainer} was moved by another run`,
-    );
+    const lost = `the push checkpoint of ${sourceContainer} was moved by another run`;
+    return this.documents.save(body, previous?._etag, `push checkpoint of ${sourceContainer}`, lost);
   }
 }
