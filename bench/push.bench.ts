@@ -15,6 +15,7 @@ import { CONTAINERS } from '../shared/config/entity.catalog';
 import { InProcessJobQueue } from '../shared/queue/in-process.job-queue';
 import type { PersonRecord } from '../shared/domain/record.model';
 import { createLogger } from '../shared/telemetry/logger';
+import { runThenExit } from './support/run-then-exit';
 
 const PERSONS = Number(process.env.BENCH_PUSH_PERSONS ?? 10_000);
 const TRICKLE = Number(process.env.BENCH_PUSH_TRICKLE ?? 300);
@@ -248,10 +249,4 @@ const main = async (): Promise<void> => {
   await latency();
 };
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runThenExit(main);

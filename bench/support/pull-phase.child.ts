@@ -16,7 +16,7 @@ import { CONTAINERS, type ContainerKey, type EntityCatalog } from '../../shared/
 import { buildCatalog, DEFAULT_SYNC_CONFIG } from '../../shared/config/sync-config.schema';
 import { provisionCosmos } from '../../shared/cosmos/cosmos.provisioning';
 import { RecordRepository } from '../../shared/cosmos/record.repository';
-import { createDataverseConnection } from '../../shared/dataverse';
+import { createDataverseConnection, type DataverseConnection } from '../../shared/dataverse';
 import { DataversePersonRowGateway } from '../../shared/dataverse/person-row.gateway';
 import { buildEntityProfile, type EntityProfile } from '../../shared/domain/entity.profile';
 import type { RecordDocument } from '../../shared/domain/record.model';
@@ -31,6 +31,7 @@ import {
 } from '../../shared/sync/in-memory.sync-state';
 import type { ChangeSource, RecordStore, WriteOutcome } from '../../shared/sync/ports';
 import { createLogger } from '../../shared/telemetry/logger';
+import { runThenExit } from './run-then-exit';
 
 export interface PhaseInput {
   target: 'memory' | 'cosmos';
@@ -93,6 +94,15 @@ const figures = (report: SyncOnceReport, split: Split, peakRss: number): SyncFig
 
 /** The adapters of one phase (in memory, or the app's Cosmos repositories), without the queue. */
 type PhaseAdapters = Omit<SyncAdapters, 'queue' | 'retries'>;
+
+/** The sync's Dataverse side over one connection, in memory or against Cosmos alike. */
+const dataverseAdapters =
+  (connection: DataverseConnection): PhaseAdapters['dataverse'] =>
+  () => ({
+    source: connection.reader,
+    rows: new DataversePersonRowGateway(connection.client),
+    counters: () => connection.governor.counters(),
+  });
 
 /** Wraps the ports with stopwatches, to say which step limits the rate. */
 function timed(adapters: PhaseAdapters, split: Split): { adapters: PhaseAdapters; end: () => void } {
@@ -328,11 +338,7 @@ const main = async (): Promise<void> => {
     const catalog = buildCatalog(DEFAULT_SYNC_CONFIG);
     phase = {
       adapters: {
-        dataverse: () => ({
-          source: dataverse.reader,
-          rows: new DataversePersonRowGateway(dataverse.client),
-          counters: () => dataverse.governor.counters(),
-        }),
+        dataverse: dataverseAdapters(dataverse),
         recordsFor,
         checkpoints: new InMemoryCheckpointStore(),
         errors: new InMemoryErrorSink(),
@@ -369,11 +375,7 @@ const main = async (): Promise<void> => {
     const dataverse = services.dataverse();
     phase = {
       adapters: {
-        dataverse: () => ({
-          source: dataverse.reader,
-          rows: new DataversePersonRowGateway(dataverse.client),
-          counters: () => dataverse.governor.counters(),
-        }),
+        dataverse: dataverseAdapters(dataverse),
         recordsFor: (key) => services.recordsFor(key),
         checkpoints: services.checkpoints,
         errors: services.syncErrors,
@@ -469,10 +471,4 @@ const main = async (): Promise<void> => {
   }
 };
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runThenExit(main);
