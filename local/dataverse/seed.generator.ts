@@ -631,14 +631,19 @@ export const seedOrganisation = ({ store, seed, counts, customTables, appUsers }
   mergeSome(accounts, 1, 2);
   mergeSome(leads, 2, 7);
 
+  // A row of `first` with chance `p` (always when `second` is empty), else of `second`; true when of `first`.
+  const pickEither = (first: Pending[], p: number, second: Pending[]): [Pending, boolean] => {
+    const fromFirst = first.length > 0 && (second.length === 0 || rng.chance(p));
+    return [fromFirst ? rng.pick(first) : rng.pick(second), fromFirst];
+  };
+
   // Opportunities.
   const qualified = leads.filter((l) => l.values.statecode === 1);
   const opportunities: Pending[] = [];
   for (let i = 0; i < counts.opportunity && (accounts.length > 0 || contacts.length > 0); i++) {
     const id = rng.guid();
     const [ownerId, ownerType] = owner();
-    const byContact = contacts.length > 0 && (accounts.length === 0 || rng.chance(0.4));
-    const customer = byContact ? rng.pick(contacts) : rng.pick(accounts);
+    const [customer, byContact] = pickEither(contacts, 0.4, accounts);
     const targets: Record<string, string> = {
       _ownerid_value: ownerType,
       _customerid_value: byContact ? 'contact' : 'account',
@@ -679,8 +684,7 @@ export const seedOrganisation = ({ store, seed, counts, customTables, appUsers }
   for (let i = 0; i < counts.task && (contacts.length > 0 || leads.length > 0); i++) {
     const id = rng.guid();
     const [ownerId, ownerType] = owner();
-    const onContact = contacts.length > 0 && (leads.length === 0 || rng.chance(0.6));
-    const regarding = onContact ? rng.pick(contacts) : rng.pick(leads);
+    const [regarding, onContact] = pickEither(contacts, 0.6, leads);
     const state = rng.chance(0.6) ? 0 : 1;
     tasks.push({
       id,
