@@ -7,7 +7,6 @@
 // throughput is a floor, not a ceiling.
 import { performance } from 'node:perf_hooks';
 import type { Container } from '@azure/cosmos';
-import { closeServices } from '../functions/app.services';
 import { startLocalStack, type LocalStack } from '../local/stack';
 import { createAppServices, type AppServices } from '../shared/app/app.services';
 import { pushOnce as pushRun } from '../shared/cli/push.command';
@@ -237,6 +236,9 @@ async function latency(): Promise<void> {
     console.log(`  pusher invocations: ${JSON.stringify(failures)}`);
   } finally {
     await stack.stop();
+    // Loaded only now: the functions' module registers its hooks when it loads, which must happen
+    // after the host harness has installed @azure/functions-core (else the library runs in test mode).
+    const { closeServices } = await import('../functions/app.services.js');
     await closeServices();
     await services.close();
   }
