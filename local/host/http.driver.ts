@@ -26,6 +26,25 @@ export function compileRoute(template: string): { pattern: RegExp; params: strin
   return { pattern: new RegExp(`^${body}/?$`, 'i'), params };
 }
 
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
+
+const errorBody = (code: string, message: string): string => JSON.stringify({ error: { code, message } });
+
+/** The route's parameters, percent-decoded; undefined when one is not valid percent-encoding. */
+function decodeParams(names: readonly string[], match: RegExpExecArray): Record<string, string> | undefined {
+  const params: Record<string, string> = {};
+  for (const [i, name] of names.entries()) {
+    const value = match[i + 1];
+    if (value === undefined) continue;
+    try {
+      params[name] = decodeURIComponent(value);
+    } catch {
+      return undefined;
+    }
+  }
+  return params;
+}
+
 /** Serves HTTP-triggered functions under /api, like the host on localhost:7071. */
 export class HttpDriver {
   private server: http.Server | undefined;
@@ -47,7 +66,15 @@ export class HttpDriver {
         : [];
       this.routes.push({ name: metadata.name, methods, ...compileRoute(template) });
     }
-    this.server = http.createServer((req, res) => void this.serve(req, res));
+    // A failure of the driver itself answers that request with a 500 and is reported; it never
+    // becomes an unhandled rejection that would end the whole local stack.
+    this.server = http.createServer((req, res) => {
+      this.serve(req, res).catch((error: unknown) => {
+        this.onError('(http driver)', error);
+        if (!res.headersSent) res.writeHead(500, JSON_HEADERS);
+        res.end(errorBody('internal_error', 'the local host failed to handle this request; see its log'));
+      });
+    });
     await new Promise<void>((resolve, reject) => {
       this.server?.once('error', reject);
       this.server?.listen(port, '127.0.0.1', () => resolve());
@@ -75,16 +102,32 @@ export class HttpDriver {
         methodMismatch = true;
         continue;
       }
-      const params: Record<string, string> = {};
-      route.params.forEach((name, i) => {
-        const value = match[i + 1];
-        if (value !== undefined) params[name] = decodeURIComponent(value);
-      });
+      const params = decodeParams(route.params, match);
+      if (params === undefined) {
+        res
+          .writeHead(400, JSON_HEADERS)
+          .end(
+            errorBody(
+              'invalid_url',
+              'the URL holds a malformed percent-encoding (a % not followed by two hex digits); encode path segments with encodeURIComponent',
+            ),
+          );
+        return;
+      }
       matched = { route, params };
       break;
     }
     if (matched === undefined || !url.pathname.startsWith('/api')) {
-      res.writeHead(methodMismatch ? 405 : 404).end();
+      if (methodMismatch) {
+        const allowed = [
+          ...new Set(this.routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods)),
+        ];
+        res
+          .writeHead(405, { ...JSON_HEADERS, allow: allowed.join(', ') })
+          .end(errorBody('method_not_allowed', `${method} is not allowed here; use ${allowed.join(' or ')}`));
+      } else {
+        res.writeHead(404, JSON_HEADERS).end(errorBody('not_found', `no function serves ${path || '/'}`));
+      }
       return;
     }
     const chunks: Buffer[] = [];
@@ -111,9 +154,9 @@ export class HttpDriver {
       res.end(body === undefined ? undefined : Buffer.from(body));
     } catch (error) {
       this.onError(matched.route.name, error);
-      // The host answers an unhandled exception with a bare 500, never the error text.
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
+      // Never the error text: it may hold anything. The log has it.
+      if (!res.headersSent) res.writeHead(500, JSON_HEADERS);
+      res.end(errorBody('internal_error', `function ${matched.route.name} failed; see the host's log`));
     }
   }
 }

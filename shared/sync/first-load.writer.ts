@@ -45,8 +45,9 @@ export class FirstLoadWriter {
       new Set(page.deleted.map((tombstone) => tombstone.id.toLowerCase())),
     );
     const fastRows = page.rows.filter((_, i) => !split.marked[i]);
-    let plans = await this.planAndWrite(fastRows, aliased, now);
-    const conflicts = plans.flatMap((p) => p.conflicts);
+    const written = await this.planAndWrite(fastRows, aliased, now);
+    let plans = written.plans;
+    const conflicts = written.conflicts;
     if (conflicts.length > 0) {
       this.owner.retried();
       const before = split.marked.filter(Boolean).length;
@@ -54,18 +55,12 @@ export class FirstLoadWriter {
       if (split.marked.filter(Boolean).length === before) throw keptChanging(conflicts);
       // Rows, errors and counts of the rows that stay on this path; the read path reports its own.
       plans = [
-        {
-          plan: planPage(
-            this.profile,
-            { rows: page.rows.filter((_, i) => !split.marked[i]), deleted: [] },
-            [],
-            { now },
-          ),
-          conflicts: [],
-        },
+        planPage(this.profile, { rows: page.rows.filter((_, i) => !split.marked[i]), deleted: [] }, [], {
+          now,
+        }),
       ];
     }
-    await this.owner.settle(plans.map((p) => p.plan));
+    await this.owner.settle(plans);
     const slowRows = page.rows.filter((_, i) => split.marked[i]);
     if (slowRows.length > 0 || page.deleted.length > 0) {
       await this.owner.readPath({ rows: slowRows, deleted: page.deleted });
@@ -81,7 +76,7 @@ export class FirstLoadWriter {
     rows: readonly unknown[],
     checked: ReadonlySet<string>,
     now: string,
-  ): Promise<{ plan: PagePlan; conflicts: string[] }[]> {
+  ): Promise<{ plans: PagePlan[]; conflicts: string[] }> {
     const batch = Math.max(1, this.records.preferredWriteBatch ?? rows.length);
     const slice = Math.min(batch, PLAN_SLICE_ROWS);
     const plans: PagePlan[] = [];
@@ -105,7 +100,7 @@ export class FirstLoadWriter {
       if ('failed' in result) throw result.failed;
       conflicts.push(...result.conflicts);
     }
-    return plans.map((plan, i) => ({ plan, conflicts: i === 0 ? conflicts : [] }));
+    return { plans, conflicts };
   }
 
   /**
