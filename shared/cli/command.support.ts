@@ -45,7 +45,11 @@ export async function openServices(
   } catch (error) {
     await services?.close();
     if (error instanceof ConfigError) {
-      io.err(`${command}: ${error.message}`);
+      const hint =
+        error.code === 'invalid_config'
+          ? '\nSet them in the environment (the README lists every setting); `dynamics-sync config check` reports all problems at once.'
+          : '';
+      io.err(`${command}: ${error.message}${hint}`);
       return EXIT.usage;
     }
     io.err(`${command}: could not start: ${describeError(error)}`);
