@@ -26,6 +26,9 @@ locals {
     "COSMOS_ENDPOINT"         = azurerm_cosmosdb_account.main.endpoint
     "COSMOS_DATABASE"         = azurerm_cosmosdb_sql_database.main.name
 
+    # App Service authentication signs callers in; the routes authorize them by app role.
+    "API_AUTHORIZATION" = "app-roles"
+
     # DefaultAzureCredential in the app picks the user-assigned identity by this id.
     "AZURE_CLIENT_ID" = local.identity_client_id
 
@@ -87,6 +90,27 @@ resource "azurerm_function_app_flex_consumption" "main" {
   https_only                                     = true
   public_network_access_enabled                  = true
   webdeploy_publish_basic_authentication_enabled = false
+
+  # Every route requires a Microsoft Entra ID sign-in (users in the console, automation with client
+  # credentials); the app then checks the app roles in the token. Routes Dynamics must call without
+  # Entra (the real-time notification endpoint) will be listed in excluded_paths and check a secret.
+  auth_settings_v2 {
+    auth_enabled           = true
+    require_authentication = true
+    unauthenticated_action = "Return401"
+    default_provider       = "azureactivedirectory"
+    excluded_paths         = []
+
+    active_directory_v2 {
+      client_id            = var.api_client_id
+      tenant_auth_endpoint = "https://login.microsoftonline.com/${data.azurerm_client_config.current.tenant_id}/v2.0"
+      allowed_audiences    = ["api://${var.api_client_id}", var.api_client_id]
+    }
+
+    login {
+      token_store_enabled = false
+    }
+  }
 
   site_config {
     application_insights_connection_string = azurerm_application_insights.main.connection_string

@@ -48,6 +48,16 @@ variable "dataverse_client_id" {
   type        = string
 }
 
+variable "api_client_id" {
+  description = "Application (client) id of the app registration that signs people and automation in to the console and the HTTP API (App Service authentication). It defines the app roles Sync.Read and Sync.Operate; see infra/README.md."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", var.api_client_id))
+    error_message = "api_client_id must be the application (client) id, a GUID."
+  }
+}
+
 variable "dataverse_client_secret" {
   description = "Client secret of the app registration. Stored only in Key Vault (and Terraform state: keep state private). Empty to manage the secret outside Terraform (az keyvault secret set)."
   type        = string

@@ -63,6 +63,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       COSMOS_DATABASE: 'marketing',
       COSMOS: `AccountEndpoint=${cosmos.endpoint}/;AccountKey=${cosmos.key};`,
       SERVICEBUS: broker.connectionString,
+      // The local stack listens on 127.0.0.1 only and has no App Service authentication in front.
+      API_AUTHORIZATION: 'off',
       ...options.env,
     };
     const cosmosClient = createCosmosClient({

@@ -150,6 +150,7 @@ function timed(adapters: PhaseAdapters, split: Split): { adapters: PhaseAdapters
   const source = (inner: ChangeSource): ChangeSource => ({
     readChanges: (options) => pages(inner.readChanges(options)),
     queryModifiedSince: (options) => pages(inner.queryModifiedSince(options)),
+    readRows: (options) => pages(inner.readRows(options)),
   });
   const wrapped: PhaseAdapters = {
     ...adapters,
@@ -171,7 +172,6 @@ function timed(adapters: PhaseAdapters, split: Split): { adapters: PhaseAdapters
           hasRecordsOf: (entity) => clock('findMs', () => inner.hasRecordsOf(entity)),
           aliasesOf: (ids) => clock('findMs', () => inner.aliasesOf(ids)),
           registerAlias: (rowId, personId) => inner.registerAlias(rowId, personId),
-          awaitingRetry: (dueBy) => inner.awaitingRetry(dueBy),
           get preferredWriteBatch() {
             return inner.preferredWriteBatch;
           },
@@ -340,6 +340,7 @@ const main = async (): Promise<void> => {
       adapters: {
         dataverse: dataverseAdapters(dataverse),
         recordsFor,
+        people: recordsFor('people'),
         checkpoints: new InMemoryCheckpointStore(),
         errors: new InMemoryErrorSink(),
         runs: new InMemoryRunSink(),
@@ -349,6 +350,7 @@ const main = async (): Promise<void> => {
         syncConfig: DEFAULT_SYNC_CONFIG,
         enabledEntities: [...ENTITIES],
         pullQueue: 'pull-jobs',
+        pushRetryQueue: 'push-retry',
         timeBudgetMs: 240_000,
         pushBatchSize: 100,
       },
@@ -377,6 +379,7 @@ const main = async (): Promise<void> => {
       adapters: {
         dataverse: dataverseAdapters(dataverse),
         recordsFor: (key) => services.recordsFor(key),
+        people: services.people,
         checkpoints: services.checkpoints,
         errors: services.syncErrors,
         runs: services.runs,
@@ -386,6 +389,7 @@ const main = async (): Promise<void> => {
         syncConfig: services.syncConfig,
         enabledEntities: services.env.SYNC_ENTITIES,
         pullQueue: services.env.PULL_JOBS_QUEUE,
+        pushRetryQueue: services.env.PUSH_RETRY_QUEUE,
         timeBudgetMs: 240_000,
         pushBatchSize: services.env.PUSH_BATCH_SIZE,
       },

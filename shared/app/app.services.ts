@@ -4,10 +4,12 @@ import { ConfigError } from '../config/config.errors';
 import { loadEnv, type EnvFor } from '../config/env.schema';
 import { CONTAINERS, type ContainerKey, type EntityCatalog } from '../config/entity.catalog';
 import { buildCatalog, loadSyncConfig, type SyncConfig } from '../config/sync-config.schema';
+import { AuditRepository } from '../cosmos/audit.repository';
 import { CheckpointRepository } from '../cosmos/checkpoint.repository';
 import { createCosmosClient } from '../cosmos/cosmos.client';
 import { CosmosStoreError } from '../cosmos/cosmos.errors';
 import { provisionCosmos } from '../cosmos/cosmos.provisioning';
+import { CosmosPeopleQueries } from '../cosmos/people.queries';
 import { PushCheckpointRepository } from '../cosmos/push-checkpoint.repository';
 import { RecordRepository } from '../cosmos/record.repository';
 import { RunHistoryRepository } from '../cosmos/run-history.repository';
@@ -17,7 +19,6 @@ import { DataversePersonRowGateway } from '../dataverse/person-row.gateway';
 import type { JobQueue } from '../queue/job-queue.port';
 import { QueuedPushRetries } from '../queue/push-retry.scheduler';
 import { createServiceBusClient, ServiceBusJobQueue } from '../queue/servicebus.job-queue';
-import { ManualActions } from '../sync/manual-actions.use-case';
 import type { PushRetryScheduler } from '../sync/ports';
 import {
   composeSync,
@@ -45,8 +46,10 @@ export interface AppServices {
   recordsFor(container: ContainerKey): RecordRepository;
   /** Created on first use, so functions that never call Dynamics do not need its credentials. */
   dataverse(): DataverseConnection;
-  /** Operator actions behind the HTTP API: sync or resync an entity, read errors, retry parked pushes. */
-  manualActions: ManualActions;
+  /** The people container's cross-document questions. */
+  people: CosmosPeopleQueries;
+  /** Every operator action: who, what, when, outcome. */
+  audit: AuditRepository;
   /**
    * Fails with a ConfigError naming each missing database or container and the command that creates
    * them: a job against an unprovisioned database would otherwise fail on every delivery.
@@ -100,6 +103,7 @@ export async function createAppServices(
     }
     return repository;
   };
+  const people = new CosmosPeopleQueries(container('people'));
   let connection: DataverseConnection | undefined;
   const dataverse = (): DataverseConnection => {
     if (connection === undefined) {
@@ -135,6 +139,7 @@ export async function createAppServices(
           },
         }),
       recordsFor,
+      people,
       checkpoints,
       errors: syncErrors,
       runs,
@@ -146,6 +151,7 @@ export async function createAppServices(
       syncConfig,
       enabledEntities: env.SYNC_ENTITIES,
       pullQueue: env.PULL_JOBS_QUEUE,
+      pushRetryQueue: env.PUSH_RETRY_QUEUE,
       timeBudgetMs: env.SYNC_TIME_BUDGET_SECONDS * 1000,
       pushBatchSize: env.PUSH_BATCH_SIZE,
       ...overrides.tuning,
@@ -164,14 +170,8 @@ export async function createAppServices(
     pushCheckpoints: new PushCheckpointRepository(container('syncState')),
     recordsFor,
     dataverse,
-    manualActions: new ManualActions({
-      catalog,
-      enabledEntities: env.SYNC_ENTITIES,
-      queue,
-      pullQueue: env.PULL_JOBS_QUEUE,
-      pushRetryQueue: env.PUSH_RETRY_QUEUE,
-      errors: syncErrors,
-    }),
+    people,
+    audit: new AuditRepository(container('syncState')),
     assertProvisioned: async () => {
       try {
         await provisionCosmos(cosmos, env.COSMOS_DATABASE, 'verify');

@@ -11,13 +11,17 @@ import {
   IGNORE_PROGRESS,
   type ChangeSource,
   type CheckpointStore,
-  type ErrorSink,
+  type ErrorLog,
+  type PeopleQueries,
+  type RunHistory,
   type PersonRowGateway,
   type PullObserver,
   type PushRetryScheduler,
   type RecordStore,
-  type RunSink,
 } from '../sync/ports';
+import { ManualActions } from '../sync/manual-actions.use-case';
+import { readSyncStatus, type SyncStatusView } from '../sync/status.query';
+import type { ErrorPage, ErrorSearch } from '../domain/sync-error.model';
 import {
   CreatePersonUseCase,
   type CreatePersonRequest,
@@ -41,10 +45,12 @@ export interface DataverseAdapters {
 export interface SyncAdapters {
   dataverse(): DataverseAdapters;
   recordsFor(container: ContainerKey): RecordStore;
+  /** The people container's cross-document questions (retries due, push backlog, by email). */
+  people: PeopleQueries;
   checkpoints: CheckpointStore;
-  errors: ErrorSink;
-  runs: RunSink;
-  /** Where a pull job's continuation goes (the entity's session). */
+  errors: ErrorLog;
+  runs: RunHistory;
+  /** Where a pull job's continuation goes (the entity's session), and operators' jobs. */
   queue: JobQueue;
   retries: PushRetryScheduler;
 }
@@ -55,6 +61,7 @@ export interface SyncSettings {
   /** SYNC_ENTITIES: a malformed job is filed under its entity only when it is one of these. */
   enabledEntities: readonly string[];
   pullQueue: string;
+  pushRetryQueue: string;
   /** A pull job stops after the page that crosses this and continues in a new job. */
   timeBudgetMs: number;
   /** Dataverse page size (5000 unless a test or benchmark asks for less). */
@@ -98,6 +105,12 @@ export interface SyncComposition {
   runPushRetry(body: unknown, meta: { messageId: string }, log: Logger): Promise<PushRetryOutcome>;
   /** "Sync person to Dynamics". */
   createPerson(request: CreatePersonRequest, log: Logger): Promise<CreatePersonResult>;
+  /** The sync at a glance: per entity, and the push backlog. */
+  status(now?: Date): Promise<SyncStatusView>;
+  /** One page of sync errors, newest first. */
+  searchErrors(search: ErrorSearch): Promise<ErrorPage>;
+  /** Operator actions: pull now, resync, pause, resume, retry errors and parked pushes. */
+  actions: ManualActions;
 }
 
 /**
@@ -148,7 +161,36 @@ export function composeSync(adapters: SyncAdapters, settings: SyncSettings): Syn
       ...(settings.pushRetry !== undefined ? { retry: settings.pushRetry } : {}),
     });
 
+  const actions = new ManualActions({
+    catalog: settings.catalog,
+    enabledEntities: settings.enabledEntities,
+    queue: adapters.queue,
+    pullQueue: settings.pullQueue,
+    pushRetryQueue: settings.pushRetryQueue,
+    errors: adapters.errors,
+    checkpoints: adapters.checkpoints,
+    people: adapters.recordsFor('people'),
+  });
+
   return {
+    actions,
+    status: (now) =>
+      readSyncStatus(
+        settings.enabledEntities.map((name) => settings.catalog.get(name)),
+        {
+          status: (entity) => adapters.runs.status(entity),
+          totalsSince: (entity, hour) => adapters.runs.totalsSince(entity, hour),
+          checkpoint: (entity) => adapters.checkpoints.get(entity),
+          openErrors: (entity) => adapters.errors.countOpen(entity),
+          pushBacklog: () => adapters.people.pushBacklog(),
+        },
+        now,
+      ),
+    searchErrors: (search) => {
+      if (search.entity !== undefined && !ERROR_PARTITIONS.includes(search.entity))
+        actions.enabledEntity(search.entity);
+      return adapters.errors.search(search);
+    },
     runPullJob: (body, meta, settlement, scope) =>
       runAndSettle(
         () =>
@@ -172,7 +214,7 @@ export function composeSync(adapters: SyncAdapters, settings: SyncSettings): Syn
     pullEntity: (entity, options, scope) => pull(profileOf(entity), options, scope),
     pushDocuments: (docs, options, log) => push(log).pushDocuments(docs, options),
     retryDue: async (dueBy, log) => {
-      const found = await adapters.recordsFor('people').awaitingRetry(dueBy.toISOString());
+      const found = await adapters.people.awaitingRetry(dueBy.toISOString());
       const byAttempt = new Map<number, { docs: unknown[]; since: string }>();
       for (const doc of found.docs) {
         const state = pushStateOf(doc);
@@ -210,6 +252,9 @@ export function composeSync(adapters: SyncAdapters, settings: SyncSettings): Syn
       }).run(request),
   };
 }
+
+/** Error partitions that are not entities: person-wide push errors and rejected queue messages. */
+const ERROR_PARTITIONS = ['person', 'queue'];
 
 /**
  * Counters of a connection that may not exist: a job whose Dataverse settings are missing must

@@ -28,6 +28,7 @@ export const SETTING_NAMES = [
   'SYNC_TIME_BUDGET_SECONDS',
   'PUSH_BATCH_SIZE',
   'LOG_LEVEL',
+  'API_AUTHORIZATION',
   'APPLICATIONINSIGHTS_CONNECTION_STRING',
 ] as const;
 
@@ -114,6 +115,9 @@ export const syncEnvShape = {
   // Writes per $batch when pushing to Dynamics; a $batch holds at most 1000 requests.
   PUSH_BATCH_SIZE: intInRange(1, 1000, 100),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  // `app-roles`: callers signed in by App Service authentication need Sync.Read or Sync.Operate.
+  // `off` only where nothing but this machine can reach the app (the local stack on 127.0.0.1).
+  API_AUTHORIZATION: z.enum(['app-roles', 'off']).default('app-roles'),
   APPLICATIONINSIGHTS_CONNECTION_STRING: optionalText,
 };
 

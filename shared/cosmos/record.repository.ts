@@ -144,22 +144,6 @@ export class RecordRepository implements RecordStore {
     await this.aliases.register(rowId, personId);
   }
 
-  async awaitingRetry(dueBy: string): Promise<FoundDocuments> {
-    if (this.options.kind !== 'person') return { docs: [], invalid: [] };
-    try {
-      const { resources } = await this.container.items
-        .query<Record<string, unknown>>({
-          query:
-            "SELECT * FROM c WHERE c.pushState.status = 'retrying' AND c.pushState.nextAttemptAt <= @dueBy",
-          parameters: [{ name: '@dueBy', value: dueBy }],
-        })
-        .fetchAll();
-      return this.parse(resources);
-    } catch (error) {
-      throw CosmosStoreError.from(error, `looking for pushes awaiting a retry in ${this.container.id}`);
-    }
-  }
-
   /**
    * A point read of one raw document (partition key = id), for callers that validate it themselves:
    * a marketing-only person does not pass the synced-person schema yet.

@@ -1,21 +1,67 @@
 import type { Container } from '@azure/cosmos';
+import {
+  entityStatusId,
+  entityStatusSchema,
+  foldHour,
+  foldRun,
+  hourOf,
+  hourTotalsId,
+  hourTotalsSchema,
+  type EntityStatusRecord,
+  type HourTotals,
+} from '../domain/entity-status.model';
 import { runRecordSchema, type RunRecord } from '../domain/run-record.model';
+import type { RunSink } from '../sync/ports';
 import { CosmosStoreError } from './cosmos.errors';
-import { queryPartition } from './document.operations';
+import { queryPartition, StateDocuments } from './document.operations';
 
 /** Run history is for operations, not audit: a job per entity per minute would otherwise pile up forever. */
 export const RUN_TTL_SECONDS = 30 * 24 * 3600;
 
-/** Run history lives in the sync-state container, partitioned by entity, next to the checkpoints. */
-export class RunHistoryRepository {
-  constructor(private readonly container: Container) {}
+/**
+ * Run history lives in the sync-state container, partitioned by entity, next to the checkpoints.
+ * Saving a run also folds it into the entity's status and the hour's totals, so the status page
+ * reads one status document and at most 24 hour documents per entity, never the runs themselves.
+ * One puller per entity (the session) is the only writer of its documents: no write races.
+ */
+export class RunHistoryRepository implements RunSink {
+  private readonly statuses: StateDocuments<EntityStatusRecord>;
+  private readonly hours: StateDocuments<HourTotals>;
+
+  constructor(private readonly container: Container) {
+    this.statuses = new StateDocuments(container, entityStatusSchema);
+    this.hours = new StateDocuments(container, hourTotalsSchema);
+  }
 
   async save(run: RunRecord): Promise<void> {
-    try {
-      await this.container.items.upsert(runRecordSchema.parse({ ttl: RUN_TTL_SECONDS, ...run }));
-    } catch (error) {
-      throw CosmosStoreError.from(error, `saving run ${run.id}`);
-    }
+    await this.upsert(runRecordSchema.parse({ ttl: RUN_TTL_SECONDS, ...run }), `run ${run.id}`);
+    const status = await this.status(run.entity);
+    await this.upsert(foldRun(status, run), `status of ${run.entity}`);
+    if (run.status === 'running') return;
+    const hour = hourOf(run.finishedAt ?? run.startedAt);
+    const id = hourTotalsId(run.entity, hour);
+    const totals = await this.hours.read(id, run.entity, `totals of ${run.entity} for ${hour}`);
+    await this.upsert(foldHour(totals, run), `totals of ${run.entity} for ${hour}`);
+  }
+
+  /** The entity's status as runs left it; undefined before its first run. */
+  status(entity: string): Promise<EntityStatusRecord | undefined> {
+    return this.statuses.read(entityStatusId(entity), entity, `status of ${entity}`);
+  }
+
+  /** Hour totals from this hour (`YYYY-MM-DDTHH`) on, oldest first. */
+  totalsSince(entity: string, hour: string): Promise<HourTotals[]> {
+    return queryPartition(
+      this.container,
+      entity,
+      "SELECT * FROM c WHERE c.entity = @entity AND c.type = 'hour-totals' AND c.hour >= @hour ORDER BY c.hour",
+      [
+        { name: '@entity', value: entity },
+        { name: '@hour', value: hour },
+      ],
+      hourTotalsSchema,
+      `reading the hourly totals of ${entity}`,
+    );
   }
 
   async latest(entity: string, count = 10): Promise<RunRecord[]> {
@@ -28,5 +74,13 @@ export class RunHistoryRepository {
       runRecordSchema,
       `reading runs of ${entity}`,
     );
+  }
+
+  private async upsert(doc: { id: string }, what: string): Promise<void> {
+    try {
+      await this.container.items.upsert(doc);
+    } catch (error) {
+      throw CosmosStoreError.from(error, `saving the ${what}`);
+    }
   }
 }

@@ -70,6 +70,37 @@ export function withPushState<T extends object>(doc: T, state: PushState | undef
   return (state === undefined ? rest : { ...rest, [PUSH_STATE_KEY]: state }) as T;
 }
 
+/** Where the pushes of people stand: counts for the status page, oldest first. */
+export interface PushBacklog {
+  /** Edits waiting for their next attempt: failed transiently (retrying) or being created in Dynamics. */
+  pending: number;
+  /** Of those, the ones that failed at least once and wait on the retry queue. */
+  retrying: number;
+  /** Gave up after the last attempt: an operator's retry sends them again. */
+  parked: number;
+  /** Refused by Dynamics (validation, privilege): they need a fix on the marketing side. */
+  failed: number;
+  /** When the oldest pending edit first waited; null when none waits. */
+  oldestPendingAt: string | null;
+}
+
+/** The backlog of these people's push states (undefined: nothing failing or waiting). */
+export function backlogOf(states: Iterable<PushState | undefined>): PushBacklog {
+  const backlog: PushBacklog = { pending: 0, retrying: 0, parked: 0, failed: 0, oldestPendingAt: null };
+  for (const state of states) {
+    if (state === undefined) continue;
+    if (state.status === 'parked') backlog.parked += 1;
+    else if (state.status === 'error') backlog.failed += 1;
+    else {
+      backlog.pending += 1;
+      if (state.status === 'retrying') backlog.retrying += 1;
+      if (backlog.oldestPendingAt === null || state.at < backlog.oldestPendingAt)
+        backlog.oldestPendingAt = state.at;
+    }
+  }
+  return backlog;
+}
+
 export type ParsedDocument =
   | { kind: 'person'; person: PersonRecord }
   | { kind: 'other'; id: string; entity: string }

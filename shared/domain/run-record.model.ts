@@ -11,7 +11,12 @@ export const runRecordSchema = z.object({
   startedAt: z.string(),
   finishedAt: z.string().optional(),
   status: z.enum(['running', 'succeeded', 'failed', 'continued', 'paused']),
+  /** Documents written. */
   records: z.number().int().min(0).default(0),
+  /** Rows and tombstones read from Dynamics. */
+  read: z.number().int().min(0).optional(),
+  /** The run reached the end of the change feed: everything changed before it started is in. */
+  caughtUp: z.boolean().optional(),
   requests: z.number().int().min(0).default(0),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
   /** Seconds until Cosmos DB deletes the record (the container has per-item TTL on). */

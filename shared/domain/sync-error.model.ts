@@ -16,6 +16,8 @@ export const syncErrorSchema = z.object({
   excerpt: z.string().max(1000).optional(),
   at: z.string(),
   correlationId: z.string().optional(),
+  /** The person's email when the record is a person's, so an operator can search by it (lower case). */
+  email: z.string().optional(),
   /** When a later pull synced the row cleanly; recording the error again reopens it. */
   resolvedAt: z.string().optional(),
 });
@@ -47,5 +49,56 @@ export function toSyncErrorRecord(input: SyncErrorInput): SyncErrorRecord {
     direction: DIRECTION[input.operation],
     message: input.message.slice(0, 2000),
     ...(input.excerpt !== undefined ? { excerpt: input.excerpt.slice(0, 1000) } : {}),
+    ...(input.email !== undefined ? { email: input.email.trim().toLowerCase().slice(0, 320) } : {}),
   });
+}
+
+/** Which errors a listing wants. */
+export interface ErrorSearch {
+  /** One entity's errors (its partition), or every entity's. */
+  entity?: string;
+  status: 'open' | 'resolved' | 'all';
+  /** Text looked for in the record id, the email, the code and the message (case-insensitive). */
+  q?: string;
+  code?: string;
+  limit: number;
+  /** Where the previous page ended (from its answer); the first page has none. */
+  continuation?: string;
+}
+
+export interface ErrorPage {
+  errors: SyncErrorRecord[];
+  /** Undefined on the last page. */
+  continuation?: string;
+}
+
+const CSV_COLUMNS = [
+  'at',
+  'entity',
+  'operation',
+  'direction',
+  'code',
+  'recordId',
+  'email',
+  'message',
+  'excerpt',
+  'resolvedAt',
+  'correlationId',
+] as const;
+
+/**
+ * A cell as RFC 4180 wants it (quoted when it holds a comma, a quote or a line break, quotes
+ * doubled), and never a formula: a spreadsheet would run a cell starting with =, +, - or @.
+ */
+function csvCell(value: string | null | undefined): string {
+  const text = value ?? '';
+  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+/** Sync errors as CSV with a header row, CRLF line ends (RFC 4180). */
+export function errorsAsCsv(errors: readonly SyncErrorRecord[]): string {
+  const lines = [CSV_COLUMNS.join(',')];
+  for (const error of errors) lines.push(CSV_COLUMNS.map((column) => csvCell(error[column])).join(','));
+  return `${lines.join('\r\n')}\r\n`;
 }

@@ -1,5 +1,6 @@
 import type { RecordDocument } from '../domain/record.model';
-import type { FoundDocuments, RecordStore, WriteOutcome } from './ports';
+import { backlogOf, pushStateOf, type PushBacklog } from '../domain/push.planner';
+import type { FoundDocuments, PeopleQueries, RecordStore, WriteOutcome } from './ports';
 
 /**
  * A RecordStore in process memory with the repository's optimistic rules: a replace needs the
@@ -7,7 +8,7 @@ import type { FoundDocuments, RecordStore, WriteOutcome } from './ports';
  * so a caller changing what it read cannot change what is stored. For benchmarks and tests that
  * need no Cosmos.
  */
-export class InMemoryRecordStore implements RecordStore {
+export class InMemoryRecordStore implements RecordStore, PeopleQueries {
   private readonly docs = new Map<string, RecordDocument>();
   /** Lead and contact ids -> person id, the people container's secondary lookups. */
   private readonly aliases = new Map<string, string>();
@@ -110,6 +111,22 @@ export class InMemoryRecordStore implements RecordStore {
       );
     });
     return { docs: docs.map((doc) => structuredClone(doc)), invalid: [] };
+  }
+
+  async pushBacklog(): Promise<PushBacklog> {
+    return backlogOf([...this.docs.values()].map((doc) => pushStateOf(doc)));
+  }
+
+  async byEmail(email: string, limit: number): Promise<Record<string, unknown>[]> {
+    const wanted = email.trim().toLowerCase();
+    return [...this.docs.values()]
+      .filter(
+        (doc) =>
+          doc.entity === 'person' &&
+          String((doc as { email?: unknown }).email ?? '').toLowerCase() === wanted,
+      )
+      .slice(0, limit)
+      .map((doc) => structuredClone(doc) as Record<string, unknown>);
   }
 
   async *recordsOf(entity: string, pageSize = 500): AsyncGenerator<FoundDocuments> {

@@ -1,8 +1,22 @@
 import type { RunRecord } from '../domain/run-record.model';
 import { CosmosStoreError } from '../cosmos/cosmos.errors';
 import { checkpointSchema, type Checkpoint } from '../domain/checkpoint.state';
-import { toSyncErrorRecord, type SyncErrorInput, type SyncErrorRecord } from '../domain/sync-error.model';
-import type { CheckpointStore, ErrorSink, RunSink } from './ports';
+import {
+  foldHour,
+  foldRun,
+  hourOf,
+  hourTotalsId,
+  type EntityStatusRecord,
+  type HourTotals,
+} from '../domain/entity-status.model';
+import {
+  toSyncErrorRecord,
+  type ErrorPage,
+  type ErrorSearch,
+  type SyncErrorInput,
+  type SyncErrorRecord,
+} from '../domain/sync-error.model';
+import type { CheckpointStore, ErrorLog, ErrorSink, RunHistory } from './ports';
 
 /** Checkpoints in memory with the repository's ETag guard, so a second writer fails the same way. */
 export class InMemoryCheckpointStore implements CheckpointStore {
@@ -33,7 +47,7 @@ export class InMemoryCheckpointStore implements CheckpointStore {
 }
 
 /** Sync errors by their stable id (a replay updates, never duplicates), like the repository. */
-export class InMemoryErrorSink implements ErrorSink {
+export class InMemoryErrorSink implements ErrorLog {
   readonly records = new Map<string, SyncErrorRecord>();
 
   async record(error: SyncErrorInput): Promise<SyncErrorRecord> {
@@ -55,16 +69,62 @@ export class InMemoryErrorSink implements ErrorSink {
     return resolved;
   };
 
+  async search(search: ErrorSearch): Promise<ErrorPage> {
+    const q = search.q?.trim().toLowerCase();
+    const matching = [...this.records.values()]
+      .filter((e) => search.entity === undefined || e.entity === search.entity)
+      .filter((e) => search.status === 'all' || (search.status === 'open') === (e.resolvedAt === undefined))
+      .filter((e) => search.code === undefined || e.code === search.code)
+      .filter(
+        (e) =>
+          q === undefined ||
+          q === '' ||
+          [e.recordId, e.email, e.code, e.message].some((text) => text?.toLowerCase().includes(q)),
+      )
+      .sort((a, b) => b.at.localeCompare(a.at));
+    // The continuation is the offset of the next page: opaque to callers, as Cosmos DB's is.
+    const start = search.continuation === undefined ? 0 : Number(search.continuation);
+    const end = start + search.limit;
+    return {
+      errors: matching.slice(start, end),
+      ...(end < matching.length ? { continuation: String(end) } : {}),
+    };
+  }
+
+  async countOpen(entity: string): Promise<number> {
+    return this.list(entity).filter((e) => e.resolvedAt === undefined).length;
+  }
+
+  async byIds(ids: readonly string[]): Promise<SyncErrorRecord[]> {
+    return ids.flatMap((id) => this.records.get(id) ?? []);
+  }
+
   list(entity?: string): SyncErrorRecord[] {
     return [...this.records.values()].filter((e) => entity === undefined || e.entity === entity);
   }
 }
 
-/** Run history in memory: the last state of each run. */
-export class InMemoryRunSink implements RunSink {
+/** Run history in memory: the last state of each run, and each entity's status as the repository folds it. */
+export class InMemoryRunSink implements RunHistory {
   readonly runs = new Map<string, RunRecord>();
+  readonly statuses = new Map<string, EntityStatusRecord>();
+  private readonly hours = new Map<string, HourTotals>();
 
   async save(run: RunRecord): Promise<void> {
     this.runs.set(run.id, { ...run });
+    this.statuses.set(run.entity, foldRun(this.statuses.get(run.entity), run));
+    if (run.status === 'running') return;
+    const id = hourTotalsId(run.entity, hourOf(run.finishedAt ?? run.startedAt));
+    this.hours.set(id, foldHour(this.hours.get(id), run));
+  }
+
+  async status(entity: string): Promise<EntityStatusRecord | undefined> {
+    return this.statuses.get(entity);
+  }
+
+  async totalsSince(entity: string, hour: string): Promise<HourTotals[]> {
+    return [...this.hours.values()]
+      .filter((t) => t.entity === entity && t.hour >= hour)
+      .sort((a, b) => a.hour.localeCompare(b.hour));
   }
 }

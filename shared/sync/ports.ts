@@ -1,8 +1,11 @@
+import type { AuditEntry } from '../domain/audit.model';
 import type { Checkpoint } from '../domain/checkpoint.state';
 import type { EntityProfile } from '../domain/entity.profile';
+import type { PushBacklog } from '../domain/push.planner';
 import type { RecordDocument } from '../domain/record.model';
 import type { RunRecord } from '../domain/run-record.model';
-import type { SyncErrorInput } from '../domain/sync-error.model';
+import type { EntityStatusRecord, HourTotals } from '../domain/entity-status.model';
+import type { ErrorPage, ErrorSearch, SyncErrorInput, SyncErrorRecord } from '../domain/sync-error.model';
 import type { DataverseError } from '../dataverse/dataverse.errors';
 import type { PushRetryMessage } from './push-retry.message';
 
@@ -52,10 +55,20 @@ export interface ModifiedPage {
   nextLink?: string;
 }
 
+export interface ReadRowsOptions {
+  entitySet: string;
+  select: string[];
+  keyColumn: string;
+  /** Row ids (GUIDs); rows that no longer exist are simply not returned. */
+  ids: readonly string[];
+}
+
 /** The delta feed of one table, and the catch-up query after a first load (ChangeTrackingReader). */
 export interface ChangeSource {
   readChanges(options: ReadChangesOptions): AsyncIterable<ChangePage>;
   queryModifiedSince(options: ModifiedSinceOptions): AsyncIterable<ModifiedPage>;
+  /** Exactly these rows, as they are now, in pages (an operator's retry of rows that failed). */
+  readRows(options: ReadRowsOptions): AsyncIterable<ModifiedPage>;
 }
 
 // ---------------------------------------------------------------- the marketing database
@@ -96,13 +109,20 @@ export interface RecordStore {
   aliasesOf(rowIds: readonly string[]): Promise<ReadonlyMap<string, string>>;
   /** Registers a row a person is about to hold under another id, before the person is written. */
   registerAlias(rowId: string, personId: string): Promise<void>;
-  /**
-   * People whose push failed transiently and whose next attempt was due by this time: the retries a
-   * lost retry message or an ended CLI run left behind (none for stores without people).
-   */
-  awaitingRetry(dueBy: string): Promise<FoundDocuments>;
   /** Documents per write call the store prefers (undefined: one call per page). */
   readonly preferredWriteBatch: number | undefined;
+}
+
+/** Questions about people that cut across documents (the people container's queries). */
+export interface PeopleQueries {
+  /**
+   * People whose push failed transiently and whose next attempt was due by this time: the retries a
+   * lost retry message or an ended CLI run left behind.
+   */
+  awaitingRetry(dueBy: string): Promise<FoundDocuments>;
+  pushBacklog(): Promise<PushBacklog>;
+  /** Person documents with this email (a lead and a contact may share one), raw, as stored. */
+  byEmail(email: string, limit: number): Promise<Record<string, unknown>[]>;
 }
 
 export interface CheckpointStore {
@@ -123,8 +143,23 @@ export interface ErrorSink {
   ): Promise<number>;
 }
 
+/** The sync errors an operator works through: search, count, read by id. */
+export interface ErrorLog extends ErrorSink {
+  search(search: ErrorSearch): Promise<ErrorPage>;
+  countOpen(entity: string): Promise<number>;
+  /** The records with these ids (any entity); ids without a record are absent. */
+  byIds(ids: readonly string[]): Promise<SyncErrorRecord[]>;
+}
+
 export interface RunSink {
   save(run: RunRecord): Promise<void>;
+}
+
+/** Run history as the status page reads it. */
+export interface RunHistory extends RunSink {
+  status(entity: string): Promise<EntityStatusRecord | undefined>;
+  /** Hour totals from this hour (`YYYY-MM-DDTHH`) on, oldest first. */
+  totalsSince(entity: string, hour: string): Promise<HourTotals[]>;
 }
 
 // ---------------------------------------------------------------- Dynamics rows of people
@@ -171,6 +206,12 @@ export interface PersonRowGateway {
 /** Where a push that failed transiently waits for its next attempt. */
 export interface PushRetryScheduler {
   schedule(message: PushRetryMessage, at: Date): Promise<void>;
+}
+
+/** Every operator action, recorded where the console and `GET /api/audit` show it. */
+export interface AuditTrail {
+  record(entry: Omit<AuditEntry, 'id' | 'entity' | 'type' | 'ttl'>): Promise<void>;
+  page(limit: number, continuation?: string): Promise<{ entries: AuditEntry[]; continuation?: string }>;
 }
 
 // ---------------------------------------------------------------- progress of a pull

@@ -116,6 +116,8 @@ export async function runPullJob(
       status,
       finishedAt: finishedAt.toISOString(),
       records: result?.stats.written ?? 0,
+      read: (result?.stats.rows ?? 0) + (result?.stats.deleted ?? 0),
+      caughtUp: result?.outcome === 'done' && job.reason !== 'reread',
       requests,
       ...(error !== undefined ? { error } : {}),
     });
@@ -142,6 +144,7 @@ export async function runPullJob(
         correlationId: job.correlationId,
         // A resync job derives its load id from the message, so a redelivery resumes the same load.
         ...(job.reason === 'resync' ? { resyncLoadId: `resync:${meta.messageId || job.slot}` } : {}),
+        ...(job.rowIds !== undefined ? { reread: job.rowIds } : {}),
         ...(job.reason === 'manual' || job.reason === 'resync' ? { resume: true } : {}),
       },
       log,

@@ -48,6 +48,8 @@ export interface PullDeps {
 }
 
 export interface PullOptions {
+  /** Read exactly these rows again by id, through the ordinary write path (an operator's retry). */
+  reread?: readonly string[];
   /** Start a new full load (requested resync); an id derived from the job makes a redelivery resume it. */
   resyncLoadId?: string;
   /** Clear a pause (an admin fixed the cause, or asked to try again). */
@@ -134,6 +136,7 @@ export class PullUseCase {
     this.deadline = this.now().getTime() + this.deps.timeBudgetMs;
     const entity = this.profile.logicalName;
     let checkpoint = await this.deps.checkpoints.get(entity);
+    if (options.reread !== undefined) return this.reread(options.reread, checkpoint);
     const select = this.profile.select;
     if (options.resyncLoadId !== undefined && checkpoint?.loadId !== options.resyncLoadId) {
       checkpoint = await this.save(
@@ -304,6 +307,37 @@ export class PullUseCase {
     }
     if (checkpoint.resync && checkpoint.loadId !== undefined) await this.reconcile(checkpoint.loadId);
     return this.deps.checkpoints.save(afterCatchup(checkpoint, this.now()));
+  }
+
+  /**
+   * Reads these rows as they are now and writes them as any changed row is written; a row Dynamics
+   * no longer returns is taken as deleted. The checkpoint does not move: the delta feed is untouched.
+   */
+  private async reread(ids: readonly string[], checkpoint: Checkpoint | undefined): Promise<PullResult> {
+    const wanted = [...new Set(ids.map((id) => id.toLowerCase()))];
+    const seen = new Set<string>();
+    for await (const page of this.deps.source.readRows({
+      entitySet: this.profile.entitySet,
+      select: this.profile.select,
+      keyColumn: this.profile.key,
+      ids: wanted,
+    })) {
+      this.deps.observer.pageRead(this.profile.logicalName, page.rows.length);
+      for (const row of page.rows) {
+        const key = row[this.profile.key];
+        if (typeof key === 'string') seen.add(key.toLowerCase());
+      }
+      await this.writePage({ rows: page.rows, deleted: [] }, undefined);
+      this.stats.pages += 1;
+    }
+    const gone = wanted.filter((id) => !seen.has(id)).map((id) => ({ id }));
+    if (gone.length > 0) await this.writePage({ rows: [], deleted: gone }, undefined);
+    return {
+      outcome: 'done',
+      phase: checkpoint?.phase ?? 'delta',
+      stats: { ...this.stats },
+      resynced: false,
+    };
   }
 
   /** After a resync: records the load did not see were deleted while the token was expired. */

@@ -10,6 +10,7 @@ export function readAhead(source: ChangeSource): ChangeSource {
   return {
     readChanges: (options) => prefetching(source.readChanges(options)),
     queryModifiedSince: (options) => prefetching(source.queryModifiedSince(options)),
+    readRows: (options) => source.readRows(options),
   };
 }
 

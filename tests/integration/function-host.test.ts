@@ -24,7 +24,9 @@ describe('the functions on the local stack, driven by the host harness', () => {
     if (host === undefined) throw new Error('no host');
     const byName = Object.fromEntries(host.host.registrations.map((r) => [r.metadata.name, r.metadata]));
     expect(Object.keys(byName).sort()).toEqual([
+      'audit',
       'errors',
+      'errors-retry',
       'puller',
       'push-retry',
       'push-retry-request',
@@ -224,11 +226,16 @@ describe('the functions on the local stack, driven by the host harness', () => {
       expect(none.errors).toEqual([]);
     });
 
-    it('queues a retry of parked pushes', async () => {
+    it('queues a retry of parked pushes for people that exist, and lists the ids that name nobody', async () => {
+      await stack().database.container('people').items.upsert({ id: 'p-1', entity: 'person' });
       const sentBefore = stack().broker.counters('push-retry').sent;
-      const response = await post('push/retry', JSON.stringify({ personIds: ['p-1', 'p-2'] }));
+      const response = await post('push/retry', JSON.stringify({ personIds: ['p-1', 'made-up'] }));
       expect(response.status).toBe(202);
-      expect(await response.json()).toEqual({ queued: 2 });
+      expect(await response.json()).toEqual({ queued: ['p-1'], unknown: ['made-up'] });
+      expect(stack().broker.counters('push-retry').sent).toBe(sentBefore + 1);
+      // Ids that cannot be document ids are refused before anything is looked up or queued.
+      const bad = await post('push/retry', JSON.stringify({ personIds: ['../../etc/passwd', 'a#b'] }));
+      expect(bad.status).toBe(400);
       expect(stack().broker.counters('push-retry').sent).toBe(sentBefore + 1);
     });
   });

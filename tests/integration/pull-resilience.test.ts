@@ -66,6 +66,7 @@ describe('pull: long loads, crashes and bad input', () => {
           yield out;
         }
       },
+      readRows: (options) => stack().dataverse.reader.readRows(options),
       async *queryModifiedSince(options) {
         for await (const page of stack().dataverse.reader.queryModifiedSince(options)) {
           yield {

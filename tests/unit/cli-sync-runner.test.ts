@@ -62,6 +62,11 @@ class FakeFeed implements ChangeSource {
   async *queryModifiedSince(): AsyncGenerator<ModifiedPage> {
     return;
   }
+
+  // eslint-disable-next-line require-yield
+  async *readRows(): AsyncGenerator<ModifiedPage> {
+    return;
+  }
 }
 
 /** The sync never pushes here: a gateway that says so if it is ever called. */
@@ -90,6 +95,7 @@ function harness(rows: number, options: { timeBudgetMs?: number; queue?: InProce
       {
         dataverse: () => ({ source: feed, rows: noRows, counters: () => ({ requests: 0, throttled: 0 }) }),
         recordsFor: () => accounts,
+        people: new InMemoryRecordStore('person'),
         checkpoints,
         errors,
         runs,
@@ -101,6 +107,7 @@ function harness(rows: number, options: { timeBudgetMs?: number; queue?: InProce
         syncConfig: DEFAULT_SYNC_CONFIG,
         enabledEntities: ['account'],
         pullQueue: 'pull-jobs',
+        pushRetryQueue: 'push-retry',
         timeBudgetMs: options.timeBudgetMs ?? 60_000,
         pushBatchSize: 100,
       },

@@ -25,6 +25,7 @@ function sourceOf(pages: Row[][]): ChangeSource {
       }
     },
     async *queryModifiedSince() {},
+    async *readRows() {},
   };
 }
 
@@ -49,7 +50,6 @@ function counted(store: InMemoryRecordStore, options: { readPath?: boolean; batc
     hasRecordsOf: async (entity) => options.readPath === true || store.hasRecordsOf(entity),
     aliasesOf: (ids) => store.aliasesOf(ids),
     registerAlias: (rowId, personId) => store.registerAlias(rowId, personId),
-    awaitingRetry: (dueBy) => store.awaitingRetry(dueBy),
     preferredWriteBatch: options.batch,
   };
   return { counts, records };

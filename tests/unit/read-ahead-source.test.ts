@@ -24,6 +24,10 @@ function source(pages: number, log: string[], failAt?: number): ChangeSource {
     async *queryModifiedSince(): AsyncGenerator<ModifiedPage> {
       return;
     },
+    // eslint-disable-next-line require-yield
+    async *readRows(): AsyncGenerator<ModifiedPage> {
+      return;
+    },
   };
 }
 

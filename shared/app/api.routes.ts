@@ -1,0 +1,186 @@
+import { z } from 'zod';
+import { errorsAsCsv, type SyncErrorRecord } from '../domain/sync-error.model';
+import {
+  documentIdSchema,
+  errorRetryRequestSchema,
+  ManualActionError,
+  pullModeSchema,
+} from '../sync/manual-actions.use-case';
+import type { AppServices } from './app.services';
+import { HttpProblem, type RouteSpec } from './http.route';
+
+/** One HTTP route of the app, as the Functions app registers it (`/api` prefix added by the host). */
+export interface ApiRoute {
+  /** The function's name. */
+  name: string;
+  method: 'GET' | 'POST';
+  route: string;
+  // Each route has its own query and body types; the table only needs to register them.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  spec: RouteSpec<any, any>;
+}
+
+const entityName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be an entity logical name (lower case)');
+
+/** `GET /api/errors`: every filter is optional; unknown parameters are refused. */
+export const errorQuerySchema = z.strictObject({
+  entity: entityName.optional(),
+  status: z.enum(['open', 'resolved', 'all']).default('open'),
+  q: z.string().trim().min(1).max(200).optional(),
+  code: z.string().trim().min(1).max(100).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  continuation: z.string().min(1).max(4096).optional(),
+  format: z.enum(['json', 'csv']).default('json'),
+});
+
+/** An export never holds more than this many rows: a larger one is a search to narrow. */
+export const MAX_EXPORT_ROWS = 50_000;
+
+const noQuery = z.strictObject({});
+
+/** Maps an operator action's refusal to its HTTP answer. */
+function asProblem(error: unknown): never {
+  if (error instanceof ManualActionError) {
+    throw new HttpProblem(error.code === 'checkpoint_busy' ? 409 : 404, error.code, error.message);
+  }
+  throw error;
+}
+
+/** The app's HTTP API: each route validated, authorized and (when it changes something) audited. */
+export function apiRoutes(services: () => Promise<AppServices>): ApiRoute[] {
+  return [
+    {
+      name: 'status',
+      method: 'GET',
+      route: 'status',
+      spec: {
+        query: noQuery,
+        permission: 'read',
+        handle: async () => ({ status: 200, jsonBody: await (await services()).sync.status() }),
+      },
+    },
+    {
+      name: 'errors',
+      method: 'GET',
+      route: 'errors',
+      spec: {
+        query: errorQuerySchema,
+        permission: 'read',
+        handle: async ({ query }: { query: z.output<typeof errorQuerySchema> }) => {
+          const sync = (await services()).sync;
+          const search = {
+            status: query.status,
+            limit: query.limit,
+            ...(query.entity !== undefined ? { entity: query.entity } : {}),
+            ...(query.q !== undefined ? { q: query.q } : {}),
+            ...(query.code !== undefined ? { code: query.code } : {}),
+            ...(query.continuation !== undefined ? { continuation: query.continuation } : {}),
+          };
+          try {
+            if (query.format === 'json') return { status: 200, jsonBody: await sync.searchErrors(search) };
+            const rows: SyncErrorRecord[] = [];
+            let continuation = search.continuation;
+            do {
+              const page = await sync.searchErrors({
+                ...search,
+                limit: 1000,
+                ...(continuation !== undefined ? { continuation } : {}),
+              });
+              rows.push(...page.errors);
+              continuation = page.continuation;
+            } while (continuation !== undefined && rows.length < MAX_EXPORT_ROWS);
+            return {
+              status: 200,
+              headers: {
+                'content-type': 'text/csv; charset=utf-8',
+                'content-disposition': `attachment; filename="sync-errors-${new Date().toISOString().slice(0, 10)}.csv"`,
+              },
+              body: errorsAsCsv(rows.slice(0, MAX_EXPORT_ROWS)),
+            };
+          } catch (error) {
+            return asProblem(error);
+          }
+        },
+      },
+    },
+    {
+      name: 'errors-retry',
+      method: 'POST',
+      route: 'errors/retry',
+      spec: {
+        query: noQuery,
+        body: errorRetryRequestSchema,
+        permission: 'operate',
+        audit: ({ body }: { body: z.output<typeof errorRetryRequestSchema> }) => ({
+          target:
+            'errorIds' in body ? `${body.errorIds.length} error(s)` : `all open errors of ${body.entity}`,
+        }),
+        handle: async ({ body }: { body: z.output<typeof errorRetryRequestSchema> }) => {
+          try {
+            return { status: 202, jsonBody: await (await services()).sync.actions.retryErrors(body) };
+          } catch (error) {
+            return asProblem(error);
+          }
+        },
+      },
+    },
+    {
+      // Kept for scripts written against it: a fresh series of attempts for these people.
+      name: 'push-retry-request',
+      method: 'POST',
+      route: 'push/retry',
+      spec: {
+        query: noQuery,
+        body: z.strictObject({ personIds: z.array(documentIdSchema).min(1).max(1000) }),
+        permission: 'operate',
+        audit: ({ body }: { body: { personIds: string[] } }) => ({
+          target: `${body.personIds.length} person(s)`,
+        }),
+        handle: async ({ body }: { body: { personIds: string[] } }) => ({
+          status: 202,
+          jsonBody: await (await services()).sync.actions.retryParkedPushes(body.personIds),
+        }),
+      },
+    },
+    {
+      name: 'sync-request',
+      method: 'POST',
+      route: 'sync/{entity}',
+      spec: {
+        query: noQuery,
+        body: z.strictObject({ mode: pullModeSchema.default('now') }),
+        permission: 'operate',
+        audit: ({ params, body }: { params: Record<string, string>; body: { mode: string } }) => ({
+          target: (params.entity ?? '').slice(0, 64),
+          detail: `mode ${body.mode}`,
+        }),
+        handle: async ({ params, body, log }) => {
+          const entity = params.entity ?? '';
+          try {
+            const answer = await (await services()).sync.actions.requestPull(entity, body.mode);
+            log.info('pull requested', { entity, mode: body.mode });
+            return { status: 202, jsonBody: 'kind' in answer ? { job: answer } : answer };
+          } catch (error) {
+            return asProblem(error);
+          }
+        },
+      },
+    },
+    {
+      name: 'audit',
+      method: 'GET',
+      route: 'audit',
+      spec: {
+        query: z.strictObject({
+          limit: z.coerce.number().int().min(1).max(500).default(100),
+          continuation: z.string().min(1).max(4096).optional(),
+        }),
+        permission: 'read',
+        handle: async ({ query }: { query: { limit: number; continuation?: string } }) => ({
+          status: 200,
+          jsonBody: await (await services()).audit.page(query.limit, query.continuation),
+        }),
+      },
+    },
+  ];
+}
