@@ -92,8 +92,12 @@ export function route<Q, B = undefined>(
       const settings = await options();
       log = settings.log(context);
       const caller = authorize(request, spec.permission, settings.authorization);
+      // Where a route has a `code` parameter of its own (the errors filter), it is that, not the key.
+      const keyIsCode = !(spec.query instanceof z.ZodObject && FUNCTION_KEY in spec.query.shape);
       const rawQuery: Record<string, string> = {};
-      for (const [name, value] of request.query.entries()) if (name !== FUNCTION_KEY) rawQuery[name] = value;
+      for (const [name, value] of request.query.entries()) {
+        if (name !== FUNCTION_KEY || !keyIsCode) rawQuery[name] = value;
+      }
       const query = spec.query.safeParse(rawQuery);
       if (!query.success)
         throw new HttpProblem(
