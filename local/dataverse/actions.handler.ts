@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { TableState } from './data.store';
 import { parseBody, parseJsonBody } from './body.parser';
+import { PrivilegeRules } from './privilege.rules';
+import { guidFromText } from './seed.generator';
 import { errors } from './simulator.errors';
 import { writeRow } from './write.handler';
 import type { ApiRequest, ApiResponse, WebApiContext } from './web-api.protocol';
 import { GUID, json, noContent } from './web-api.protocol';
 
-// The Dataverse functions and actions the sync uses: WhoAmI, QualifyLead and Merge. QualifyLead and
-// Merge are also what the control API runs "as a Dynamics user", so their effects live apart from
-// the HTTP parameters.
+// The Dataverse functions and actions of people and users: WhoAmI, RetrieveUserPrivileges,
+// QualifyLead and Merge. QualifyLead and Merge are also what the control API runs "as a Dynamics
+// user", so their effects live apart from the HTTP parameters.
 
 export interface QualifyOptions {
   createAccount: boolean;
@@ -30,6 +32,30 @@ export const whoAmI = (ctx: WebApiContext, req: ApiRequest): ApiResponse =>
     UserId: req.userId,
     OrganizationId: ctx.organizationId,
   });
+
+/**
+ * The privileges a user holds through their security roles, as one list. The simulated role is the
+ * application users' (every privilege minus those denied through the control API); other users
+ * hold every privilege. Depth is Global throughout: the role reaches the whole organisation.
+ */
+export const retrieveUserPrivileges = (ctx: WebApiContext, req: ApiRequest, userId: string): ApiResponse => {
+  const users = ctx.store.table('systemuser') as TableState;
+  ctx.privileges.assert(users.def, 'read', req.userId);
+  const user = users.rows.get(userId);
+  if (!user) throw errors.notFound('systemuser', userId);
+  const defs = ctx.store.allTables().map((t) => t.def);
+  const names = user.values.applicationid ? ctx.privileges.granted(defs) : PrivilegeRules.all(defs);
+  const businessUnitId = String(user.values._businessunitid_value ?? ctx.businessUnitId);
+  return json(200, {
+    '@odata.context': `${ctx.apiUrl}$metadata#Microsoft.Dynamics.CRM.RetrieveUserPrivilegesResponse`,
+    RolePrivileges: names.map((name) => ({
+      Depth: 'Global',
+      PrivilegeId: guidFromText(`privilege:${name}`),
+      BusinessUnitId: businessUnitId,
+      PrivilegeName: name,
+    })),
+  });
+};
 
 /**
  * QualifyLead as the platform does it, in one transaction: the requested account, contact and

@@ -93,7 +93,11 @@ export const parseBody = (
           '0x80048d19',
         );
       }
-      if (!ref.table.rows.has(ref.id)) throw errors.notFound(ref.table.def.logicalName, ref.id);
+      const target = ref.table.rows.get(ref.id);
+      if (!target) throw errors.notFound(ref.table.def.logicalName, ref.id);
+      // Nothing can be given to a disabled user, neither on create nor by assignment.
+      if (binding.column.attribute === 'ownerid' && target.values.isdisabled === true)
+        throw errors.userDisabled(ref.id);
       out.changes[binding.column.name] = ref.id;
       out.targets[binding.column.name] = ref.table.def.logicalName;
       continue;

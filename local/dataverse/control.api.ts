@@ -9,11 +9,13 @@ import {
   type FaultConfig,
   type FaultInjector,
 } from './fault.injector';
+import { findColumn, withoutColumn, type ColumnDef, type TableDef } from './schema.catalog';
 import { limitsSchema, type SimulatorLimits } from './simulator.options';
 import { DataverseSimulatorError, errors } from './simulator.errors';
 import type { ThrottleLimiter } from './throttle.limiter';
 import type { RequestLogEntry, TrafficCounters, TrafficRecorder } from './traffic.counters';
 import type { WebApi } from './web-api.handler';
+import { GUID } from './web-api.protocol';
 
 export type SimRow = Record<string, unknown>;
 
@@ -40,6 +42,15 @@ export interface SimulatorControl {
   qualify(leadId: string, opts?: QualifyOptions & WriteAs): { table: string; id: string }[];
   expireDeltaTokens(table?: string): void;
   setChangeTracking(table: string, enabled: boolean): void;
+  /**
+   * Deletes a column as a customizer would: the metadata, `$select`, `$filter` and writes no longer
+   * know it (0x80060888), and rows are served without it. `column` is the attribute or read name.
+   */
+  deleteColumn(table: string, column: string): void;
+  /** The organisation id WhoAmI answers. */
+  organizationId(): string;
+  /** Gives the organisation another id, as a sandbox copy or refresh does. */
+  setOrganizationId(id: string): void;
   setFaults(config: FaultConfig): void;
   clearFaults(): void;
   failNext(spec: FailNextSpec): void;
@@ -145,6 +156,15 @@ export const createControl = (d: ControlDeps): SimulatorControl => {
     setChangeTracking: (name, enabled) => {
       table(name).tracked = enabled;
     },
+    deleteColumn: (name, column) => {
+      const t = table(name);
+      t.def = withoutColumn(t.def, customizable(t.def, column));
+    },
+    organizationId: () => d.api.organizationId,
+    setOrganizationId: (id) => {
+      if (!GUID.test(id)) throw errors.badRequest(`'${id}' is not a GUID.`);
+      d.api.organizationId = id.toLowerCase();
+    },
     setFaults: (config) => d.faults.setFaults(config),
     clearFaults: () => d.faults.clearFaults(),
     failNext: (spec) => d.faults.failNext(spec),
@@ -163,10 +183,7 @@ export const createControl = (d: ControlDeps): SimulatorControl => {
     setClock: (ms) => d.clock.set(ms),
     advanceClock: (ms) => d.clock.advance(ms),
     revokeTokens: () => d.revokeTokens(),
-    denyPrivilege: (name, privilege) => {
-      table(name);
-      d.privileges.deny(name, privilegeSchema.parse(privilege));
-    },
+    denyPrivilege: (name, privilege) => d.privileges.deny(table(name).def, privilegeSchema.parse(privilege)),
     clearPrivileges: () => d.privileges.clear(),
     version: () => d.store.version,
     appUserId: (clientId) => {
@@ -176,6 +193,25 @@ export const createControl = (d: ControlDeps): SimulatorControl => {
     },
     defaultUserId: () => d.humanUserId,
   };
+};
+
+/**
+ * A column a customizer may change. The key, the primary name and the columns the platform itself
+ * maintains (state, status, owner, audit, version) stay: deleting them would not model anything.
+ */
+const customizable = (def: TableDef, name: string): ColumnDef => {
+  const c = findColumn(def, name);
+  if (!c) throw errors.unknownProperty(name, def.logicalName);
+  const system =
+    c.name === def.primaryKey ||
+    c.name === def.primaryName ||
+    ['State', 'Status', 'Owner', 'BigInt'].includes(c.attributeType ?? '') ||
+    ['createdon', 'modifiedon', 'createdby', 'modifiedby'].includes(c.attribute);
+  if (system)
+    throw errors.badRequest(
+      `The column '${c.attribute}' of '${def.logicalName}' is maintained by the platform.`,
+    );
+  return c;
 };
 
 // ------------------------------------------------------------------ HTTP routes under /_sim/
@@ -206,6 +242,7 @@ const clockBody = z.object({
 });
 const expireBody = z.object({ table: z.string().optional() });
 const trackingBody = z.object({ enabled: z.boolean() });
+const organizationBody = z.object({ organizationId: z.string() });
 
 export interface ControlHttpResult {
   status: number;
@@ -272,6 +309,13 @@ export const handleControlHttp = (
       return (control.denyPrivilege(rule.table, rule.privilege), ok());
     }
     if (route === 'DELETE /_sim/privileges') return (control.clearPrivileges(), ok());
+    if (route === 'GET /_sim/organization') return ok({ organizationId: control.organizationId() });
+    if (route === 'POST /_sim/organization') {
+      control.setOrganizationId(organizationBody.parse(body).organizationId);
+      return ok({ organizationId: control.organizationId() });
+    }
+    if ((m = /^DELETE \/_sim\/tables\/([^/]+)\/columns\/([^/]+)$/.exec(route)))
+      return (control.deleteColumn(m[1] as string, m[2] as string), ok());
     if (route === 'GET /_sim/authority-metadata') return ok(JSON.parse(info.authorityMetadata));
     if (route === 'GET /_sim/tables') {
       return ok(

@@ -23,7 +23,7 @@ import {
 const COUNT_CAP = 5000;
 
 export const retrieve = (ctx: WebApiContext, state: TableState, id: string, req: ApiRequest): ApiResponse => {
-  ctx.privileges.assert(state.def.logicalName, 'read', req.userId);
+  ctx.privileges.assert(state.def, 'read', req.userId);
   const select = selectOf(req, state.def);
   const row = state.rows.get(id);
   if (!row) throw errors.notFound(state.def.logicalName, id);
@@ -41,7 +41,7 @@ export const retrieve = (ctx: WebApiContext, state: TableState, id: string, req:
 };
 
 export const query = (ctx: WebApiContext, state: TableState, req: ApiRequest): ApiResponse => {
-  ctx.privileges.assert(state.def.logicalName, 'read', req.userId);
+  ctx.privileges.assert(state.def, 'read', req.userId);
   const prefer = parsePrefer(req.headers.prefer);
   const skip = req.query.get('$skiptoken');
   const cookie = skip !== null ? decodeSkipToken(skip) : undefined;

@@ -38,6 +38,11 @@ export interface ColumnDef {
   maxLength?: number;
   /** Value a create gets when the body leaves the column out. */
   default?: unknown;
+  /**
+   * AttributeType the metadata reports where the column type alone cannot tell it (State, Status,
+   * Owner, Customer, BigInt): reading and writing them is the same as for their plain type.
+   */
+  attributeType?: string;
 }
 
 export interface StateDef {
@@ -59,6 +64,14 @@ export interface TableDef {
   ownership: 'user' | 'none';
   /** The Web API refuses direct creates/updates (intersect tables). */
   apiReadOnly?: boolean;
+  schemaName: string;
+  /**
+   * The table name inside its privilege names (`prvRead<…>`); undefined when the table has none of
+   * its own, as intersect tables, whose rows are governed by the tables they join.
+   */
+  privilegeEntity: string | undefined;
+  /** The intersect table of a many-to-many relationship (metadata `IsIntersect`). */
+  intersect: boolean;
 }
 
 export const col = {
@@ -104,6 +117,11 @@ export const col = {
     navigations,
     readOnly,
   }),
+  /** A customer lookup: an account or a contact, one navigation property per target. */
+  customer: (attribute: string, navigations: Record<string, string>): ColumnDef => ({
+    ...col.lookup(attribute, navigations),
+    attributeType: 'Customer',
+  }),
 };
 
 const opts = (...labels: [number, string][]): ChoiceOption[] =>
@@ -146,7 +164,7 @@ export const industryOptions = opts(
 );
 
 const ownerColumns = (): ColumnDef[] => [
-  col.lookup('ownerid', { systemuser: 'systemuser', team: 'team' }),
+  { ...col.lookup('ownerid', { systemuser: 'systemuser', team: 'team' }), attributeType: 'Owner' },
   col.lookup('createdby', { createdby: 'systemuser' }, true),
   col.lookup('modifiedby', { modifiedby: 'systemuser' }, true),
 ];
@@ -154,18 +172,25 @@ const ownerColumns = (): ColumnDef[] => [
 const systemColumns = (): ColumnDef[] => [
   col.datetime('createdon', true),
   col.datetime('modifiedon', true),
-  { name: 'versionnumber', attribute: 'versionnumber', type: 'int', readOnly: true },
+  // Served as a number like an Int32; the metadata knows it as the 64-bit row version.
+  { name: 'versionnumber', attribute: 'versionnumber', type: 'int', readOnly: true, attributeType: 'BigInt' },
 ];
 
 const stateColumns = (states: StateDef[]): ColumnDef[] => [
-  col.choice(
-    'statecode',
-    states.map((s) => ({ value: s.state, label: s.label })),
-  ),
-  col.choice(
-    'statuscode',
-    states.flatMap((s) => s.statuses),
-  ),
+  {
+    ...col.choice(
+      'statecode',
+      states.map((s) => ({ value: s.state, label: s.label })),
+    ),
+    attributeType: 'State',
+  },
+  {
+    ...col.choice(
+      'statuscode',
+      states.flatMap((s) => s.statuses),
+    ),
+    attributeType: 'Status',
+  },
 ];
 
 const activeInactive = (inactiveStatus = 2): StateDef[] => [
@@ -199,6 +224,24 @@ const taskStates: StateDef[] = [
   { state: 2, label: 'Canceled', statuses: opts([6, 'Canceled']) },
 ];
 
+/** The platform's tables have fixed object type codes; custom tables get theirs per organisation. */
+export const OBJECT_TYPE_CODES: Readonly<Record<string, number>> = {
+  account: 1,
+  contact: 2,
+  opportunity: 3,
+  lead: 4,
+  systemuser: 8,
+  team: 9,
+  teammembership: 23,
+  connectionrole: 3231,
+  connection: 3234,
+  task: 4212,
+  list: 4300,
+  listmember: 4301,
+  campaign: 4400,
+  campaignitem: 4403,
+};
+
 export interface TableInit {
   logicalName: string;
   entitySetName: string;
@@ -208,6 +251,11 @@ export interface TableInit {
   states?: StateDef[];
   ownership: 'user' | 'none';
   apiReadOnly?: boolean;
+  /** Defaults to the logical name (custom tables). */
+  schemaName?: string;
+  /** Defaults to the schema name, or none for an intersect table. */
+  privilegeEntity?: string;
+  intersect?: boolean;
 }
 
 export const buildTable = (init: TableInit): TableDef => {
@@ -218,6 +266,24 @@ export const buildTable = (init: TableInit): TableDef => {
     ...(init.ownership === 'user' ? ownerColumns() : []),
     ...systemColumns(),
   ];
+  const schemaName = init.schemaName ?? init.logicalName;
+  const intersect = init.intersect ?? false;
+  return withColumns(
+    {
+      ...init,
+      schemaName,
+      intersect,
+      privilegeEntity: init.privilegeEntity ?? (intersect ? undefined : schemaName),
+      columns: [],
+      columnMap: new Map(),
+      navMap: new Map(),
+    },
+    columns,
+  );
+};
+
+/** The table with another column list, its lookups' navigation properties worked out again. */
+const withColumns = (def: TableDef, columns: ColumnDef[]): TableDef => {
   const columnMap = new Map(columns.map((c) => [c.name, c]));
   const navMap = new Map<string, { column: ColumnDef; targets: string[] }>();
   for (const c of columns) {
@@ -230,8 +296,19 @@ export const buildTable = (init: TableInit): TableDef => {
     for (const [nav, target] of Object.entries(c.navigations ?? {}))
       navMap.set(nav, { column: c, targets: [target] });
   }
-  return { ...init, columns, columnMap, navMap };
+  return { ...def, columns, columnMap, navMap };
 };
+
+/** A column by its read name (`_parentcustomerid_value`) or its attribute name (`parentcustomerid`). */
+export const findColumn = (def: TableDef, name: string): ColumnDef | undefined =>
+  def.columnMap.get(name) ?? def.columns.find((c) => c.attribute === name);
+
+/** The table without one column, as after a customizer deleted it. */
+export const withoutColumn = (def: TableDef, column: ColumnDef): TableDef =>
+  withColumns(
+    def,
+    def.columns.filter((c) => c !== column),
+  );
 
 // `merged` and `masterid` are set only by the Merge action, which merges rows of one table only.
 const syncFilterAndMerge = (table: string): ColumnDef[] => [
@@ -243,6 +320,7 @@ const syncFilterAndMerge = (table: string): ColumnDef[] => [
 export const builtInTables = (): TableDef[] => [
   buildTable({
     logicalName: 'contact',
+    schemaName: 'Contact',
     entitySetName: 'contacts',
     primaryKey: 'contactid',
     primaryName: 'fullname',
@@ -258,7 +336,7 @@ export const builtInTables = (): TableDef[] => [
       col.string('mobilephone', 50),
       col.string('address1_city', 80),
       col.string('address1_country', 80),
-      col.lookup('parentcustomerid', {
+      col.customer('parentcustomerid', {
         parentcustomerid_account: 'account',
         parentcustomerid_contact: 'contact',
       }),
@@ -276,6 +354,7 @@ export const builtInTables = (): TableDef[] => [
   }),
   buildTable({
     logicalName: 'lead',
+    schemaName: 'Lead',
     entitySetName: 'leads',
     primaryKey: 'leadid',
     primaryName: 'fullname',
@@ -313,6 +392,7 @@ export const builtInTables = (): TableDef[] => [
   }),
   buildTable({
     logicalName: 'account',
+    schemaName: 'Account',
     entitySetName: 'accounts',
     primaryKey: 'accountid',
     primaryName: 'name',
@@ -335,6 +415,7 @@ export const builtInTables = (): TableDef[] => [
   }),
   buildTable({
     logicalName: 'opportunity',
+    schemaName: 'Opportunity',
     entitySetName: 'opportunities',
     primaryKey: 'opportunityid',
     primaryName: 'name',
@@ -342,7 +423,7 @@ export const builtInTables = (): TableDef[] => [
     states: opportunityStates,
     columns: [
       col.string('name', 300),
-      col.lookup('customerid', { customerid_account: 'account', customerid_contact: 'contact' }),
+      col.customer('customerid', { customerid_account: 'account', customerid_contact: 'contact' }),
       col.lookup('parentaccountid', { parentaccountid: 'account' }),
       col.lookup('parentcontactid', { parentcontactid: 'contact' }),
       col.lookup('originatingleadid', { originatingleadid: 'lead' }),
@@ -355,6 +436,9 @@ export const builtInTables = (): TableDef[] => [
   }),
   buildTable({
     logicalName: 'systemuser',
+    schemaName: 'SystemUser',
+    // Users' privileges are named after the User entity: prvReadUser, prvWriteUser.
+    privilegeEntity: 'User',
     entitySetName: 'systemusers',
     primaryKey: 'systemuserid',
     primaryName: 'fullname',
@@ -373,6 +457,7 @@ export const builtInTables = (): TableDef[] => [
   }),
   buildTable({
     logicalName: 'team',
+    schemaName: 'Team',
     entitySetName: 'teams',
     primaryKey: 'teamid',
     primaryName: 'name',
@@ -386,18 +471,24 @@ export const builtInTables = (): TableDef[] => [
   }),
   buildTable({
     logicalName: 'teammembership',
+    schemaName: 'TeamMembership',
+    intersect: true,
     entitySetName: 'teammemberships',
     primaryKey: 'teammembershipid',
     primaryName: 'teammembershipid',
     ownership: 'none',
     apiReadOnly: true,
     columns: [
-      { name: 'systemuserid', attribute: 'systemuserid', type: 'guid' },
-      { name: 'teamid', attribute: 'teamid', type: 'guid' },
+      // Intersect keys are plain ids, not lookups: no annotations, no navigation properties.
+      col.guid('systemuserid'),
+      col.guid('teamid'),
     ],
   }),
   buildTable({
     logicalName: 'task',
+    schemaName: 'Task',
+    // Every activity table shares the Activity privileges: prvReadActivity, prvCreateActivity.
+    privilegeEntity: 'Activity',
     entitySetName: 'tasks',
     primaryKey: 'activityid',
     primaryName: 'subject',
@@ -407,13 +498,9 @@ export const builtInTables = (): TableDef[] => [
       col.string('subject', 200),
       col.memo('description'),
       col.datetime('scheduledend'),
-      col.choice('prioritycode', opts([0, 'Low'], [1, 'Normal'], [2, 'High'])),
-      // The reference's short navigation names first; the real `_task` suffixed ones are accepted too.
+      { ...col.choice('prioritycode', opts([0, 'Low'], [1, 'Normal'], [2, 'High'])), default: 1 },
+      // Activities name one navigation property per regarding table, suffixed with their own name.
       col.lookup('regardingobjectid', {
-        regardingobjectid_contact: 'contact',
-        regardingobjectid_lead: 'lead',
-        regardingobjectid_account: 'account',
-        regardingobjectid_opportunity: 'opportunity',
         regardingobjectid_contact_task: 'contact',
         regardingobjectid_lead_task: 'lead',
         regardingobjectid_account_task: 'account',

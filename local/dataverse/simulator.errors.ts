@@ -75,6 +75,8 @@ export const errors = {
     ),
   readOnlyRecord: (table: string) =>
     E(400, '0x80043b1d', `The object cannot be updated because it is read-only. Entity: ${table}`),
+  userDisabled: (id: string) =>
+    E(400, '0x80040225', `The specified user (Id = ${id}) is disabled. Consider enabling this user.`),
   leadClosed: () =>
     E(400, '0x80048415', 'The lead is closed. You cannot convert or qualify a lead that is already closed.'),
   methodNotSupported: (method: string, table: string) =>

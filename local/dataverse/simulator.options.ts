@@ -81,6 +81,11 @@ export const simulatorOptionsSchema = z.object({
   tokenLifetimeSeconds: z.number().int().positive().default(3600),
   changeTrackingRetentionDays: z.number().positive().default(7),
   untrackedTables: z.array(z.string()).default([]),
+  /** The organisation id WhoAmI answers; derived from the seed when left out. */
+  organizationId: z
+    .string()
+    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i)
+    .optional(),
   customTables: z.array(customTableSchema).default([]),
   limits: limitsSchema.partial().default({}),
   initialTokenAt: z.enum(['end', 'start']).default('end'),

@@ -389,7 +389,7 @@ export const startDataverseSimulator = async (
     maxPageSize: opts.maxPageSize,
     retentionDays: opts.changeTrackingRetentionDays,
     initialTokenAt: opts.initialTokenAt,
-    organizationId: guidFromText(`organization:${opts.seed}`),
+    organizationId: opts.organizationId?.toLowerCase() ?? guidFromText(`organization:${opts.seed}`),
     businessUnitId: BUSINESS_UNIT_ID,
     privileges,
   });

@@ -1,5 +1,13 @@
 import type { TableState, WriteResult } from './data.store';
-import { merge, mergeRows, qualify, qualifyLead, whoAmI, type CreatedRecord } from './actions.handler';
+import {
+  merge,
+  mergeRows,
+  qualify,
+  qualifyLead,
+  retrieveUserPrivileges,
+  whoAmI,
+  type CreatedRecord,
+} from './actions.handler';
 import { parseBody, resolveReference, type ParsedBody } from './body.parser';
 import { entityDefinitions } from './metadata.handler';
 import { count, query, retrieve } from './query.handler';
@@ -13,6 +21,24 @@ export { errorResponse, type ApiRequest, type ApiResponse, type WebApiContext } 
 
 /** A handler's parameters after the context (or store) it is given first. */
 type AfterContext<F> = F extends (context: never, ...rest: infer R) => unknown ? R : never;
+
+interface Operation<Args extends unknown[]> {
+  /** Functions are read with GET, actions are run with POST. */
+  method: 'GET' | 'POST';
+  run: (ctx: WebApiContext, req: ApiRequest, ...args: Args) => ApiResponse;
+}
+
+/** Functions and actions bound to a row (`<set>(<id>)/Microsoft.Dynamics.CRM.<name>`), by name and table. */
+const BOUND: Record<string, Operation<[string]> & { table: string }> = {
+  QualifyLead: { table: 'lead', method: 'POST', run: qualifyLead },
+  RetrieveUserPrivileges: { table: 'systemuser', method: 'GET', run: retrieveUserPrivileges },
+};
+
+/** Unbound functions and actions, called at the API root. */
+const UNBOUND: Record<string, Operation<[]>> = {
+  WhoAmI: { method: 'GET', run: whoAmI },
+  Merge: { method: 'POST', run: merge },
+};
 
 /**
  * The Web API proper: one request in, one response out, synchronously against the store. This
@@ -56,29 +82,54 @@ export class WebApi {
     mergeRows(this.ctx, ...args);
   }
 
+  /** The organisation WhoAmI names; a sandbox copy or refresh gives the organisation a new one. */
+  get organizationId(): string {
+    return this.ctx.organizationId;
+  }
+
+  set organizationId(id: string) {
+    this.ctx.organizationId = id;
+  }
+
   private route(req: ApiRequest): ApiResponse {
     const ctx = this.ctx;
     const path = decodeURIComponent(req.path).replace(/^\/+/, '');
     const method = req.method.toUpperCase();
     let m: RegExpExecArray | null;
-    if (/^WhoAmI(\(\))?$/.test(path)) {
+    if (
+      (m = /^(?:Microsoft\.Dynamics\.CRM\.)?([A-Za-z]+)(?:\(\))?$/.exec(path)) &&
+      Object.hasOwn(UNBOUND, m[1] as string)
+    ) {
+      const op = UNBOUND[m[1] as string] as Operation<[]>;
+      if (method !== op.method) throw errors.methodNotAllowed();
+      return op.run(ctx, req);
+    }
+    if (
+      (m =
+        /^EntityDefinitions(?:\(([^)]*)\))?(?:\/(Attributes)(?:\(([^)]*)\))?(?:\/Microsoft\.Dynamics\.CRM\.([A-Za-z]+))?)?$/.exec(
+          path,
+        ))
+    ) {
       if (method !== 'GET') throw errors.methodNotAllowed();
-      return whoAmI(ctx, req);
+      return entityDefinitions(
+        ctx,
+        {
+          ...(m[1] !== undefined ? { table: m[1] } : {}),
+          attributes: m[2] !== undefined,
+          ...(m[3] !== undefined ? { attribute: m[3] } : {}),
+          ...(m[4] !== undefined ? { cast: m[4] } : {}),
+        },
+        req,
+      );
     }
-    if (path === 'Merge') {
-      if (method !== 'POST') throw errors.methodNotAllowed();
-      return merge(ctx, req);
-    }
-    if ((m = /^EntityDefinitions(?:\((.*?)\))?(?:\/(Attributes))?$/.exec(path))) {
-      if (method !== 'GET') throw errors.methodNotAllowed();
-      return entityDefinitions(ctx, m[1], m[2] !== undefined, req);
-    }
-    if ((m = /^([A-Za-z0-9_]+)\(([^)]*)\)\/Microsoft\.Dynamics\.CRM\.([A-Za-z]+)$/.exec(path))) {
+    if ((m = /^([A-Za-z0-9_]+)\(([^)]*)\)\/Microsoft\.Dynamics\.CRM\.([A-Za-z]+)(?:\(\))?$/.exec(path))) {
       const state = this.tableOf(m[1] as string);
-      if (method !== 'POST') throw errors.methodNotAllowed();
-      if (m[3] === 'QualifyLead' && state.def.logicalName === 'lead')
-        return qualifyLead(ctx, req, this.keyOf(m[2] as string, state));
-      throw errors.resourceNotFound(`Microsoft.Dynamics.CRM.${m[3] ?? ''}`);
+      const name = m[3] as string;
+      const op = Object.hasOwn(BOUND, name) ? BOUND[name] : undefined;
+      if (!op || op.table !== state.def.logicalName)
+        throw errors.resourceNotFound(`Microsoft.Dynamics.CRM.${name}`);
+      if (method !== op.method) throw errors.methodNotAllowed();
+      return op.run(ctx, req, this.keyOf(m[2] as string, state));
     }
     if ((m = /^([A-Za-z0-9_]+)\/\$count$/.exec(path))) {
       if (method !== 'GET') throw errors.methodNotAllowed();

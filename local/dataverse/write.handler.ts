@@ -12,10 +12,11 @@ import { annotationsOf, contextUrl, entityUrl, json, noContent, selectOf } from 
 
 export const create = (ctx: WebApiContext, state: TableState, req: ApiRequest): ApiResponse => {
   if (state.def.apiReadOnly) throw errors.methodNotSupported('Create', state.def.logicalName);
-  ctx.privileges.assert(state.def.logicalName, 'create', req.userId);
+  ctx.privileges.assert(state.def, 'create', req.userId);
   const parsed = parseBody(ctx, state, parseJsonBody(req), req.contentIds);
   const id = parsed.id ?? randomUUID();
   if (state.rows.has(id)) throw errors.duplicateKey();
+  assertBindings(ctx, state, undefined, parsed, req.userId);
   const { row } = writeRow(ctx.store, state, id, parsed, req.userId);
   return writeResponse(ctx, state, row, true, req);
 };
@@ -32,7 +33,8 @@ export const upsert = (ctx: WebApiContext, state: TableState, id: string, req: A
     );
   }
   assertWritable(state, existing, parsed, existing ? 'Update' : 'Create');
-  ctx.privileges.assert(state.def.logicalName, existing ? 'write' : 'create', req.userId);
+  ctx.privileges.assert(state.def, existing ? 'write' : 'create', req.userId);
+  assertBindings(ctx, state, existing, parsed, req.userId);
   const { row, created } = writeRow(ctx.store, state, id, parsed, req.userId);
   return writeResponse(ctx, state, row, created, req);
 };
@@ -42,7 +44,7 @@ export const remove = (ctx: WebApiContext, state: TableState, id: string, req: A
   const existing = state.rows.get(id);
   if (!existing) throw errors.notFound(state.def.logicalName, id);
   checkIfMatch(state, id, existing, req.headers['if-match']);
-  ctx.privileges.assert(state.def.logicalName, 'delete', req.userId);
+  ctx.privileges.assert(state.def, 'delete', req.userId);
   ctx.store.delete(state, id);
   return noContent(204);
 };
@@ -59,6 +61,30 @@ export const writeRow = (
   normalise(state, existing, parsed, userId);
   return store.write(state, id, parsed.changes, parsed.targets, userId);
 };
+
+/**
+ * Binding a lookup takes Append on the row and AppendTo on the row it points at; handing a row to
+ * another owner takes Assign.
+ */
+function assertBindings(
+  ctx: WebApiContext,
+  state: TableState,
+  existing: Row | undefined,
+  parsed: ParsedBody,
+  userId: string,
+): void {
+  for (const [column, target] of Object.entries(parsed.targets)) {
+    if (target === undefined) continue;
+    if (column === '_ownerid_value') {
+      if (existing && existing.values._ownerid_value !== parsed.changes._ownerid_value)
+        ctx.privileges.assert(state.def, 'assign', userId);
+      continue;
+    }
+    ctx.privileges.assert(state.def, 'append', userId);
+    const targetTable = ctx.store.table(target);
+    if (targetTable) ctx.privileges.assert(targetTable.def, 'appendto', userId);
+  }
+}
 
 /** Derived columns and state/status consistency, as the platform enforces them. */
 function normalise(state: TableState, existing: Row | undefined, parsed: ParsedBody, userId: string): void {
@@ -118,8 +144,9 @@ function assertWritable(
 ): void {
   if (state.def.apiReadOnly) throw errors.methodNotSupported(method, state.def.logicalName);
   if (state.def.logicalName === 'lead' && existing && existing.values.statecode !== 0) {
-    // A closed lead can only be reopened.
-    if (parsed.changes.statecode !== 0) throw errors.readOnlyRecord('lead');
+    // A closed lead can only be reopened, or assigned: the platform runs an owner change as Assign.
+    const assignOnly = Object.keys(parsed.changes).every((k) => k === '_ownerid_value');
+    if (!assignOnly && parsed.changes.statecode !== 0) throw errors.readOnlyRecord('lead');
   }
 }
 

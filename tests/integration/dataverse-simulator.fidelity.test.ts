@@ -54,6 +54,48 @@ describe('dataverse simulator driven by dynamics-web-api + msal-node', () => {
     expect(tokenCalls).toBeGreaterThan(0);
   });
 
+  it('WhoAmI names the organisation; the metadata and the privileges read through the client', async () => {
+    const who = await api.callFunction<{ UserId: string; BusinessUnitId: string; OrganizationId: string }>(
+      'WhoAmI',
+    );
+    expect(who.OrganizationId).toBe(sim.control.organizationId());
+    expect(sim.control.getRow('systemuser', who.UserId)?._businessunitid_value).toBe(who.BusinessUnitId);
+    const entity = await api.retrieveEntity({
+      key: "LogicalName='contact'",
+      select: ['LogicalName', 'ChangeTrackingEnabled', 'EntitySetName'],
+    });
+    expect(entity).toMatchObject({
+      LogicalName: 'contact',
+      ChangeTrackingEnabled: true,
+      EntitySetName: 'contacts',
+    });
+    const attributes = await api.retrieveAttributes({
+      entityKey: "LogicalName='contact'",
+      select: ['LogicalName', 'AttributeType', 'AttributeTypeName'],
+    });
+    expect(attributes.value).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          LogicalName: 'parentcustomerid',
+          AttributeType: 'Customer',
+          AttributeTypeName: { Value: 'CustomerType' },
+        }),
+      ]),
+    );
+    const privileges = await api.callFunction<{ RolePrivileges: { PrivilegeName: string; Depth: string }[] }>(
+      {
+        name: 'Microsoft.Dynamics.CRM.RetrieveUserPrivileges',
+        collection: 'systemusers',
+        key: who.UserId,
+      },
+    );
+    expect(privileges.RolePrivileges).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ PrivilegeName: 'prvWriteContact', Depth: 'Global' }),
+      ]),
+    );
+  });
+
   it('creates and retrieves a contact with $select', async () => {
     const id = await api.create<Partial<ContactRow>, string>({
       collection: 'contacts',

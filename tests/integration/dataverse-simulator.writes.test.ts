@@ -182,7 +182,7 @@ describe('dataverse simulator: writes and actions', () => {
       subject: 'Call',
       description: 'From the sync',
       scheduledend: '2025-05-01T09:00:00Z',
-      'regardingobjectid_contact@odata.bind': `/contacts(${ID(5)})`,
+      'regardingobjectid_contact_task@odata.bind': `/contacts(${ID(5)})`,
     });
     expect(task.status).toBe(204);
   });
