@@ -6,8 +6,20 @@ import {
   ManualActionError,
   pullModeSchema,
 } from '../sync/manual-actions.use-case';
+import {
+  ownerRequestSchema,
+  PersonActionError,
+  taskRequestSchema,
+  type PersonActionCode,
+} from '../sync/person.use-case';
 import type { AppServices } from './app.services';
 import { HttpProblem, type RouteSpec } from './http.route';
+import type { HttpResponseInit } from '@azure/functions';
+import type { Logger } from '../telemetry/logger';
+
+const ownerIdSchema = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a GUID');
 
 /** One HTTP route of the app, as the Functions app registers it (`/api` prefix added by the host). */
 export interface ApiRoute {
@@ -38,13 +50,68 @@ export const MAX_EXPORT_ROWS = 50_000;
 
 const noQuery = z.strictObject({});
 
+const PERSON_STATUS: Record<PersonActionCode, number> = {
+  not_found: 404,
+  not_linked: 409,
+  forgotten: 409,
+  unknown_owner: 422,
+  owner_disabled: 422,
+  rejected: 422,
+};
+
 /** Maps an operator action's refusal to its HTTP answer. */
 function asProblem(error: unknown): never {
   if (error instanceof ManualActionError) {
     throw new HttpProblem(error.code === 'checkpoint_busy' ? 409 : 404, error.code, error.message);
   }
+  if (error instanceof PersonActionError)
+    throw new HttpProblem(PERSON_STATUS[error.code], error.code, error.message);
   throw error;
 }
+
+/** The `{id}` of a person route, refused before anything is looked up when it cannot be a document id. */
+function personId(params: Record<string, string>): string {
+  const parsed = documentIdSchema.safeParse(params.id ?? '');
+  if (!parsed.success)
+    throw new HttpProblem(400, 'invalid_request', 'the person id in the URL is not a document id');
+  return parsed.data;
+}
+
+/** A person action: the id checked, the action run, its refusals mapped, and an audit note. */
+function personAction<B>(
+  services: () => Promise<AppServices>,
+  body: z.ZodType<B>,
+  run: (
+    s: AppServices,
+    id: string,
+    body: B,
+    who: { caller: string; log: Logger },
+  ) => Promise<HttpResponseInit>,
+  describe: (body: B) => string | undefined = () => undefined,
+): RouteSpec<Record<string, never>, B> {
+  return {
+    query: noQuery as z.ZodType<Record<string, never>>,
+    body,
+    permission: 'operate',
+    audit: ({ params, body: input }) => {
+      const detail = describe(input);
+      return {
+        target: `person ${(params.id ?? '').slice(0, 255)}`,
+        ...(detail !== undefined ? { detail } : {}),
+      };
+    },
+    handle: async ({ params, body: input, caller, log }) => {
+      const id = personId(params);
+      try {
+        return await run(await services(), id, input, { caller: caller.name, log });
+      } catch (error) {
+        return asProblem(error);
+      }
+    },
+  };
+}
+
+const OUTCOME = { created: 'created', linked: 'linked', exists: 'already-linked' } as const;
 
 /** The app's HTTP API: each route validated, authorized and (when it changes something) audited. */
 export function apiRoutes(services: () => Promise<AppServices>): ApiRoute[] {
@@ -165,6 +232,110 @@ export function apiRoutes(services: () => Promise<AppServices>): ApiRoute[] {
           }
         },
       },
+    },
+    {
+      name: 'persons',
+      method: 'GET',
+      route: 'persons',
+      spec: {
+        query: z.strictObject({ email: z.email().max(320) }),
+        permission: 'read',
+        handle: async ({ query }: { query: { email: string } }) => ({
+          status: 200,
+          jsonBody: { persons: await (await services()).sync.persons().byEmail(query.email) },
+        }),
+      },
+    },
+    {
+      name: 'person',
+      method: 'GET',
+      route: 'persons/{id}',
+      spec: {
+        query: noQuery,
+        permission: 'read',
+        handle: async ({ params }) => {
+          const id = personId(params);
+          const view = await (await services()).sync.persons().view(id);
+          if (view === undefined) throw new HttpProblem(404, 'not_found', `no person with id ${id}`);
+          return { status: 200, jsonBody: view };
+        },
+      },
+    },
+    {
+      name: 'person-sync-to-dynamics',
+      method: 'POST',
+      route: 'persons/{id}/sync-to-dynamics',
+      spec: personAction(
+        services,
+        z.strictObject({ as: z.enum(['lead', 'contact']), ownerId: ownerIdSchema.optional() }),
+        async (s, id, body, { log }) => {
+          const result = await s.sync.createPerson({ personId: id, ...body }, log);
+          switch (result.status) {
+            case 'created':
+            case 'linked':
+            case 'exists':
+              return {
+                status: 200,
+                jsonBody: { outcome: OUTCOME[result.status], table: result.table, rowId: result.rowId },
+              };
+            case 'not_found':
+              throw new PersonActionError('not_found', `no person with id ${id}`);
+            case 'duplicate':
+              throw new HttpProblem(
+                409,
+                'duplicate',
+                `the ${result.table} with this email (${result.rowId}) already belongs to person ${result.otherPersonId}; merge the two people on the marketing side`,
+              );
+            case 'rejected':
+              throw new PersonActionError('rejected', `Dynamics refused: ${result.message}`);
+          }
+        },
+        (body) => `as ${body.as}`,
+      ),
+    },
+    {
+      name: 'person-owner',
+      method: 'POST',
+      route: 'persons/{id}/owner',
+      spec: personAction(
+        services,
+        ownerRequestSchema,
+        async (s, id, body) => ({
+          status: 200,
+          jsonBody: await s.sync.persons().changeOwner(id, { id: body.ownerId, type: body.ownerType }),
+        }),
+        (body) => `${body.ownerType} ${body.ownerId}`,
+      ),
+    },
+    {
+      name: 'person-tasks',
+      method: 'POST',
+      route: 'persons/{id}/tasks',
+      spec: personAction(
+        services,
+        taskRequestSchema,
+        async (s, id, body) => ({ status: 201, jsonBody: await s.sync.persons().createTask(id, body) }),
+        // The subject may hold personal data: the audit keeps that a task was created, not what it says.
+        () => 'task created',
+      ),
+    },
+    {
+      name: 'person-forget',
+      method: 'POST',
+      route: 'persons/{id}/forget',
+      spec: personAction(services, z.strictObject({}), async (s, id, _body, { caller }) => {
+        await s.sync.persons().forget(id, caller);
+        return { status: 200, jsonBody: { id, forgotten: true } };
+      }),
+    },
+    {
+      name: 'person-unforget',
+      method: 'POST',
+      route: 'persons/{id}/unforget',
+      spec: personAction(services, z.strictObject({}), async (s, id) => {
+        await s.sync.persons().unforget(id);
+        return { status: 200, jsonBody: { id, forgotten: false } };
+      }),
     },
     {
       name: 'audit',

@@ -20,6 +20,7 @@ import {
   type RecordStore,
 } from '../sync/ports';
 import { ManualActions } from '../sync/manual-actions.use-case';
+import { PersonActions } from '../sync/person.use-case';
 import { readSyncStatus, type SyncStatusView } from '../sync/status.query';
 import type { ErrorPage, ErrorSearch } from '../domain/sync-error.model';
 import {
@@ -111,6 +112,8 @@ export interface SyncComposition {
   searchErrors(search: ErrorSearch): Promise<ErrorPage>;
   /** Operator actions: pull now, resync, pause, resume, retry errors and parked pushes. */
   actions: ManualActions;
+  /** The person view and person actions (Dynamics is reached on first use). */
+  persons(): PersonActions;
 }
 
 /**
@@ -149,9 +152,19 @@ export function composeSync(adapters: SyncAdapters, settings: SyncSettings): Syn
     }).run(options);
   };
 
+  const creator = (log: Logger) =>
+    new CreatePersonUseCase({
+      rows: adapters.dataverse().rows,
+      people: adapters.recordsFor('people'),
+      profiles: people(),
+      errors: adapters.errors,
+      log,
+    });
+
   const push = (log: Logger) =>
     new PushUseCase({
       rows: adapters.dataverse().rows,
+      createPerson: (request) => creator(log).run(request),
       people: adapters.recordsFor('people'),
       errors: adapters.errors,
       retries: adapters.retries,
@@ -242,14 +255,15 @@ export function composeSync(adapters: SyncAdapters, settings: SyncSettings): Syn
         log,
       });
     },
-    createPerson: (request, log) =>
-      new CreatePersonUseCase({
-        rows: adapters.dataverse().rows,
+    createPerson: (request, log) => creator(log).run(request),
+    persons: () =>
+      new PersonActions({
         people: adapters.recordsFor('people'),
-        profiles: people(),
+        queries: adapters.people,
+        rows: adapters.dataverse().rows,
         errors: adapters.errors,
-        log,
-      }).run(request),
+        profiles: people(),
+      }),
   };
 }
 

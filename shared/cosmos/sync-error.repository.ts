@@ -128,21 +128,35 @@ export class SyncErrorRepository implements ErrorLog {
     }
   }
 
-  async byIds(ids: readonly string[]): Promise<SyncErrorRecord[]> {
+  byIds(ids: readonly string[]): Promise<SyncErrorRecord[]> {
+    return this.across(
+      'SELECT * FROM c WHERE ARRAY_CONTAINS(@ids, c.id)',
+      ids,
+      `reading ${ids.length} sync errors`,
+    );
+  }
+
+  openFor(recordIds: readonly string[]): Promise<SyncErrorRecord[]> {
+    return this.across(
+      'SELECT * FROM c WHERE ARRAY_CONTAINS(@ids, c.recordId) AND NOT IS_DEFINED(c.resolvedAt) ORDER BY c.at DESC',
+      recordIds,
+      'reading open sync errors of a person',
+    );
+  }
+
+  /** A query across every entity's partition, with the ids as its one parameter. */
+  private async across(query: string, ids: readonly string[], doing: string): Promise<SyncErrorRecord[]> {
     if (ids.length === 0) return [];
     try {
       const { resources } = await this.container.items
-        .query<unknown>({
-          query: 'SELECT * FROM c WHERE ARRAY_CONTAINS(@ids, c.id)',
-          parameters: [{ name: '@ids', value: [...ids] }],
-        })
+        .query<unknown>({ query, parameters: [{ name: '@ids', value: [...ids] }] })
         .fetchAll();
       return resources.flatMap((doc) => {
         const parsed = syncErrorSchema.safeParse(doc);
         return parsed.success ? [parsed.data] : [];
       });
     } catch (error) {
-      throw CosmosStoreError.from(error, `reading ${ids.length} sync errors`);
+      throw CosmosStoreError.from(error, doing);
     }
   }
 

@@ -1,5 +1,5 @@
 import type { EntityProfile } from '../domain/entity.profile';
-import type { PersonRowGateway, RowOutcome, RowRead, RowUpdate } from '../sync/ports';
+import type { OwnerRef, PersonRowGateway, RowOutcome, RowRead, RowUpdate, TaskRequest } from '../sync/ports';
 import type { BatchEntry, BatchItemResult, BatchRequest } from './batch.codec';
 import type { BatchOptions } from './dataverse.client';
 import { isDataverseError, mapHttpError, type DataverseError } from './dataverse.errors';
@@ -78,6 +78,59 @@ export class DataversePersonRowGateway implements PersonRowGateway {
     );
   }
 
+  async readOwner(owner: OwnerRef): Promise<RowOutcome> {
+    const path = `${ownerSet(owner)}(${owner.id})`;
+    const select = owner.type === 'systemuser' ? 'systemuserid,fullname,isdisabled' : 'teamid,name';
+    const [outcome] = await this.send(
+      [{ method: 'GET', url: `${path}?$select=${select}`, headers: { Prefer: PREFER_READ } }],
+      [path],
+    );
+    return outcome ?? notExecuted(path, 'GET');
+  }
+
+  async assign(profile: EntityProfile, rowId: string, owner: OwnerRef): Promise<RowOutcome> {
+    // If-Match: * makes the PATCH update-only: assigning a row that was deleted must not create it.
+    const [outcome] = await this.send(
+      [
+        {
+          method: 'PATCH',
+          url: rowUrl(profile, rowId),
+          headers: { 'If-Match': '*', Prefer: PREFER_WRITE },
+          body: { 'ownerid@odata.bind': `/${ownerSet(owner)}(${owner.id})` },
+        },
+      ],
+      [rowPath(profile, rowId)],
+    );
+    return outcome ?? notExecuted(rowPath(profile, rowId), 'PATCH');
+  }
+
+  async createTask(task: TaskRequest): Promise<RowOutcome> {
+    const regarding = task.regarding.profile.logicalName;
+    const body: Record<string, unknown> = {
+      subject: task.subject,
+      // The navigation property of task's regarding lookup is per target table.
+      [`regardingobjectid_${regarding}_task@odata.bind`]: `/${task.regarding.profile.entitySet}(${task.regarding.rowId})`,
+      ...(task.description !== undefined ? { description: task.description } : {}),
+      ...(task.dueAt !== undefined ? { scheduledend: task.dueAt } : {}),
+      ...(task.priority !== undefined ? { prioritycode: task.priority } : {}),
+      ...(task.owner !== undefined
+        ? { 'ownerid@odata.bind': `/${ownerSet(task.owner)}(${task.owner.id})` }
+        : {}),
+    };
+    const [outcome] = await this.send(
+      [
+        {
+          method: 'POST',
+          url: 'tasks?$select=activityid,subject,scheduledend',
+          headers: { Prefer: PREFER_WRITE },
+          body,
+        },
+      ],
+      ['tasks'],
+    );
+    return outcome ?? notExecuted('tasks', 'POST');
+  }
+
   private async send(entries: BatchRequest[], paths: readonly string[]): Promise<RowOutcome[]> {
     let results: BatchItemResult[];
     try {
@@ -117,6 +170,8 @@ function notExecuted(path: string, method: string): RowOutcome {
 }
 
 const rowPath = (profile: EntityProfile, rowId: string) => `${profile.entitySet}(${rowId})`;
+
+const ownerSet = (owner: OwnerRef) => (owner.type === 'systemuser' ? 'systemusers' : 'teams');
 
 const rowUrl = (profile: EntityProfile, rowId: string) =>
   `${rowPath(profile, rowId)}?$select=${profile.select.join(',')}`;

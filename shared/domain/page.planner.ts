@@ -12,6 +12,7 @@ import {
 import {
   idKeyOf,
   incomingMarketingValues,
+  isForgotten,
   marketingValues,
   versionOf,
   withDynamicsRow,
@@ -302,6 +303,8 @@ function applyPersonRow(
 ): Outcome | undefined {
   const table = row.table as PersonTable;
   const { person, newId } = findPerson(row, index, ctx.aliases);
+  // Forgotten on request: its personal data must not come back with the next change in Dynamics.
+  if (person !== undefined && isForgotten(person)) return undefined;
   const previous = person?.dynamics[table];
   // A contact takes the person over from its lead (qualification); a lead never takes over a contact.
   const primary = person === undefined || person.type === table || table === 'contact';

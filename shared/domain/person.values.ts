@@ -10,6 +10,13 @@ import { isLookupColumn, lookupField, type MappedRow } from './row.mapper';
 
 export type PersonTable = 'lead' | 'contact';
 
+/** Marked on a person whose personal data was removed on request; the sync then leaves it alone. */
+export const FORGOTTEN_KEY = 'forgotten';
+
+/** Whether the person was forgotten on request: no pull writes it, no push reads it. */
+export const isForgotten = (doc: object): boolean =>
+  (doc as Record<string, unknown>)[FORGOTTEN_KEY] !== undefined;
+
 /** Where a person keeps the id of its lead or contact row. */
 export const idKeyOf = (table: PersonTable): 'leadId' | 'contactId' =>
   table === 'lead' ? 'leadId' : 'contactId';

@@ -5,6 +5,7 @@ import { columnType, type ColumnType, type EntityProfile, type PersonFieldRule }
 import { sourceMetaOf } from './page.planner';
 import {
   incomingMarketingValues,
+  isForgotten,
   marketingValues,
   versionOf,
   withDynamicsRow,
@@ -101,8 +102,26 @@ export function backlogOf(states: Iterable<PushState | undefined>): PushBacklog 
   return backlog;
 }
 
+/**
+ * A marketing-side request to create the person in Dynamics (the marketing application writes it on
+ * a person that has no Dynamics part yet); the pusher carries it out, removes it and records the
+ * outcome under SYNC_RESULT_KEY.
+ */
+export const SYNC_REQUEST_KEY = 'syncToDynamics';
+export const SYNC_RESULT_KEY = 'syncToDynamicsResult';
+
+export const syncRequestSchema = z.strictObject({
+  as: z.enum(['lead', 'contact']),
+  ownerId: z
+    .string()
+    .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a GUID')
+    .optional(),
+});
+export type SyncRequest = z.output<typeof syncRequestSchema>;
+
 export type ParsedDocument =
   | { kind: 'person'; person: PersonRecord }
+  | { kind: 'create'; id: string; request: SyncRequest }
   | { kind: 'other'; id: string; entity: string }
   | { kind: 'invalid'; id: string | null; message: string; excerpt: string };
 
@@ -128,9 +147,20 @@ export function parsePushDocument(raw: unknown): ParsedDocument {
   if (id !== null && doc.entity !== 'person') {
     return { kind: 'other', id, entity: typeof doc.entity === 'string' ? doc.entity : '(none)' };
   }
-  // A marketing-only person has no Dynamics side yet: it waits for "sync person to Dynamics".
+  // A marketing-only person has no Dynamics side yet: it waits for "sync person to Dynamics",
+  // which it may ask for itself.
   if (id !== null && doc.dynamics === undefined) {
-    return { kind: 'other', id, entity: 'person' };
+    if (doc[SYNC_REQUEST_KEY] === undefined) return { kind: 'other', id, entity: 'person' };
+    const request = syncRequestSchema.safeParse(doc[SYNC_REQUEST_KEY]);
+    if (request.success) return { kind: 'create', id, request: request.data };
+    return {
+      kind: 'invalid',
+      id,
+      message: `${SYNC_REQUEST_KEY} is malformed: ${request.error.issues
+        .map((issue) => `${issue.path.join('.') || '(request)'}: ${issue.message}`)
+        .join('; ')}; expected {"as": "lead"|"contact", "ownerId"?: "<guid>"}`,
+      excerpt: excerptOf({ id, [SYNC_REQUEST_KEY]: doc[SYNC_REQUEST_KEY] }),
+    };
   }
   const parsed = personRecordSchema.safeParse(raw);
   if (!parsed.success) {
@@ -247,6 +277,7 @@ export type SkipReason =
   | 'in_sync'
   | 'deleted_in_dynamics'
   | 'excluded'
+  | 'forgotten'
   | 'merged'
   | 'not_linked'
   | 'creating'
@@ -310,6 +341,7 @@ export function planPush(
     return { kind: 'skip', reason: 'deleted_in_dynamics' };
   }
   if (person.sync.excluded !== undefined) return { kind: 'skip', reason: 'excluded' };
+  if (isForgotten(person)) return { kind: 'skip', reason: 'forgotten' };
   if (person.sync.merged !== undefined) return { kind: 'skip', reason: 'merged' };
   const changes = pendingEdits(person, rules);
   if (Object.keys(changes).length === 0) {

@@ -99,6 +99,13 @@ export class InMemoryErrorSink implements ErrorLog {
     return ids.flatMap((id) => this.records.get(id) ?? []);
   }
 
+  async openFor(recordIds: readonly string[]): Promise<SyncErrorRecord[]> {
+    const ids = new Set(recordIds);
+    return [...this.records.values()]
+      .filter((e) => e.recordId !== null && ids.has(e.recordId) && e.resolvedAt === undefined)
+      .sort((a, b) => b.at.localeCompare(a.at));
+  }
+
   list(entity?: string): SyncErrorRecord[] {
     return [...this.records.values()].filter((e) => entity === undefined || e.entity === entity);
   }

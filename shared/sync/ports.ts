@@ -149,6 +149,8 @@ export interface ErrorLog extends ErrorSink {
   countOpen(entity: string): Promise<number>;
   /** The records with these ids (any entity); ids without a record are absent. */
   byIds(ids: readonly string[]): Promise<SyncErrorRecord[]>;
+  /** Open errors of these records (a person's id and its row ids), any entity, newest first. */
+  openFor(recordIds: readonly string[]): Promise<SyncErrorRecord[]>;
 }
 
 export interface RunSink {
@@ -189,9 +191,27 @@ export interface RowRead {
   rowId: string;
 }
 
+/** A Dynamics owner of a row: a user or a team. */
+export interface OwnerRef {
+  id: string;
+  type: 'systemuser' | 'team';
+}
+
+/** A task to create in Dynamics, regarding a person's row. */
+export interface TaskRequest {
+  regarding: { profile: EntityProfile; rowId: string };
+  subject: string;
+  description?: string;
+  /** ISO 8601 date-time the task is due. */
+  dueAt?: string;
+  priority?: 0 | 1 | 2;
+  owner?: OwnerRef;
+}
+
 /**
- * Writes and reads of lead and contact rows for the push and "sync person to Dynamics". The Dataverse
- * adapter sends each call as one $batch that continues on error; outcomes come back in request order.
+ * Writes and reads of lead and contact rows for the push, "sync person to Dynamics" and the other
+ * person actions. The Dataverse adapter sends each call as one $batch that continues on error;
+ * outcomes come back in request order.
  */
 export interface PersonRowGateway {
   /** Conditional updates (If-Match), each answered with the row as stored. */
@@ -201,6 +221,12 @@ export interface PersonRowGateway {
   create(profile: EntityProfile, rowId: string, body: Record<string, unknown>): Promise<RowOutcome>;
   /** Active rows with this email, per profile (one request for all). */
   findActiveByEmail(profiles: readonly EntityProfile[], email: string): Promise<RowOutcome[]>;
+  /** The owner's row (a user's `isdisabled` and name, a team's name); `rejected` with not_found when unknown. */
+  readOwner(owner: OwnerRef): Promise<RowOutcome>;
+  /** Assigns the row to the owner (Change Owner), update-only. */
+  assign(profile: EntityProfile, rowId: string, owner: OwnerRef): Promise<RowOutcome>;
+  /** Creates a task; accepted carries the created task (its `activityid`). */
+  createTask(task: TaskRequest): Promise<RowOutcome>;
 }
 
 /** Where a push that failed transiently waits for its next attempt. */

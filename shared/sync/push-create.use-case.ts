@@ -9,6 +9,8 @@ import {
   pushStateOf,
   reserveCreate,
   rowIdFor,
+  SYNC_REQUEST_KEY,
+  SYNC_RESULT_KEY,
   withPushState,
   type MarketingPerson,
 } from '../domain/push.planner';
@@ -67,7 +69,35 @@ export class CreatePersonUseCase {
       // The person is in Dynamics now: earlier failures to create it are over.
       await this.deps.errors.resolve(result.table, [request.personId], this.now().toISOString(), 'push');
     }
+    if (result.status !== 'not_found') await this.settleRequest(request.personId, result);
     return result;
+  }
+
+  /**
+   * A person that asked to be created (`syncToDynamics`) gets the outcome in place of the request,
+   * so the pusher does not act on it again; an operator's action settles a pending request too.
+   */
+  private async settleRequest(personId: string, result: CreatePersonResult): Promise<void> {
+    for (let attempt = 1; attempt <= MAX_WRITE_ATTEMPTS; attempt += 1) {
+      const raw = await this.deps.people.read(personId);
+      if (raw === undefined || raw[SYNC_REQUEST_KEY] === undefined) return;
+      const { [SYNC_REQUEST_KEY]: _request, ...rest } = raw;
+      const outcome = {
+        ...result,
+        ...(result.status === 'exists' ? { status: 'already-linked' } : {}),
+        at: this.now().toISOString(),
+      };
+      const body = Object.fromEntries(
+        Object.entries({ ...rest, [SYNC_RESULT_KEY]: outcome }).filter(([key]) => !key.startsWith('_')),
+      ) as PersonRecord;
+      const etag = typeof raw._etag === 'string' ? raw._etag : undefined;
+      const written = await this.deps.people.write(
+        [body],
+        new Map(etag !== undefined ? [[personId, etag]] : []),
+      );
+      if (written.conflicts.length === 0) return;
+    }
+    this.deps.log.warn('the sync-to-Dynamics request stayed on the person: it kept changing', { personId });
   }
 
   private async attempt(request: z.output<typeof createPersonRequestSchema>): Promise<CreatePersonResult> {

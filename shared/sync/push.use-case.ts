@@ -10,11 +10,13 @@ import {
   withPushState,
   type PushedRow,
   type PushState,
+  type SyncRequest,
 } from '../domain/push.planner';
 import { isPerson, type FieldValues, type PersonRecord } from '../domain/record.model';
 import { mapRow, type MappedRow } from '../domain/row.mapper';
 import type { Logger } from '../telemetry/logger';
 import type { ErrorSink, PersonRowGateway, PushRetryScheduler, RecordStore, RowOutcome } from './ports';
+import type { CreatePersonResult } from './push-create.use-case';
 import { retryDelayMs, type PushRetryMessage } from './push-retry.message';
 import { incomingMarketingValues, type PersonTable } from '../domain/person.values';
 
@@ -29,6 +31,8 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 8, baseMs: 30_00
 
 export interface PushDeps {
   rows: PersonRowGateway;
+  /** "Sync person to Dynamics", for people that ask for it themselves (`syncToDynamics`). */
+  createPerson(request: { personId: string; as: PersonTable; ownerId?: string }): Promise<CreatePersonResult>;
   people: RecordStore;
   errors: ErrorSink;
   retries: PushRetryScheduler;
@@ -70,6 +74,8 @@ export interface PushSummary {
   skipped: number;
   /** Bad documents and values that cannot be sent: error records. */
   invalid: number;
+  /** Marketing-side requests to create the person in Dynamics that were carried out (created or linked). */
+  created: number;
   /** Rejected by Dynamics (validation, privilege, missing row): error records. */
   rejected: number;
   retrying: number;
@@ -121,6 +127,7 @@ const emptySummary = (): PushSummary => ({
   skipped: 0,
   invalid: 0,
   rejected: 0,
+  created: 0,
   retrying: 0,
   parked: 0,
   requests: 0,
@@ -152,10 +159,15 @@ export class PushUseCase {
     summary.documents = raws.length;
     const at = this.now().toISOString();
     const latest = new Map<string, PersonRecord>();
+    const creates = new Map<string, SyncRequest>();
     for (const raw of raws) {
       const parsed = parsePushDocument(raw);
       if (parsed.kind === 'other') {
         summary.skipped += 1;
+        continue;
+      }
+      if (parsed.kind === 'create') {
+        creates.set(parsed.id, parsed.request);
         continue;
       }
       if (parsed.kind === 'invalid') {
@@ -236,6 +248,7 @@ export class PushUseCase {
     };
     const lanes = Math.max(1, Math.min(this.deps.batchConcurrency ?? 4, chunks.length));
     await Promise.all(Array.from({ length: lanes }, worker));
+    for (const [personId, request] of creates) await this.createRequested(personId, request, summary);
     // Most change-feed batches are the sync's own pull writes with nothing to send: keep those quiet.
     const acted =
       summary.requests + summary.invalid + summary.rejected + summary.retrying + summary.parked > 0;
@@ -251,6 +264,26 @@ export class PushUseCase {
       requests: summary.requests,
     });
     return summary;
+  }
+
+  /**
+   * Carries out a marketing-side request to create the person in Dynamics. The create use case records
+   * the outcome on the person and removes the request; a transient failure is thrown, so the batch
+   * is delivered again (every step of the create is idempotent).
+   */
+  private async createRequested(personId: string, request: SyncRequest, summary: PushSummary): Promise<void> {
+    const result = await this.deps.createPerson({
+      personId,
+      as: request.as,
+      ...(request.ownerId !== undefined ? { ownerId: request.ownerId } : {}),
+    });
+    if (result.status === 'created' || result.status === 'linked' || result.status === 'exists') {
+      summary.created += 1;
+      summary.outcomes.set(personId, 'pushed');
+    } else if (result.status === 'rejected' || result.status === 'duplicate') {
+      summary.rejected += 1;
+      summary.outcomes.set(personId, 'rejected');
+    }
   }
 
   private rules(table: PersonTable) {

@@ -61,9 +61,18 @@ export async function startPushStack(simOptions: SimulatorOptions = {}): Promise
     lead: stack.profile('lead'),
     contact: stack.profile('contact'),
   };
+  const creator = () =>
+    new CreatePersonUseCase({
+      rows: new DataversePersonRowGateway(stack.dataverse.client),
+      people: stack.records('people'),
+      profiles,
+      errors: stack.errors,
+      log: quietLog,
+    });
   const useCase = (overrides: Partial<PushDeps> = {}) =>
     new PushUseCase({
       rows: new DataversePersonRowGateway(stack.dataverse.client),
+      createPerson: (request) => creator().run(request),
       people: stack.records('people'),
       errors: stack.errors,
       retries: new QueuedPushRetries(queue, 'push-retry'),
@@ -93,14 +102,7 @@ export async function startPushStack(simOptions: SimulatorOptions = {}): Promise
           log: quietLog,
         },
       ),
-    creator: () =>
-      new CreatePersonUseCase({
-        rows: new DataversePersonRowGateway(stack.dataverse.client),
-        people: stack.records('people'),
-        profiles,
-        errors: stack.errors,
-        log: quietLog,
-      }),
+    creator,
     person: async (id) => (await reader.read(id)) as unknown as PersonRecord,
     people,
     addPerson: async (id, values) => {

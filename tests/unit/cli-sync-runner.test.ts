@@ -75,6 +75,9 @@ const noRows: PersonRowGateway = {
   read: () => Promise.reject(new Error('no push in this test')),
   create: () => Promise.reject(new Error('no push in this test')),
   findActiveByEmail: () => Promise.reject(new Error('no push in this test')),
+  readOwner: () => Promise.reject(new Error('no push in this test')),
+  assign: () => Promise.reject(new Error('no push in this test')),
+  createTask: () => Promise.reject(new Error('no push in this test')),
 };
 
 function harness(rows: number, options: { timeBudgetMs?: number; queue?: InProcessJobQueue } = {}) {
