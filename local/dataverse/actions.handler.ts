@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { TableState } from './data.store';
-import { parseBody, parseJsonBody } from './body.parser';
+import { entityParameter, parseBody, parseJsonBody } from './body.parser';
 import { PrivilegeRules } from './privilege.rules';
-import { guidFromText } from './seed.generator';
+import { guidFromText } from './seed.random';
 import { errors } from './simulator.errors';
 import { writeRow } from './write.handler';
 import type { ApiRequest, ApiResponse, WebApiContext } from './web-api.protocol';
-import { GUID, json, noContent } from './web-api.protocol';
+import { json, noContent } from './web-api.protocol';
 
 // The Dataverse functions and actions of people and users: WhoAmI, RetrieveUserPrivileges,
 // QualifyLead and Merge. QualifyLead and Merge are also what the control API runs "as a Dynamics
@@ -272,21 +272,8 @@ export const mergeRows = (
 
 export const merge = (ctx: WebApiContext, req: ApiRequest): ApiResponse => {
   const body = parseJsonBody(req);
-  const ref = (name: string): { table: string; id: string } => {
-    const v = body[name];
-    if (typeof v !== 'object' || v === null)
-      throw errors.badRequest(`Parameter '${name}' is required.`, '0x80040203');
-    const o = v as Record<string, unknown>;
-    const type = String(o['@odata.type'] ?? '').replace(/^#?Microsoft\.Dynamics\.CRM\./, '');
-    const state = ctx.store.table(type);
-    if (!state) throw errors.badRequest(`Parameter '${name}' must have a valid @odata.type.`, '0x80040203');
-    const id = o[state.def.primaryKey];
-    if (typeof id !== 'string' || !GUID.test(id))
-      throw errors.badRequest(`Parameter '${name}' has no ${state.def.primaryKey}.`, '0x80040203');
-    return { table: type, id: id.toLowerCase() };
-  };
-  const target = ref('Target');
-  const sub = ref('Subordinate');
+  const target = entityParameter(ctx, body, 'Target');
+  const sub = entityParameter(ctx, body, 'Subordinate');
   if (target.table !== sub.table)
     throw errors.badRequest('Target and Subordinate must be of the same entity type.', '0x80040203');
   const content = (

@@ -29,6 +29,55 @@ export const parseJsonBody = (req: ApiRequest): Record<string, unknown> => {
   return parsed as Record<string, unknown>;
 };
 
+/** A row an action names by its type and key: `{"@odata.type": "Microsoft.Dynamics.CRM.contact", "contactid": …}`. */
+export interface EntityParameter {
+  table: string;
+  id: string;
+}
+
+/**
+ * An entity-typed action parameter. `declared` is the parameter's declared table, which makes
+ * `@odata.type` optional; a parameter of the base type (`crmbaseentity`) must name its own.
+ */
+export const entityReference = (
+  ctx: WebApiContext,
+  value: unknown,
+  name: string,
+  declared?: string,
+): EntityParameter => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw errors.badRequest(`Parameter '${name}' is required.`, '0x80040203');
+  const o = value as Record<string, unknown>;
+  const type = String(o['@odata.type'] ?? declared ?? '').replace(/^#?Microsoft\.Dynamics\.CRM\./, '');
+  const state = ctx.store.table(type);
+  if (!state) throw errors.badRequest(`Parameter '${name}' must have a valid @odata.type.`, '0x80040203');
+  const id = o[state.def.primaryKey];
+  if (typeof id !== 'string' || !GUID.test(id))
+    throw errors.badRequest(`Parameter '${name}' has no ${state.def.primaryKey}.`, '0x80040203');
+  return { table: type, id: id.toLowerCase() };
+};
+
+export const entityParameter = (
+  ctx: WebApiContext,
+  body: Record<string, unknown>,
+  name: string,
+  declared?: string,
+): EntityParameter => entityReference(ctx, body[name], name, declared);
+
+/** An `Edm.Guid` action parameter. */
+export const guidParameter = (body: Record<string, unknown>, name: string): string => {
+  const v = body[name];
+  if (v === undefined || v === null)
+    throw errors.badRequest(`Parameter '${name}' is required.`, '0x80040203');
+  if (typeof v !== 'string' || !GUID.test(v)) {
+    throw errors.badRequest(
+      `Cannot convert the literal '${String(v)}' to the expected type 'Edm.Guid'.`,
+      '0x80048d19',
+    );
+  }
+  return v.toLowerCase();
+};
+
 /** Resolves `/accounts(id)`, an absolute URL, or a `$n` Content-ID reference. */
 export const resolveReference = (
   ctx: WebApiContext,
@@ -154,9 +203,17 @@ function coerce(state: TableState, c: ColumnDef, value: unknown): unknown {
       return value;
     case 'choice': {
       if (typeof value !== 'number' || !Number.isInteger(value)) throw bad();
-      const accepted = (c.options ?? []).map((o) => o.value);
-      if (!accepted.includes(value)) throw errors.outOfRange(c.name, def.logicalName, value, accepted);
-      return value;
+      return knownOption(state, c, value);
+    }
+    case 'multichoice': {
+      // Written as read: one string of comma-separated values; an empty one clears like null. Kept
+      // as a set, in value order, so the same choice always reads back the same.
+      if (typeof value !== 'string') throw bad();
+      if (value.trim() === '') return null;
+      const items = value.split(',').map((v) => v.trim());
+      // Past the OData layer (the column is an Edm.String), a value that is no option is out of range.
+      const chosen = new Set(items.map((v) => knownOption(state, c, /^-?\d+$/.test(v) ? Number(v) : v)));
+      return [...chosen].sort((x, y) => x - y).join(',');
     }
     case 'decimal':
     case 'money':
@@ -178,4 +235,11 @@ function coerce(state: TableState, c: ColumnDef, value: unknown): unknown {
     case 'lookup':
       throw errors.unknownProperty(c.name, def.logicalName);
   }
+}
+
+function knownOption(state: TableState, c: ColumnDef, value: number | string): number {
+  const accepted = (c.options ?? []).map((o) => o.value);
+  if (typeof value !== 'number' || !accepted.includes(value))
+    throw errors.outOfRange(c.name, state.def.logicalName, value, accepted);
+  return value;
 }

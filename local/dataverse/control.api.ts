@@ -9,12 +9,21 @@ import {
   type FaultConfig,
   type FaultInjector,
 } from './fault.injector';
-import { findColumn, withoutColumn, type ColumnDef, type TableDef } from './schema.catalog';
+import {
+  findColumn,
+  withColumn,
+  withoutColumn,
+  type ChoiceOption,
+  type ColumnDef,
+  type TableDef,
+} from './schema.catalog';
 import { limitsSchema, type SimulatorLimits } from './simulator.options';
 import { DataverseSimulatorError, errors } from './simulator.errors';
 import type { ThrottleLimiter } from './throttle.limiter';
 import type { RequestLogEntry, TrafficCounters, TrafficRecorder } from './traffic.counters';
+import { addListMembers, removeListMember } from './marketing-list.handler';
 import type { WebApi } from './web-api.handler';
+import { deleteRow } from './write.handler';
 import { GUID } from './web-api.protocol';
 
 export type SimRow = Record<string, unknown>;
@@ -34,6 +43,7 @@ export interface QualifyOptions {
 export interface SimulatorControl {
   createRow(table: string, values: SimRow, opts?: WriteAs & { id?: string }): SimRow;
   updateRow(table: string, id: string, values: SimRow, opts?: WriteAs): SimRow;
+  /** Deletes a row with what cascades from it (list memberships, connections). */
   deleteRow(table: string, id: string): boolean;
   getRow(table: string, id: string): SimRow | undefined;
   listRows(table: string, opts?: { limit?: number; offset?: number }): SimRow[];
@@ -47,6 +57,11 @@ export interface SimulatorControl {
    * know it (0x80060888), and rows are served without it. `column` is the attribute or read name.
    */
   deleteColumn(table: string, column: string): void;
+  /** Adds an option to a choice or multi-select choice column (a value the sync has no label for). */
+  addOption(table: string, column: string, option: ChoiceOption): void;
+  /** Adds rows to a static marketing list as a Dynamics user; returns their listmember ids. */
+  addListMembers(listId: string, entityIds: string[], opts?: WriteAs): string[];
+  removeListMember(listId: string, entityId: string, opts?: WriteAs): void;
   /** The organisation id WhoAmI answers. */
   organizationId(): string;
   /** Gives the organisation another id, as a sandbox copy or refresh does. */
@@ -123,7 +138,7 @@ export const createControl = (d: ControlDeps): SimulatorControl => {
       return write(name, id, values, opts?.userId, false);
     },
     updateRow: (name, id, values, opts) => write(name, id, values, opts?.userId, true),
-    deleteRow: (name, id) => d.store.delete(table(name), id),
+    deleteRow: (name, id) => deleteRow(d.store, table(name), id),
     getRow: (name, id) => view(table(name), id),
     listRows: (name, opts) => {
       const t = table(name);
@@ -160,6 +175,29 @@ export const createControl = (d: ControlDeps): SimulatorControl => {
       const t = table(name);
       t.def = withoutColumn(t.def, customizable(t.def, column));
     },
+    addOption: (name, column, option) => {
+      const t = table(name);
+      const c = customizable(t.def, column);
+      if (c.type !== 'choice' && c.type !== 'multichoice')
+        throw errors.badRequest(`'${c.attribute}' is not a choice column.`);
+      if ((c.options ?? []).some((o) => o.value === option.value))
+        throw errors.badRequest(`'${c.attribute}' already has an option ${option.value}.`);
+      t.def = withColumn(t.def, c, { ...c, options: [...(c.options ?? []), option] });
+    },
+    addListMembers: (listId, entityIds, opts) =>
+      d.api.withContext(
+        addListMembers,
+        listId.toLowerCase(),
+        entityIds.map((id) => ({ id: id.toLowerCase() })),
+        opts?.userId ?? d.humanUserId,
+      ),
+    removeListMember: (listId, entityId, opts) =>
+      d.api.withContext(
+        removeListMember,
+        listId.toLowerCase(),
+        entityId.toLowerCase(),
+        opts?.userId ?? d.humanUserId,
+      ),
     organizationId: () => d.api.organizationId,
     setOrganizationId: (id) => {
       if (!GUID.test(id)) throw errors.badRequest(`'${id}' is not a GUID.`);
@@ -242,7 +280,9 @@ const clockBody = z.object({
 });
 const expireBody = z.object({ table: z.string().optional() });
 const trackingBody = z.object({ enabled: z.boolean() });
+const optionBody = z.object({ value: z.number().int(), label: z.string().min(1) });
 const organizationBody = z.object({ organizationId: z.string() });
+const membersBody = z.object({ entityIds: z.array(z.string()).min(1), userId: z.string().optional() });
 
 export interface ControlHttpResult {
   status: number;
@@ -316,6 +356,16 @@ export const handleControlHttp = (
     }
     if ((m = /^DELETE \/_sim\/tables\/([^/]+)\/columns\/([^/]+)$/.exec(route)))
       return (control.deleteColumn(m[1] as string, m[2] as string), ok());
+    if ((m = /^POST \/_sim\/tables\/([^/]+)\/columns\/([^/]+)\/options$/.exec(route)))
+      return (control.addOption(m[1] as string, m[2] as string, optionBody.parse(body)), ok());
+    if ((m = /^POST \/_sim\/lists\/([^/]+)\/members$/.exec(route))) {
+      const b = membersBody.parse(body);
+      return ok({
+        ids: control.addListMembers(m[1] as string, b.entityIds, b.userId ? { userId: b.userId } : {}),
+      });
+    }
+    if ((m = /^DELETE \/_sim\/lists\/([^/]+)\/members\/([^/]+)$/.exec(route)))
+      return (control.removeListMember(m[1] as string, m[2] as string), ok());
     if (route === 'GET /_sim/authority-metadata') return ok(JSON.parse(info.authorityMetadata));
     if (route === 'GET /_sim/tables') {
       return ok(

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Prng } from './seed.generator';
+import { Prng } from './seed.random';
 
 export const faultConfigSchema = z.object({
   /** Added latency: fixed ms, or [min, max] uniformly. */

@@ -1,6 +1,6 @@
 import type { TableState } from './data.store';
 import { OBJECT_TYPE_CODES, type ColumnDef, type ColumnType } from './schema.catalog';
-import { guidFromText } from './seed.generator';
+import { guidFromText } from './seed.random';
 import { DataverseSimulatorError, errors } from './simulator.errors';
 import type { ApiRequest, ApiResponse, WebApiContext } from './web-api.protocol';
 import { GUID, json } from './web-api.protocol';
@@ -173,16 +173,20 @@ const TYPE_OF: Record<ColumnType, string> = {
   datetime: 'DateTime',
   dateonly: 'DateTime',
   choice: 'Picklist',
+  // Multi-select choices have no AttributeType of their own: Virtual, told apart by AttributeTypeName.
+  multichoice: 'Virtual',
   lookup: 'Lookup',
   guid: 'Uniqueidentifier',
 };
 
 const attributeType = (c: ColumnDef): string => c.attributeType ?? TYPE_OF[c.type];
 
-const typeName = (c: ColumnDef): string => `${attributeType(c)}Type`;
+const typeName = (c: ColumnDef): string =>
+  c.type === 'multichoice' ? 'MultiSelectPicklistType' : `${attributeType(c)}Type`;
 
 /** The derived metadata type (`@odata.type`, and the cast segment) of a column. */
 const metadataType = (c: ColumnDef): string => {
+  if (c.type === 'multichoice') return 'MultiSelectPicklistAttributeMetadata';
   const type = attributeType(c);
   if (type === 'Owner' || type === 'Customer') return 'LookupAttributeMetadata';
   if (type === 'Uniqueidentifier') return 'UniqueIdentifierAttributeMetadata';
@@ -190,7 +194,7 @@ const metadataType = (c: ColumnDef): string => {
 };
 
 const CAST_TYPES = new Set(
-  [...Object.values(TYPE_OF), 'State', 'Status', 'BigInt', 'UniqueIdentifier'].map(
+  [...Object.values(TYPE_OF), 'State', 'Status', 'BigInt', 'UniqueIdentifier', 'MultiSelectPicklist'].map(
     (t) => `${t}AttributeMetadata`,
   ),
 );
@@ -204,6 +208,7 @@ const OPTION_TYPES = new Set([
   'PicklistAttributeMetadata',
   'StateAttributeMetadata',
   'StatusAttributeMetadata',
+  'MultiSelectPicklistAttributeMetadata',
 ]);
 
 /** `$expand=OptionSet`: only where the path was cast to a type that has one, as on the service. */
@@ -222,7 +227,7 @@ const label = (text: string) => {
 
 const optionSet = (c: ColumnDef): Described => ({
   IsGlobal: false,
-  OptionSetType: attributeType(c),
+  OptionSetType: c.type === 'multichoice' ? 'Picklist' : attributeType(c),
   Options: (c.options ?? []).map((o) => ({ Value: o.value, Label: label(o.label) })),
 });
 

@@ -109,8 +109,10 @@ const OP_KIND: Record<string, string> = {
 
 export const edmType = (c: ColumnDef): string => {
   switch (c.type) {
+    // A multi-select choice is served and compared as the string of its values.
     case 'string':
     case 'memo':
+    case 'multichoice':
       return 'Edm.String';
     case 'int':
     case 'choice':

@@ -200,6 +200,14 @@ function annotations(
     case 'choice':
       if (fv) sink.put(plan.fvKey, plan.labels.get(v) ?? String(v));
       break;
+    case 'multichoice':
+      if (fv) {
+        const labels = String(v)
+          .split(',')
+          .map((x) => plan.labels.get(Number(x)) ?? x);
+        sink.put(plan.fvKey, labels.join('; '));
+      }
+      break;
     case 'bool':
       if (fv) sink.put(plan.fvKey, (c.boolLabels ?? ['No', 'Yes'])[v === true ? 1 : 0]);
       break;

@@ -12,6 +12,8 @@ export type ColumnType =
   | 'datetime'
   | 'dateonly'
   | 'choice'
+  /** Multi-select choice: the values as one string, `"100000000,100000002"`. */
+  | 'multichoice'
   | 'lookup'
   | 'guid';
 
@@ -43,6 +45,8 @@ export interface ColumnDef {
    * Owner, Customer, BigInt): reading and writing them is the same as for their plain type.
    */
   attributeType?: string;
+  /** Tables whose row, when deleted, takes this row with it (cascade delete of intersect rows). */
+  deletedWith?: string[];
 }
 
 export interface StateDef {
@@ -102,6 +106,12 @@ export const col = {
     name,
     attribute: name,
     type: 'choice',
+    options,
+  }),
+  multichoice: (name: string, options: ChoiceOption[]): ColumnDef => ({
+    name,
+    attribute: name,
+    type: 'multichoice',
     options,
   }),
   guid: (name: string): ColumnDef => ({ name, attribute: name, type: 'guid', readOnly: true }),
@@ -224,6 +234,16 @@ const taskStates: StateDef[] = [
   { state: 2, label: 'Canceled', statuses: opts([6, 'Canceled']) },
 ];
 
+/** Labels of the people's multi-select interests; each table gets its own copy, as its own column. */
+export const interestOptions = (): ChoiceOption[] =>
+  opts([100000000, 'Email'], [100000001, 'Events'], [100000002, 'Webinars']);
+
+/** `list.createdfromcode`: the one table whose rows a marketing list holds. */
+const listMemberTables = opts([1, 'Account'], [2, 'Contact'], [4, 'Lead']);
+
+export const listMemberTable = (createdfromcode: unknown): string | undefined =>
+  listMemberTables.find((o) => o.value === createdfromcode)?.label.toLowerCase();
+
 /** The platform's tables have fixed object type codes; custom tables get theirs per organisation. */
 export const OBJECT_TYPE_CODES: Readonly<Record<string, number>> = {
   account: 1,
@@ -241,6 +261,51 @@ export const OBJECT_TYPE_CODES: Readonly<Record<string, number>> = {
   campaign: 4400,
   campaignitem: 4403,
 };
+
+/** The tables a connection may join, with the display names its `record…objecttypecode` labels show. */
+const CONNECTABLE_NAMES: Record<string, string> = {
+  account: 'Account',
+  contact: 'Contact',
+  lead: 'Lead',
+  opportunity: 'Opportunity',
+  systemuser: 'User',
+  team: 'Team',
+};
+export const CONNECTABLE = Object.keys(CONNECTABLE_NAMES);
+
+const objectTypeCodes = opts(
+  ...Object.entries(CONNECTABLE_NAMES).map(([t, label]): [number, string] => [
+    OBJECT_TYPE_CODES[t] as number,
+    label,
+  ]),
+);
+
+const listStates: StateDef[] = [
+  { state: 0, label: 'Active', statuses: opts([0, 'Active']) },
+  { state: 1, label: 'Inactive', statuses: opts([1, 'Inactive']) },
+];
+
+const campaignStates: StateDef[] = [
+  {
+    state: 0,
+    label: 'Active',
+    statuses: opts(
+      [0, 'Proposed'],
+      [1, 'Ready To Launch'],
+      [2, 'Launched'],
+      [3, 'Completed'],
+      [4, 'Canceled'],
+      [5, 'Suspended'],
+    ),
+  },
+  { state: 1, label: 'Inactive', statuses: opts([6, 'Inactive']) },
+];
+
+/** One end of a connection: any of the tables a stakeholder relationship joins. */
+const connectionEnd = (attribute: string): ColumnDef => ({
+  ...col.lookup(attribute, Object.fromEntries(CONNECTABLE.map((t) => [`${attribute}_${t}`, t]))),
+  deletedWith: CONNECTABLE,
+});
 
 export interface TableInit {
   logicalName: string;
@@ -310,6 +375,16 @@ export const withoutColumn = (def: TableDef, column: ColumnDef): TableDef =>
     def.columns.filter((c) => c !== column),
   );
 
+/**
+ * The table with one column replaced. Columns are never changed in place: the serializer caches
+ * per column object what does not change from row to row (labels included).
+ */
+export const withColumn = (def: TableDef, column: ColumnDef, replacement: ColumnDef): TableDef =>
+  withColumns(
+    def,
+    def.columns.map((c) => (c === column ? replacement : c)),
+  );
+
 // `merged` and `masterid` are set only by the Merge action, which merges rows of one table only.
 const syncFilterAndMerge = (table: string): ColumnDef[] => [
   col.bool('new_synctomkto'),
@@ -350,6 +425,7 @@ export const builtInTables = (): TableDef[] => [
       },
       { ...col.bool('donotemail', ['Allow', 'Do Not Allow']), default: false },
       ...syncFilterAndMerge('contact'),
+      col.multichoice('new_interests', interestOptions()),
     ],
   }),
   buildTable({
@@ -388,6 +464,7 @@ export const builtInTables = (): TableDef[] => [
       col.lookup('parentaccountid', { parentaccountid: 'account' }),
       col.lookup('parentcontactid', { parentcontactid: 'contact' }),
       ...syncFilterAndMerge('lead'),
+      col.multichoice('new_interests', interestOptions()),
     ],
   }),
   buildTable({
@@ -480,8 +557,8 @@ export const builtInTables = (): TableDef[] => [
     apiReadOnly: true,
     columns: [
       // Intersect keys are plain ids, not lookups: no annotations, no navigation properties.
-      col.guid('systemuserid'),
-      col.guid('teamid'),
+      { ...col.guid('systemuserid'), deletedWith: ['systemuser'] },
+      { ...col.guid('teamid'), deletedWith: ['team'] },
     ],
   }),
   buildTable({
@@ -505,7 +582,142 @@ export const builtInTables = (): TableDef[] => [
         regardingobjectid_lead_task: 'lead',
         regardingobjectid_account_task: 'account',
         regardingobjectid_opportunity_task: 'opportunity',
+        regardingobjectid_campaign_task: 'campaign',
+        regardingobjectid_list_task: 'list',
       }),
+    ],
+  }),
+  buildTable({
+    logicalName: 'list',
+    schemaName: 'List',
+    entitySetName: 'lists',
+    primaryKey: 'listid',
+    primaryName: 'listname',
+    ownership: 'user',
+    states: listStates,
+    columns: [
+      col.string('listname', 128),
+      { ...col.bool('type', ['Static', 'Dynamic']), default: false },
+      col.choice('createdfromcode', listMemberTables),
+      // A dynamic list's FetchXML; its members are what the query finds, never stored rows.
+      col.memo('query'),
+      col.memo('description'),
+      col.string('purpose', 512),
+      col.string('source', 128),
+      { ...col.int('membercount'), readOnly: true, default: 0 },
+      { ...col.bool('lockstatus'), default: false },
+    ],
+  }),
+  buildTable({
+    logicalName: 'listmember',
+    schemaName: 'ListMember',
+    entitySetName: 'listmembers',
+    primaryKey: 'listmemberid',
+    primaryName: 'listmemberid',
+    ownership: 'none',
+    apiReadOnly: true,
+    intersect: true,
+    columns: [
+      { ...col.lookup('listid', { listid: 'list' }, true), deletedWith: ['list'] },
+      {
+        ...col.lookup(
+          'entityid',
+          { entityid_account: 'account', entityid_contact: 'contact', entityid_lead: 'lead' },
+          true,
+        ),
+        deletedWith: ['account', 'contact', 'lead'],
+      },
+    ],
+  }),
+  buildTable({
+    logicalName: 'campaign',
+    schemaName: 'Campaign',
+    entitySetName: 'campaigns',
+    primaryKey: 'campaignid',
+    primaryName: 'name',
+    ownership: 'user',
+    states: campaignStates,
+    columns: [
+      col.string('name', 128),
+      col.choice(
+        'typecode',
+        opts([1, 'Advertisement'], [2, 'Direct Marketing'], [3, 'Event'], [4, 'Co-branding'], [5, 'Other']),
+      ),
+      col.string('codename', 32),
+      col.memo('description'),
+      col.dateonly('proposedstart'),
+      col.dateonly('proposedend'),
+      col.money('budgetedcost'),
+      { ...col.bool('istemplate'), default: false },
+    ],
+  }),
+  buildTable({
+    logicalName: 'campaignitem',
+    schemaName: 'CampaignItem',
+    entitySetName: 'campaignitems',
+    primaryKey: 'campaignitemid',
+    primaryName: 'campaignitemid',
+    ownership: 'none',
+    apiReadOnly: true,
+    // What a campaign distributes (here: its marketing lists), governed by the campaign's privileges.
+    privilegeEntity: 'Campaign',
+    columns: [
+      { ...col.lookup('campaignid', { campaignid: 'campaign' }, true), deletedWith: ['campaign'] },
+      { ...col.guid('entityid'), deletedWith: ['list'] },
+      { ...col.string('entitytype', 64), readOnly: true },
+    ],
+  }),
+  buildTable({
+    logicalName: 'connectionrole',
+    schemaName: 'ConnectionRole',
+    entitySetName: 'connectionroles',
+    primaryKey: 'connectionroleid',
+    primaryName: 'name',
+    ownership: 'none',
+    states: activeInactive(2),
+    columns: [
+      col.string('name', 100),
+      col.choice(
+        'category',
+        opts(
+          [1, 'Business'],
+          [2, 'Family'],
+          [3, 'Social'],
+          [4, 'Sales'],
+          [5, 'Other'],
+          [1000, 'Stakeholder'],
+          [1001, 'Sales Team'],
+          [1002, 'Service'],
+        ),
+      ),
+      col.memo('description'),
+    ],
+  }),
+  buildTable({
+    logicalName: 'connection',
+    schemaName: 'Connection',
+    entitySetName: 'connections',
+    primaryKey: 'connectionid',
+    primaryName: 'name',
+    ownership: 'user',
+    states: activeInactive(2),
+    columns: [
+      { ...col.string('name', 500), readOnly: true },
+      connectionEnd('record1id'),
+      connectionEnd('record2id'),
+      col.lookup('record1roleid', { record1roleid: 'connectionrole' }),
+      col.lookup('record2roleid', { record2roleid: 'connectionrole' }),
+      { ...col.choice('record1objecttypecode', objectTypeCodes), readOnly: true },
+      { ...col.choice('record2objecttypecode', objectTypeCodes), readOnly: true },
+      // Dataverse stores each connection twice, the second from the other end; this one says which is which.
+      { ...col.bool('ismaster'), readOnly: true },
+      {
+        ...col.lookup('relatedconnectionid', { relatedconnectionid: 'connection' }, true),
+        deletedWith: ['connection'],
+      },
+      col.memo('description'),
+      col.datetime('effectivestart'),
+      col.datetime('effectiveend'),
     ],
   }),
 ];

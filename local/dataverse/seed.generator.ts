@@ -1,56 +1,19 @@
-import { createHash } from 'node:crypto';
 import type { DataStore, TableState } from './data.store';
 import { isoSeconds } from './data.store';
 import { buildTable, col, type ColumnDef, type TableDef } from './schema.catalog';
+import {
+  AUDIT_TARGETS,
+  auditFrom,
+  guidFromText,
+  ownerFrom,
+  Prng,
+  SEED_END,
+  SEED_SPAN,
+  stampsFrom,
+  type Pending,
+} from './seed.random';
+import { defaultRelationCounts, seedRelations } from './seed.relations';
 import type { CustomTableOptions } from './simulator.options';
-
-/** Small fast deterministic PRNG (mulberry32): same seed, same data, ids included. */
-export class Prng {
-  private state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0 || 0x9e3779b9;
-  }
-
-  uint32(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-
-  next(): number {
-    return this.uint32() / 4294967296;
-  }
-
-  int(min: number, max: number): number {
-    return min + Math.floor(this.next() * (max - min + 1));
-  }
-
-  pick<T>(items: readonly T[]): T {
-    return items[Math.floor(this.next() * items.length)] as T;
-  }
-
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-
-  guid(): string {
-    const hex = (n: number) => n.toString(16).padStart(8, '0');
-    const a = hex(this.uint32());
-    const b = hex(this.uint32());
-    const c = hex(this.uint32());
-    const d = hex(this.uint32());
-    const variant = ((parseInt(c[0] as string, 16) & 0x3) | 0x8).toString(16);
-    return `${a}-${b.slice(0, 4)}-4${b.slice(5, 8)}-${variant}${c.slice(1, 4)}-${c.slice(4)}${d}`;
-  }
-}
-
-export const guidFromText = (text: string): string => {
-  const h = createHash('sha1').update(text).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
-};
 
 export const BUSINESS_UNIT_ID = guidFromText('simulator-root-business-unit');
 
@@ -280,6 +243,7 @@ export const defaultCounts = (records: number) => {
     systemuser: users,
     team: Math.max(1, Math.round(users / 4)),
     task: Math.floor(records / 20),
+    ...defaultRelationCounts(records),
   };
 };
 export type SeedCounts = ReturnType<typeof defaultCounts>;
@@ -321,6 +285,9 @@ export const customTableDef = (opts: CustomTableOptions): TableDef => {
       case 'choice':
         columns.push(col.choice(c.name, c.options ?? []));
         break;
+      case 'multichoice':
+        columns.push(col.multichoice(c.name, c.options ?? []));
+        break;
       case 'string':
         columns.push(col.string(c.name, 4000));
         break;
@@ -349,12 +316,6 @@ const nameColumns = (first: string, last: string) => ({
   fullname: `${first} ${last}`,
 });
 
-interface Pending {
-  id: string;
-  values: Record<string, unknown>;
-  targets: Record<string, string>;
-}
-
 export interface SeedInput {
   store: DataStore;
   seed: number;
@@ -364,18 +325,10 @@ export interface SeedInput {
   appUsers: [string, string][];
 }
 
-// Seeded timestamps are fixed (not taken from the clock) so that the same seed gives identical data.
-const SEED_END = Date.UTC(2025, 0, 1);
-const SEED_SPAN = 3 * 365 * 24 * 3600 * 1000;
-
 /** Fills the store with a deterministic, referentially valid organisation. */
 export const seedOrganisation = ({ store, seed, counts, customTables, appUsers }: SeedInput): void => {
   const rng = new Prng(seed);
-  const stamps = (): { createdon: string; modifiedon: string } => {
-    const created = SEED_END - Math.floor(rng.next() * SEED_SPAN);
-    const modified = created + Math.floor(rng.next() * (SEED_END - created));
-    return { createdon: isoSeconds(created), modifiedon: isoSeconds(modified) };
-  };
+  const stamps = () => stampsFrom(rng);
   const syncFlag = (): boolean | null => {
     const r = rng.next();
     return r < 0.8 ? true : r < 0.9 ? false : null;
@@ -452,23 +405,9 @@ export const seedOrganisation = ({ store, seed, counts, customTables, appUsers }
       });
     }
   }
-  const owner = (): [string, string] =>
-    teams.length > 0 && rng.chance(0.1)
-      ? [rng.pick(teams).id, 'team']
-      : [rng.pick(enabledUsers).id, 'systemuser'];
-  const auditTargets = { _createdby_value: 'systemuser', _modifiedby_value: 'systemuser' };
-  // Audit columns and timestamps in one object (one spread per row keeps seeding fast).
-  const meta = (): Record<string, unknown> => {
-    const by = rng.pick(enabledUsers).id;
-    const created = SEED_END - Math.floor(rng.next() * SEED_SPAN);
-    const modified = created + Math.floor(rng.next() * (SEED_END - created));
-    return {
-      _createdby_value: by,
-      _modifiedby_value: by,
-      createdon: isoSeconds(created),
-      modifiedon: isoSeconds(modified),
-    };
-  };
+  const owner = () => ownerFrom(rng, teams, enabledUsers);
+  const auditTargets = AUDIT_TARGETS;
+  const meta = () => auditFrom(rng, enabledUsers);
   // Accounts, contacts and leads end alike: the sync flag, not merged (yet: see mergeSome), their
   // state, owner and audit columns. The flag is drawn before the audit columns, as the seed always has.
   const mergeableColumns = (
@@ -560,6 +499,8 @@ export const seedOrganisation = ({ store, seed, counts, customTables, appUsers }
         preferredcontactmethodcode: rng.pick([1, 1, 1, 2, 2, 3, 4, 5]),
         donotemail: rng.chance(0.05),
         ...mergeableColumns(ownerId, inactive ? 1 : 0, inactive ? 2 : 1),
+        // Drawn by seed.relations.ts; here from the start so that setting it changes no object's shape.
+        new_interests: null,
       },
       targets,
     });
@@ -592,6 +533,8 @@ export const seedOrganisation = ({ store, seed, counts, customTables, appUsers }
       _parentaccountid_value: null,
       _parentcontactid_value: null,
       ...mergeableColumns(ownerId, state, status),
+      // As for contacts: filled by seed.relations.ts.
+      new_interests: null,
     };
     if (state === 1 && contacts.length > 0) {
       const contact = rng.pick(contacts);
@@ -781,6 +724,20 @@ export const seedOrganisation = ({ store, seed, counts, customTables, appUsers }
     }
     byTable.push([custom.logicalName, rows]);
   }
+
+  // Last, from their own stream: the rows above stay as they were before these tables existed.
+  byTable.push(
+    ...seedRelations({
+      seed,
+      counts,
+      contacts,
+      leads,
+      accounts,
+      opportunities,
+      users: enabledUsers,
+      teams,
+    }),
+  );
 
   for (const [table, rows] of byTable) {
     const state = store.table(table);

@@ -77,6 +77,18 @@ export const errors = {
     E(400, '0x80043b1d', `The object cannot be updated because it is read-only. Entity: ${table}`),
   userDisabled: (id: string) =>
     E(400, '0x80040225', `The specified user (Id = ${id}) is disabled. Consider enabling this user.`),
+  listMemberType: (member: string, listTable: string) =>
+    E(
+      400,
+      '0x80040203',
+      `The marketing list holds ${listTable} records only: a ${member} cannot be a member of it.`,
+    ),
+  dynamicList: () =>
+    E(
+      400,
+      '0x80040203',
+      'Members cannot be added to or removed from a dynamic marketing list: its query defines them.',
+    ),
   leadClosed: () =>
     E(400, '0x80048415', 'The lead is closed. You cannot convert or qualify a lead that is already closed.'),
   methodNotSupported: (method: string, table: string) =>

@@ -10,7 +10,7 @@ const choiceOptionSchema = z.object({ value: z.number().int(), label: z.string()
 export const customColumnSchema = z.object({
   /** Attribute logical name; a lookup reads as `_<name>_value`. */
   name: z.string().regex(/^[a-z][a-z0-9_]*$/),
-  type: z.enum(['string', 'int', 'decimal', 'bool', 'datetime', 'choice', 'lookup']),
+  type: z.enum(['string', 'int', 'decimal', 'bool', 'datetime', 'choice', 'multichoice', 'lookup']),
   options: z.array(choiceOptionSchema).optional(),
   /** Lookup target tables (logical names). */
   targets: z.array(z.string()).optional(),
@@ -68,6 +68,10 @@ export const simulatorOptionsSchema = z.object({
       systemuser: z.number().int().min(1),
       team: z.number().int().min(0),
       task: z.number().int().min(0),
+      list: z.number().int().min(0),
+      campaign: z.number().int().min(0),
+      /** Stakeholder connections on opportunities (each stored twice: see connection.rules.ts). */
+      connection: z.number().int().min(0),
     })
     .partial()
     .optional(),

@@ -9,13 +9,8 @@ import { createControl, handleControlHttp, type SimulatorControl } from './contr
 import { DataStore } from './data.store';
 import { FaultInjector } from './fault.injector';
 import { builtInTables } from './schema.catalog';
-import {
-  BUSINESS_UNIT_ID,
-  customTableDef,
-  defaultCounts,
-  guidFromText,
-  seedOrganisation,
-} from './seed.generator';
+import { BUSINESS_UNIT_ID, customTableDef, defaultCounts, seedOrganisation } from './seed.generator';
+import { guidFromText } from './seed.random';
 import { DataverseSimulatorError } from './simulator.errors';
 import {
   DEFAULT_CLIENT_ID,

@@ -9,6 +9,13 @@ import {
   type CreatedRecord,
 } from './actions.handler';
 import { parseBody, resolveReference, type ParsedBody } from './body.parser';
+import {
+  addItemCampaign,
+  addListMembersList,
+  addMemberList,
+  removeItemCampaign,
+  removeMemberList,
+} from './marketing-list.handler';
 import { entityDefinitions } from './metadata.handler';
 import { count, query, retrieve } from './query.handler';
 import { projectRow } from './row.serializer';
@@ -31,6 +38,8 @@ interface Operation<Args extends unknown[]> {
 /** Functions and actions bound to a row (`<set>(<id>)/Microsoft.Dynamics.CRM.<name>`), by name and table. */
 const BOUND: Record<string, Operation<[string]> & { table: string }> = {
   QualifyLead: { table: 'lead', method: 'POST', run: qualifyLead },
+  AddMemberList: { table: 'list', method: 'POST', run: addMemberList },
+  RemoveMemberList: { table: 'list', method: 'POST', run: removeMemberList },
   RetrieveUserPrivileges: { table: 'systemuser', method: 'GET', run: retrieveUserPrivileges },
 };
 
@@ -38,6 +47,9 @@ const BOUND: Record<string, Operation<[string]> & { table: string }> = {
 const UNBOUND: Record<string, Operation<[]>> = {
   WhoAmI: { method: 'GET', run: whoAmI },
   Merge: { method: 'POST', run: merge },
+  AddListMembersList: { method: 'POST', run: addListMembersList },
+  AddItemCampaign: { method: 'POST', run: addItemCampaign },
+  RemoveItemCampaign: { method: 'POST', run: removeItemCampaign },
 };
 
 /**
@@ -80,6 +92,11 @@ export class WebApi {
 
   mergeRows(...args: AfterContext<typeof mergeRows>): void {
     mergeRows(this.ctx, ...args);
+  }
+
+  /** Runs one of the handler modules' operations in this API's context, as a Dynamics user would. */
+  withContext<A extends unknown[], R>(operation: (ctx: WebApiContext, ...args: A) => R, ...args: A): R {
+    return operation(this.ctx, ...args);
   }
 
   /** The organisation WhoAmI names; a sandbox copy or refresh gives the organisation a new one. */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataStore, Row, TableState, WriteResult } from './data.store';
 import { parseBody, parseJsonBody, type ParsedBody } from './body.parser';
+import { pairConnection } from './connection.rules';
 import { parsePrefer } from './paging.cookie';
 import { projectRow } from './row.serializer';
 import { errors } from './simulator.errors';
@@ -45,21 +46,44 @@ export const remove = (ctx: WebApiContext, state: TableState, id: string, req: A
   if (!existing) throw errors.notFound(state.def.logicalName, id);
   checkIfMatch(state, id, existing, req.headers['if-match']);
   ctx.privileges.assert(state.def, 'delete', req.userId);
-  ctx.store.delete(state, id);
+  deleteRow(ctx.store, state, id);
   return noContent(204);
 };
 
-/** Shared by the API, its actions and the control API: applies a validated body as the given user. */
-export const writeRow = (
+/**
+ * Deletes a row and, in the same transaction, the rows that only exist through it (list
+ * memberships, connections and their reciprocals): the platform's cascade delete.
+ */
+export const deleteRow = (store: DataStore, state: TableState, id: string): boolean =>
+  store.atomically(() => {
+    if (!store.delete(state, id)) return false;
+    const key = id.toLowerCase();
+    const table = state.def.logicalName;
+    for (const other of store.allTables()) {
+      const columns = other.def.columns.filter((c) => c.deletedWith?.includes(table));
+      if (columns.length === 0) continue;
+      for (const row of [...other.rows.values()])
+        if (columns.some((c) => row.values[c.name] === key)) deleteRow(store, other, row.id);
+    }
+    return true;
+  });
+
+/** Applies a validated body to a row (creating it when missing) as the given user. */
+export type RowWriter = (
   store: DataStore,
   state: TableState,
   id: string,
   parsed: ParsedBody,
   userId: string,
-): WriteResult => {
+) => WriteResult;
+
+/** Shared by the API, its actions and the control API. */
+export const writeRow: RowWriter = (store, state, id, parsed, userId) => {
   const existing = state.rows.get(id);
   normalise(state, existing, parsed, userId);
-  return store.write(state, id, parsed.changes, parsed.targets, userId);
+  if (state.def.logicalName !== 'connection')
+    return store.write(state, id, parsed.changes, parsed.targets, userId);
+  return store.atomically(() => pairConnection(store, state, id, parsed, userId));
 };
 
 /**

@@ -96,6 +96,49 @@ describe('dataverse simulator driven by dynamics-web-api + msal-node', () => {
     );
   });
 
+  it('adds a member to a marketing list with AddMemberList and reads it back through listmembers', async () => {
+    const listId = await api.create<Record<string, unknown>, string>({
+      collection: 'lists',
+      data: { listname: 'Fidelity list', type: false, createdfromcode: 2 },
+    });
+    const contactId = sim.control.listRows('contact', { limit: 1 })[0]?.contactid as string;
+    const added = await api.callAction<{ Id: string }>({
+      actionName: 'Microsoft.Dynamics.CRM.AddMemberList',
+      collection: 'lists',
+      key: listId,
+      action: { EntityId: contactId },
+    });
+    const members = await api.retrieveMultiple<{ listmemberid: string; _entityid_value: string }>({
+      collection: 'listmembers',
+      select: ['_entityid_value'],
+      filter: `_listid_value eq ${listId}`,
+    });
+    expect(members.value).toEqual([
+      expect.objectContaining({ listmemberid: added.Id, _entityid_value: contactId }),
+    ]);
+  });
+
+  it('reads a multi-select choice as its values and their labels', async () => {
+    const person = sim.control.listRows('contact', { limit: 500 }).find((c) => c.new_interests !== null);
+    const row = await api.retrieve<Record<string, unknown>>({
+      collection: 'contacts',
+      key: person?.contactid as string,
+      select: ['new_interests'],
+      includeAnnotations: 'OData.Community.Display.V1.FormattedValue',
+    });
+    const labels = { 100000000: 'Email', 100000001: 'Events', 100000002: 'Webinars' } as Record<
+      string,
+      string
+    >;
+    expect(row.new_interests).toBe(person?.new_interests);
+    expect(row['new_interests@OData.Community.Display.V1.FormattedValue']).toBe(
+      String(person?.new_interests)
+        .split(',')
+        .map((v) => labels[v])
+        .join('; '),
+    );
+  });
+
   it('creates and retrieves a contact with $select', async () => {
     const id = await api.create<Partial<ContactRow>, string>({
       collection: 'contacts',

@@ -278,10 +278,18 @@ describe('dataverse simulator: determinism and CLI', () => {
         'systemuser',
         'team',
         'teammembership',
+        'task',
+        'list',
+        'listmember',
+        'campaign',
+        'campaignitem',
+        'connectionrole',
+        'connection',
       ]) {
         expect(b.control.listRows(table)).toEqual(a.control.listRows(table));
       }
       expect(c.control.listRows('contact')).not.toEqual(a.control.listRows('contact'));
+      expect(c.control.listRows('listmember')).not.toEqual(a.control.listRows('listmember'));
       expect(a.control.count('lead')).toBe(50);
       expect(a.control.count('account')).toBe(20);
       const contacts = a.control.listRows('contact');

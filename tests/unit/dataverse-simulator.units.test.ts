@@ -9,7 +9,7 @@ import {
   parsePrefer,
 } from '../../local/dataverse/paging.cookie';
 import { builtInTables, type TableDef } from '../../local/dataverse/schema.catalog';
-import { Prng } from '../../local/dataverse/seed.generator';
+import { Prng } from '../../local/dataverse/seed.random';
 import { DataverseSimulatorError } from '../../local/dataverse/simulator.errors';
 import { ThrottleLimiter } from '../../local/dataverse/throttle.limiter';
 import { resolveLimits } from '../../local/dataverse/simulator.options';
