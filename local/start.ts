@@ -43,6 +43,7 @@ async function main(): Promise<void> {
 
   console.log(`
 Local stack is up in ${((Date.now() - started) / 1000).toFixed(1)} s:
+  Console            http://127.0.0.1:${host.httpPort}/api/console/
   Functions          http://127.0.0.1:${host.httpPort}/api/status   (functions: ${host.host.registrations.map((r) => r.metadata.name).join(', ')})
   Dataverse sim      ${stack.dataverse.apiUrl}   (control API: ${stack.dataverse.url}/_sim/)
   Service Bus        ${stack.env.SERVICEBUS?.replace(/SharedAccessKey=[^;]+/, 'SharedAccessKey=...')}
