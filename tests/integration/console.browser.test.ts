@@ -88,23 +88,31 @@ describe('the operator console in Chromium, on the local stack', () => {
   const panel = (id: string) => page().locator(`#panel-${id}`);
   const shot = async (name: string) => {
     // Announcements float over the page: dismissed first, so the picture shows the tab itself.
-    for (const close of await page().getByRole('button', { name: 'Dismiss this message' }).all())
-      await close.click();
+    const dismiss = page().getByRole('button', { name: 'Dismiss this message' });
+    while ((await dismiss.count()) > 0) await dismiss.first().click();
     await page().screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
   };
   const note = (text: RegExp): Locator => page().locator('.note').filter({ hasText: text }).first();
   const sim = () => stack().dataverse.control;
+  const status = async () => {
+    const response = await fetch(`http://127.0.0.1:${stack().host?.httpPort}/api/status`);
+    return (await response.json()) as {
+      entities: { entity: string; state: string; lastRun: { id: string; status: string } | null }[];
+    };
+  };
+  /** The entity's last run, once it has finished (undefined while one runs). */
+  const lastRunId = async (entity: string) => {
+    const run = (await status()).entities.find((e) => e.entity === entity)?.lastRun;
+    return run?.status === 'running' ? undefined : run?.id;
+  };
 
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
     await buildConsole();
     await stack().host?.timers.tick('scheduler');
     await waitFor(async () => {
-      const response = await fetch(`http://127.0.0.1:${stack().host?.httpPort}/api/status`);
-      const body = (await response.json()) as {
-        entities: { state: string; lastRun: { status: string } | null }[];
-      };
-      return body.entities.every((e) => e.state === 'synced' && e.lastRun?.status !== 'running')
+      const { entities } = await status();
+      return entities.every((e) => e.state === 'synced' && e.lastRun?.status !== 'running')
         ? true
         : undefined;
     }, 'the first sync of every entity');
@@ -149,6 +157,38 @@ describe('the operator console in Chromium, on the local stack', () => {
     expect(await page().getByRole('tab', { name: 'Errors' }).getAttribute('aria-selected')).toBe('true');
     await page().keyboard.press('ArrowLeft');
     expect(await page().getByRole('tab', { name: 'Status' }).getAttribute('aria-selected')).toBe('true');
+  });
+
+  it('pauses, resumes and resyncs an entity from its row, asking before a resync', async () => {
+    const account = panel('status').locator('tr[data-entity="account"]');
+    const refresh = () => panel('status').getByRole('button', { name: 'Refresh' }).click();
+    await account.getByRole('button', { name: 'Pause account' }).click();
+    await note(/account is paused/).waitFor();
+    await expectText(account.locator('.badge'), /Paused/);
+    await account.getByRole('button', { name: 'Resume account' }).click();
+    await note(/account is resumed/).waitFor();
+    await until('account to be synced again', refresh, async () =>
+      /Synced/.test(await account.locator('.badge').innerText()),
+    );
+
+    // A resync asks first; Escape (or Cancel) leaves everything as it was.
+    await account.getByRole('button', { name: 'Resync… account' }).click();
+    const dialog = page().getByRole('dialog', { name: 'Resync account?' });
+    await dialog.waitFor();
+    await page().keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    const runsBefore = await lastRunId('account');
+    await account.getByRole('button', { name: 'Resync… account' }).click();
+    await dialog.getByRole('button', { name: 'Resync' }).click();
+    await note(/A full reload of account is queued/).waitFor();
+    await until('the resync of account to finish', refresh, async () => {
+      const latest = await lastRunId('account');
+      return (
+        latest !== undefined &&
+        latest !== runsBefore &&
+        /Synced/.test(await account.locator('.badge').innerText())
+      );
+    });
   });
 
   it('finds a broken row’s error by search, exports it as CSV, and retries it once fixed until it is resolved', async () => {
