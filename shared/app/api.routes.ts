@@ -338,6 +338,18 @@ export function apiRoutes(services: () => Promise<AppServices>): ApiRoute[] {
       }),
     },
     {
+      name: 'validate',
+      method: 'POST',
+      route: 'validate',
+      spec: {
+        query: noQuery,
+        body: z.strictObject({}),
+        // It changes nothing, but it sends requests to Dynamics: reading rights are enough.
+        permission: 'read',
+        handle: async () => ({ status: 200, jsonBody: await (await services()).validate() }),
+      },
+    },
+    {
       name: 'audit',
       method: 'GET',
       route: 'audit',

@@ -20,6 +20,10 @@ import type { JobQueue } from '../queue/job-queue.port';
 import { QueuedPushRetries } from '../queue/push-retry.scheduler';
 import { createServiceBusClient, ServiceBusJobQueue } from '../queue/servicebus.job-queue';
 import type { PushRetryScheduler } from '../sync/ports';
+import { validateSync, type ValidationReport } from '../sync/validate.use-case';
+import { buildEntityProfile } from '../domain/entity.profile';
+import { describeError } from '../errors/app.errors';
+import { validationProbes } from './validation.probes';
 import {
   composeSync,
   type DataverseAdapters,
@@ -50,6 +54,8 @@ export interface AppServices {
   people: CosmosPeopleQueries;
   /** Every operator action: who, what, when, outcome. */
   audit: AuditRepository;
+  /** Validate Sync: every check this deployment needs to sync, with the fix of each that fails. */
+  validate(): Promise<ValidationReport>;
   /**
    * Fails with a ConfigError naming each missing database or container and the command that creates
    * them: a job against an unprovisioned database would otherwise fail on every delivery.
@@ -157,7 +163,7 @@ export async function createAppServices(
       ...overrides.tuning,
     },
   );
-  return {
+  const services: AppServices = {
     env,
     syncConfig,
     catalog,
@@ -184,6 +190,32 @@ export async function createAppServices(
         );
       }
     },
+    validate: async () => {
+      let dataverseUrl: string;
+      try {
+        dataverseUrl = loadEnv(source, ['dataverse']).DATAVERSE_URL;
+      } catch (error) {
+        return {
+          ok: false,
+          checks: [
+            {
+              id: 'settings',
+              status: 'fail',
+              detail: describeError(error),
+              fix: 'set the Dataverse settings (the README lists them); `dynamics-sync config check` reports every problem',
+            },
+          ],
+        };
+      }
+      const profiles = [...new Set(['lead', 'contact', ...env.SYNC_ENTITIES])].map((name) =>
+        buildEntityProfile(catalog.get(name), syncConfig),
+      );
+      return validateSync(validationProbes(services, dataverseUrl), {
+        dataverseUrl,
+        profiles,
+        filterColumn: syncConfig.syncFilterColumn,
+      });
+    },
     close: async () => {
       // An injected queue belongs to the caller, who closes it.
       if (serviceBus !== undefined) {
@@ -193,6 +225,7 @@ export async function createAppServices(
       cosmos.dispose();
     },
   };
+  return services;
 }
 
 /** One set of services per process, created on first use so a bad setting fails that invocation loudly. */

@@ -8,6 +8,7 @@ import { syncCommand, type SyncCommandIo } from './sync.command';
 import { ConfigError } from '../config/config.errors';
 import { describeError } from '../errors/app.errors';
 import { EXIT, registerOneShot } from './command.support';
+import { registerOperationCommands } from './operations.commands';
 
 export interface CliIo extends SyncCommandIo {
   env: Record<string, string | undefined>;
@@ -87,6 +88,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
   const setExitCode = (exitCode: number) => void (code = exitCode);
   registerOneShot(program, syncCommand(io), io, setExitCode);
   registerOneShot(program, pushCommand(io), io, setExitCode);
+  registerOperationCommands(program, io, setExitCode);
 
   try {
     await program.parseAsync([...argv], { from: 'node' });

@@ -27,18 +27,18 @@ export async function openServices(
   command: string,
   io: CommandIo,
   overrides: AppOverrides,
-  options: { provision: boolean },
+  options: { provision: boolean; dataverse?: boolean; assertProvisioned?: boolean },
 ): Promise<AppServices | ExitCode> {
   let services: AppServices | undefined;
   try {
     services = await createAppServices(io.env, overrides);
     // Dataverse settings are read on first use; a command that will use them checks them now.
-    services.dataverse();
+    if (options.dataverse !== false) services.dataverse();
     if (options.provision) {
       const report = await provisionCosmos(services.cosmos, services.env.COSMOS_DATABASE, 'create');
       const created = report.containers.filter((c) => c.state === 'created').map((c) => c.id);
       if (created.length > 0) io.err(`${command}: created ${report.database}/${created.join(', ')}`);
-    } else {
+    } else if (options.assertProvisioned !== false) {
       await services.assertProvisioned();
     }
     return services;

@@ -25,8 +25,17 @@ describe('the functions on the local stack, driven by the host harness', () => {
     const byName = Object.fromEntries(host.host.registrations.map((r) => [r.metadata.name, r.metadata]));
     expect(Object.keys(byName).sort()).toEqual([
       'audit',
+      'console',
+      'console-assets',
       'errors',
       'errors-retry',
+      'person',
+      'person-forget',
+      'person-owner',
+      'person-sync-to-dynamics',
+      'person-tasks',
+      'person-unforget',
+      'persons',
       'puller',
       'push-retry',
       'push-retry-request',
@@ -34,6 +43,7 @@ describe('the functions on the local stack, driven by the host harness', () => {
       'scheduler',
       'status',
       'sync-request',
+      'validate',
     ]);
     const trigger = (name: string) =>
       Object.values(byName[name]?.bindings ?? {}).find((b) => b.direction === 'in');

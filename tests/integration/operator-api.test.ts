@@ -194,6 +194,41 @@ describe('operator HTTP API: status, errors, retries, pause and resume', () => {
     expect((await entityView('contact')).paused).toBeNull();
   });
 
+  it('Validate Sync lists every check, and names what is wrong in Dynamics and the fix', async () => {
+    type Report = { ok: boolean; checks: { id: string; status: string; detail: string; fix?: string }[] };
+    const validate = async () => {
+      const answer = await post('validate', {});
+      expect(answer.status).toBe(200);
+      const report = answer.json as unknown as Report;
+      return { report, check: (id: string) => report.checks.find((c) => c.id === id) };
+    };
+    const healthy = await validate();
+    expect(healthy.report.ok).toBe(true);
+    expect(healthy.report.checks.filter((c) => c.status === 'fail')).toEqual([]);
+
+    const control = stack().dataverse.control;
+    control.setChangeTracking('contact', false);
+    control.denyPrivilege('lead', 'write');
+    try {
+      const broken = await validate();
+      expect(broken.report.ok).toBe(false);
+      expect(broken.check('table:contact')).toMatchObject({
+        status: 'fail',
+        detail: expect.stringMatching(/change tracking is off/),
+        fix: expect.stringMatching(/Track changes for Contact/),
+      });
+      expect(broken.check('privileges')).toMatchObject({
+        status: 'fail',
+        detail: expect.stringMatching(/write leads .*prvWriteLead/),
+      });
+      expect(broken.check('table:lead')?.status).toBe('pass');
+    } finally {
+      control.setChangeTracking('contact', true);
+      control.clearPrivileges();
+    }
+    expect((await post('validate', { deep: true })).status).toBe(400);
+  });
+
   it('keeps an audit trail of every operator action', async () => {
     const audit = (await get('audit?limit=50')).json() as { entries: Json[] };
     const actions = audit.entries.map((e) => `${e.action} ${e.target} ${e.outcome}`);
