@@ -334,6 +334,9 @@ export function registerOperationCommands(
   const personNeeds = { serviceBus: false, dataverse: true };
   person
     .command('show')
+    .description(
+      'the marketing record beside its live Dynamics row, differences, pending edits and open errors',
+    )
     .argument('<emailOrId>', 'an email address or a person id')
     .option('--json', 'print JSON for scripts')
     .action((key: string, options: { json?: boolean }) =>
@@ -354,6 +357,9 @@ export function registerOperationCommands(
     );
   person
     .command('sync')
+    .description(
+      'Sync Person to Dynamics: create the lead or contact, or link an active one with the same email',
+    )
     .argument('<id>', 'the person id')
     .requiredOption('--as <table>', 'lead or contact')
     .option('--owner <id>', 'the owner (a user id)')
@@ -399,6 +405,7 @@ export function registerOperationCommands(
     );
   person
     .command('owner')
+    .description("Change Owner of the person's row in Dynamics")
     .argument('<id>', 'the person id')
     .argument('<ownerId>', 'the new owner (a user id, or a team id with --team)')
     .option('--team', 'the owner is a team')
@@ -419,6 +426,7 @@ export function registerOperationCommands(
     );
   person
     .command('task')
+    .description("Create Task in Dynamics regarding the person's contact or lead")
     .argument('<id>', 'the person id')
     .requiredOption('--subject <text>', 'what to do')
     .option('--description <text>', 'details')
