@@ -318,11 +318,21 @@ describe('the operator console in Chromium, on the local stack', () => {
     await expectText(jobTitle, /Rear Admiral \(retired\)\s*Rear Admiral \(retired\)/);
   });
 
-  it('opens the Validate tab, which says what its checks are for before they run', async () => {
+  it('runs Validate Sync: a table without change tracking fails with its fix, and passes once it is on', async () => {
     await page().getByRole('tab', { name: 'Validate' }).click();
     await expectText(panel('validate').locator('.empty'), /checks have not run yet/);
-    await expectText(panel('validate').getByRole('button', { name: 'Run the checks' }), /Run the checks/);
-    await shot('validate');
+    sim().setChangeTracking('contact', false);
+    try {
+      await panel('validate').getByRole('button', { name: 'Run the checks' }).click();
+      const contact = panel('validate').locator('li[data-check="table:contact"]');
+      await expectText(contact, /Failed.*change tracking is off.*How to fix: turn on Track changes for Contact/);
+      await expectText(panel('validate').locator('#checks-title'), /1 check failed/);
+      await shot('validate');
+    } finally {
+      sim().setChangeTracking('contact', true);
+    }
+    await panel('validate').getByRole('button', { name: 'Run the checks again' }).click();
+    await expectText(panel('validate').locator('#checks-title'), /Everything works/);
   });
 });
 
