@@ -38,6 +38,14 @@ const BUILT_IN_TYPES: Record<string, ColumnType> = {
   preferredcontactmethodcode: 'choice',
   salesstagecode: 'choice',
   teamtype: 'choice',
+  listname: 'string',
+  type: 'bool',
+  createdfromcode: 'choice',
+  membercount: 'int',
+  category: 'choice',
+  ismaster: 'bool',
+  effectivestart: 'datetime',
+  effectiveend: 'datetime',
 };
 
 export function columnType(column: string, custom: boolean): ColumnType {
@@ -94,6 +102,11 @@ export interface EntityProfile {
   filterColumn: string | undefined;
   columnTypes: Record<string, ColumnType>;
   personFields: PersonFieldRule[];
+  /**
+   * A contact's only: the lead's field rules. When a qualified lead's contact is deleted in Dynamics
+   * the person falls back to its lead, with the lead's values, as a fresh load would build it.
+   */
+  fallbackFields: PersonFieldRule[];
 }
 
 const DEFAULT_FILTER_COLUMN = 'new_synctomkto';
@@ -124,6 +137,7 @@ export function buildEntityProfile(entity: EntityDefinition, config: SyncConfig)
     filterColumn: hasFilter ? filterColumn : undefined,
     columnTypes,
     personFields,
+    fallbackFields: entity.logicalName === 'contact' ? personFieldRules('lead', config.fields) : [],
   };
 }
 

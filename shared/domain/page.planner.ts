@@ -306,8 +306,13 @@ function applyPersonRow(
   // Forgotten on request: its personal data must not come back with the next change in Dynamics.
   if (person !== undefined && isForgotten(person)) return undefined;
   const previous = person?.dynamics[table];
-  // A contact takes the person over from its lead (qualification); a lead never takes over a contact.
-  const primary = person === undefined || person.type === table || table === 'contact';
+  // A contact takes the person over from its lead (qualification); a lead takes it back only when that
+  // contact is gone from Dynamics (see liveLeadOf), as a fresh load would find the person.
+  const primary =
+    person === undefined ||
+    person.type === table ||
+    table === 'contact' ||
+    person.dynamics.contact?.deletedAt !== undefined;
 
   if (row.filter === false) {
     if (person === undefined || previous === undefined) return undefined;
@@ -406,6 +411,8 @@ export function applyDeletion(
   const source = doc.dynamics[table];
   if (source?.deletedAt !== undefined) return undefined;
   const isPrimary = doc.type === table;
+  const lead = table === 'contact' && isPrimary ? liveLeadOf(doc) : undefined;
+  if (source !== undefined && lead !== undefined) return fallBackToLead(profile, doc, source, lead, now);
   if (source === undefined && !isPrimary) return undefined;
   if (source === undefined && doc.sync.deletedInDynamics !== undefined) return undefined;
   return {
@@ -435,4 +442,48 @@ export function markUnseen(
   }
   if (doc.entity !== profile.logicalName || doc.dynamics.seenLoad === loadId) return undefined;
   return applyDeletion(profile, doc, doc.id, now);
+}
+
+/** The person's lead row when Dynamics still has it live and synced (not deleted, excluded or merged). */
+function liveLeadOf(doc: PersonRecord): PersonSource | undefined {
+  const lead = doc.dynamics.lead;
+  if (lead === undefined || lead.deletedAt !== undefined || lead.excluded === true || lead.merged)
+    return undefined;
+  return lead;
+}
+
+/**
+ * A qualified lead's contact was deleted in Dynamics while the lead is still there. A fresh load of
+ * the same data sees only the qualified lead and makes a live person following it; so the person
+ * falls back to its lead here too, taking the lead's values (three-way merged, so unpushed marketing
+ * edits survive) instead of being flagged deleted. The contact stays recorded, marked deleted.
+ */
+function fallBackToLead(
+  profile: EntityProfile,
+  doc: PersonRecord,
+  contact: PersonSource,
+  lead: PersonSource,
+  now: string,
+): PersonRecord {
+  const rules = profile.fallbackFields;
+  const row: MappedRow = { ...lead, filter: null, lookupNames: {} };
+  const merge = threeWayMerge(
+    rules,
+    incomingMarketingValues(rules, row),
+    doc.sync.agreed,
+    marketingValues(doc, rules),
+  );
+  const { excluded: _excluded, deletedInDynamics: _deleted, merged: _merged, ...keptSync } = doc.sync;
+  return {
+    ...doc,
+    ...merge.values,
+    type: 'lead',
+    dynamics: withDynamicsRow(
+      { ...doc.dynamics, contact: { ...contact, deletedAt: now } },
+      'lead',
+      versionOf(row),
+      undefined,
+    ),
+    sync: { ...keptSync, updatedAt: now, agreed: { ...doc.sync.agreed, ...merge.agreed } },
+  };
 }
