@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isSecretKey, redactSettingValue } from '../errors/redact.text';
 import { ConfigError } from './config.errors';
 
 /**
@@ -42,18 +43,38 @@ const optionalText = z
   .transform((value) => (value === '' ? undefined : value))
   .optional();
 
-const httpUrl = z
-  .string()
-  .trim()
-  .pipe(z.url({ protocol: /^https?$/, error: 'must be an https:// URL (http:// only for a local stand-in)' }))
-  .transform((value) => value.replace(/\/+$/, ''));
+/**
+ * An endpoint URL. A user name, password, query string or fragment is refused: none is ever needed
+ * here, and each is where a credential ends up when pasted into the wrong setting.
+ */
+const httpUrl = (credentials: string) =>
+  z
+    .string()
+    .trim()
+    .pipe(
+      z.url({ protocol: /^https?$/, error: 'must be an https:// URL (http:// only for a local stand-in)' }),
+    )
+    .check(
+      z.refine((value: string) => !/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(value), {
+        message: `must not carry a user name or password (${credentials})`,
+      }),
+      z.refine((value: string) => !/[?#]/.test(value), {
+        message: 'must not carry a query string or fragment: give the address only',
+      }),
+    )
+    .transform((value) => value.replace(/\/+$/, ''));
 
-const optionalUrl = z
-  .string()
-  .trim()
-  .transform((value) => (value === '' ? undefined : value))
-  .pipe(httpUrl.optional())
-  .optional();
+const optionalUrl = (credentials: string) =>
+  z
+    .string()
+    .trim()
+    .transform((value) => (value === '' ? undefined : value))
+    .pipe(httpUrl(credentials).optional())
+    .optional();
+
+const DATAVERSE_SIGN_IN =
+  'Dataverse is signed in to with the app registration (DATAVERSE_CLIENT_ID and DATAVERSE_CLIENT_SECRET or DATAVERSE_CLIENT_CERTIFICATE_PATH)';
+const COSMOS_SIGN_IN = 'the account key goes in COSMOS_KEY (or leave it unset for managed identity)';
 
 const guidOrName = z.string().trim().min(1, 'is required');
 
@@ -79,18 +100,18 @@ const entityList = z
   .refine((list) => new Set(list).size === list.length, 'names an entity twice');
 
 export const dataverseEnvShape = {
-  DATAVERSE_URL: httpUrl,
+  DATAVERSE_URL: httpUrl(DATAVERSE_SIGN_IN),
   DATAVERSE_TENANT_ID: guidOrName,
   DATAVERSE_CLIENT_ID: guidOrName,
   DATAVERSE_CLIENT_SECRET: optionalText,
   DATAVERSE_CLIENT_CERTIFICATE_PATH: optionalText,
-  DATAVERSE_TOKEN_ENDPOINT: optionalUrl,
+  DATAVERSE_TOKEN_ENDPOINT: optionalUrl(DATAVERSE_SIGN_IN),
   // Dataverse rejects more than 52 concurrent requests per user; 8 leaves room for other integrations.
   DATAVERSE_MAX_CONCURRENCY: intInRange(1, 52, 8),
 };
 
 export const cosmosEnvShape = {
-  COSMOS_ENDPOINT: httpUrl,
+  COSMOS_ENDPOINT: httpUrl(COSMOS_SIGN_IN),
   COSMOS_KEY: optionalText,
   COSMOS_DATABASE: z.string().trim().min(1).default('marketing'),
 };
@@ -172,21 +193,37 @@ type UnionToIntersection<U> = (U extends unknown ? (arg: U) => void : never) ext
 export type EnvFor<S extends ConfigSection> = UnionToIntersection<SectionConfig<S>>;
 
 // Secrets must never be echoed back in an error message, even a wrong one.
-const SECRET_NAMES = new Set(['DATAVERSE_CLIENT_SECRET', 'COSMOS_KEY', 'SERVICEBUS']);
+const SECRET_NAMES = new Set([
+  'DATAVERSE_CLIENT_SECRET',
+  'COSMOS_KEY',
+  'SERVICEBUS',
+  'APPLICATIONINSIGHTS_CONNECTION_STRING',
+]);
+
+/** A connection string where an endpoint belongs: say which part goes where. */
+function connectionStringHint(name: string, raw: string): string {
+  if (!/(^|;)\s*(AccountEndpoint|Endpoint|AccountKey|SharedAccessKey)\s*=/i.test(raw)) return '';
+  if (name === 'COSMOS_ENDPOINT') {
+    return '; this is a connection string: set COSMOS_ENDPOINT to its AccountEndpoint and COSMOS_KEY to its AccountKey (or leave COSMOS_KEY unset for managed identity)';
+  }
+  return '; this is a connection string, not an address: give the endpoint only and put the key in its own setting';
+}
 
 function describeIssues(issues: z.core.$ZodIssue[], env: Record<string, string | undefined>): string {
   return issues
     .map((issue) => {
       const name = String(issue.path[0] ?? '(environment)');
       const raw = env[name];
+      // The value is shown to help spot a typo, never in full: see redactSettingValue.
       const shown =
         raw === undefined
           ? 'not set'
-          : SECRET_NAMES.has(name)
+          : SECRET_NAMES.has(name) || isSecretKey(name)
             ? 'value hidden'
-            : `got ${JSON.stringify(raw)}`;
+            : `got ${JSON.stringify(redactSettingValue(raw))}`;
       const message = issue.code === 'invalid_type' && raw === undefined ? 'is required' : issue.message;
-      return `  ${name}: ${message} (${shown})`;
+      const hint = raw === undefined || SECRET_NAMES.has(name) ? '' : connectionStringHint(name, raw);
+      return `  ${name}: ${message}${hint} (${shown})`;
     })
     .join('\n');
 }
