@@ -76,6 +76,7 @@ export const qualify = (
   const status = opts.status ?? 3;
   if (status !== 3) throw errors.outOfRange('statuscode', 'lead', status, [3]);
   return store.atomically(() => {
+    store.announce('QualifyLead', 'lead', leadId, userId);
     const created: CreatedRecord[] = [];
     const v = lead.values;
     const owner = { _ownerid_value: v._ownerid_value };
@@ -239,6 +240,7 @@ export const mergeRows = (
     throw errors.badRequest('The subordinate record has already been merged.', '0x80040203');
   const update = parseBody(ctx, state, updateContent, contentIds);
   store.atomically(() => {
+    store.announce('Merge', table, targetId, userId);
     if (Object.keys(update.changes).length > 0) writeRow(store, state, targetId, update, userId);
     const inactive = table === 'lead' ? { statecode: 2, statuscode: 7 } : { statecode: 1, statuscode: 2 };
     store.write(

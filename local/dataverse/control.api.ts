@@ -138,7 +138,7 @@ export const createControl = (d: ControlDeps): SimulatorControl => {
       return write(name, id, values, opts?.userId, false);
     },
     updateRow: (name, id, values, opts) => write(name, id, values, opts?.userId, true),
-    deleteRow: (name, id) => deleteRow(d.store, table(name), id),
+    deleteRow: (name, id) => deleteRow(d.store, table(name), id, d.humanUserId),
     getRow: (name, id) => view(table(name), id),
     listRows: (name, opts) => {
       const t = table(name);

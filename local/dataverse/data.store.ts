@@ -43,7 +43,19 @@ interface Transaction {
   version: number;
   logLengths: Map<TableState, number>;
   undo: UndoEntry[];
+  /** Told to the listeners only when the transaction commits: a rolled-back write never happened. */
+  events: StoreEvent[];
 }
+
+/**
+ * A committed change, as the event pipeline sees it: a row written or deleted, or a message
+ * (Merge, QualifyLead) that an action ran. Listeners (the webhook dispatcher) run synchronously
+ * and must only schedule work.
+ */
+export type StoreEvent =
+  | { kind: 'write'; table: string; id: string; previous: Row | undefined; row: Row; actorId: string }
+  | { kind: 'delete'; table: string; id: string; previous: Row; actorId: string | undefined }
+  | { kind: 'message'; message: string; table: string; id: string; actorId: string };
 
 export const isoSeconds = (ms: number): string => `${new Date(ms).toISOString().slice(0, 19)}Z`;
 
@@ -78,6 +90,7 @@ export class DataStore {
   private readonly bySet = new Map<string, TableState>();
   private versionCounter = 0;
   private transaction: Transaction | undefined;
+  private readonly listeners: ((event: StoreEvent) => void)[] = [];
   writes = 0;
 
   constructor(
@@ -97,6 +110,22 @@ export class DataStore {
       this.tables.set(def.logicalName, state);
       this.bySet.set(def.entitySetName, state);
     }
+  }
+
+  /** Every committed change from now on (seeding is not told). */
+  subscribe(listener: (event: StoreEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** A message an action ran on a row (Merge on the target, QualifyLead on the lead). */
+  announce(message: string, table: string, id: string, actorId: string): void {
+    this.emit({ kind: 'message', message, table, id: id.toLowerCase(), actorId });
+  }
+
+  private emit(event: StoreEvent): void {
+    if (this.listeners.length === 0) return;
+    if (this.transaction) this.transaction.events.push(event);
+    else for (const listener of this.listeners) listener(event);
   }
 
   get version(): number {
@@ -187,10 +216,11 @@ export class DataStore {
     if (!previous) state.sortedIds.splice(lowerBound(state.sortedIds, key), 0, key);
     state.log.push({ version, id: key, deleted: false });
     this.writes++;
+    this.emit({ kind: 'write', table: state.def.logicalName, id: key, previous, row, actorId });
     return { row, created: !previous };
   }
 
-  delete(state: TableState, id: string): boolean {
+  delete(state: TableState, id: string, actorId?: string): boolean {
     const key = id.toLowerCase();
     const previous = state.rows.get(key);
     if (!previous) return false;
@@ -201,6 +231,7 @@ export class DataStore {
     if (state.sortedIds[at] === key) state.sortedIds.splice(at, 1);
     state.log.push({ version, id: key, deleted: true });
     this.writes++;
+    this.emit({ kind: 'delete', table: state.def.logicalName, id: key, previous, actorId });
     return true;
   }
 
@@ -211,16 +242,20 @@ export class DataStore {
       version: this.versionCounter,
       logLengths: new Map([...this.tables.values()].map((t) => [t, t.log.length])),
       undo: [],
+      events: [],
     };
     this.transaction = tx;
+    let result: T;
     try {
-      return fn();
+      result = fn();
     } catch (err) {
       this.rollback(tx);
       throw err;
     } finally {
       this.transaction = undefined;
     }
+    for (const event of tx.events) for (const listener of this.listeners) listener(event);
+    return result;
   }
 
   private recordUndo(table: TableState, id: string, previous: Row | undefined): void {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { webhookOptionsSchema } from './webhook.dispatcher';
 
 /** Fixed tenant and client for local use (demo, CLI, tests). Not secrets: they only open the simulator. */
 export const DEFAULT_TENANT_ID = '7b3e1c2a-4d5f-4a6b-9c8d-0e1f2a3b4c5d';
@@ -99,6 +100,14 @@ export const simulatorOptionsSchema = z.object({
   requestLogSize: z.number().int().positive().default(10000),
   /** Require a bearer token on API calls (off only for quick manual poking). */
   requireAuth: z.boolean().default(true),
+  /** Registered webhooks: delay before the first post, retries, timeout (see webhook.dispatcher.ts). */
+  webhooks: webhookOptionsSchema.prefault({}),
+});
+
+/** `POST /_sim/webhooks`: turn delivery off (notifications lost) or change the delay. */
+export const webhookSettingsSchema = z.strictObject({
+  enabled: z.boolean().optional(),
+  delayMs: z.number().min(0).optional(),
 });
 
 export type SimulatorOptions = z.input<typeof simulatorOptionsSchema>;

@@ -8,6 +8,7 @@ import { runBatch } from './batch.handler';
 import { createControl, handleControlHttp, type SimulatorControl } from './control.api';
 import { DataStore } from './data.store';
 import { FaultInjector } from './fault.injector';
+import { registrationTables, seedRegistration } from './registration.tables';
 import { builtInTables } from './schema.catalog';
 import { BUSINESS_UNIT_ID, customTableDef, defaultCounts, seedOrganisation } from './seed.generator';
 import { guidFromText } from './seed.random';
@@ -18,12 +19,14 @@ import {
   DEFAULT_TENANT_ID,
   resolveLimits,
   simulatorOptionsSchema,
+  webhookSettingsSchema,
   type ResolvedSimulatorOptions,
   type SimulatorOptions,
 } from './simulator.options';
 import { ThrottleLimiter } from './throttle.limiter';
 import { TrafficRecorder } from './traffic.counters';
 import { errorResponse, WebApi, type ApiResponse } from './web-api.handler';
+import { WebhookDispatcher } from './webhook.dispatcher';
 
 export { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID };
 export type { SimulatorOptions, SimulatorControl };
@@ -45,6 +48,8 @@ export interface DataverseSimulator {
   seedMs: number;
   options: ResolvedSimulatorOptions;
   control: SimulatorControl;
+  /** Registered webhooks' deliveries (also `GET/POST /_sim/webhooks`). */
+  webhooks: WebhookDispatcher;
   close(): Promise<void>;
 }
 
@@ -88,7 +93,7 @@ export const startDataverseSimulator = async (
   };
 
   const seedStart = performance.now();
-  const defs = [...builtInTables(), ...opts.customTables.map(customTableDef)];
+  const defs = [...builtInTables(), ...registrationTables(), ...opts.customTables.map(customTableDef)];
   const store = new DataStore(defs, now, opts.untrackedTables);
   const appUsers = new Map(
     opts.clients.map((c) => [c.clientId, guidFromText(`application-user:${c.clientId}`)]),
@@ -101,6 +106,8 @@ export const startDataverseSimulator = async (
     customTables: opts.customTables,
     appUsers: [...appUsers],
   });
+  // After every other table, so the rows seeded before keep their version numbers.
+  seedRegistration(store, now());
   const seedMs = performance.now() - seedStart;
   const users = store.table('systemuser');
   const humanUserId =
@@ -294,6 +301,11 @@ export const startDataverseSimulator = async (
     const u = new URL(req.url ?? '/', url);
     const path = u.pathname;
     const method = (req.method ?? 'GET').toUpperCase();
+    if (path === '/_sim/webhooks' || path.startsWith('/_sim/webhooks/')) {
+      const r = webhookControl(method, u.searchParams, body);
+      sendJson(res, r.status, r.body);
+      return;
+    }
     if (path === '/_sim' || path.startsWith('/_sim/')) {
       const { control, info } = late;
       if (!control || !info) return;
@@ -401,6 +413,24 @@ export const startDataverseSimulator = async (
     defaultClientId: opts.clients[0]?.clientId ?? DEFAULT_CLIENT_ID,
     revokeTokens: () => tokens.revokeAll(),
   });
+  const webhooks = new WebhookDispatcher({
+    store,
+    now,
+    organizationId: () => api.organizationId,
+    organizationName: new URL(opts.orgUrl).hostname.split('.')[0] ?? 'simulator',
+    businessUnitId: BUSINESS_UNIT_ID,
+    options: opts.webhooks,
+  });
+  const webhookControl = (method: string, query: URLSearchParams, body: string) => {
+    if (method === 'GET') return { status: 200, body: webhooks.report(Number(query.get('limit') ?? '100')) };
+    if (method !== 'POST') return { status: 405, body: { error: 'GET or POST' } };
+    try {
+      webhooks.configure(webhookSettingsSchema.parse(body.trim() === '' ? {} : JSON.parse(body)));
+      return { status: 200, body: webhooks.report(0) };
+    } catch {
+      return { status: 400, body: { error: 'expected {"enabled"?: boolean, "delayMs"?: number}' } };
+    }
+  };
   Object.assign(late, {
     api,
     tokens,
@@ -419,9 +449,11 @@ export const startDataverseSimulator = async (
     seedMs,
     options: opts,
     control,
+    webhooks,
     close: async () => {
       if (closed) return;
       closed = true;
+      webhooks.close();
       for (const p of pendingTimers) {
         clearTimeout(p.timer);
         p.resolve();

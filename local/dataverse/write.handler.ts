@@ -46,7 +46,7 @@ export const remove = (ctx: WebApiContext, state: TableState, id: string, req: A
   if (!existing) throw errors.notFound(state.def.logicalName, id);
   checkIfMatch(state, id, existing, req.headers['if-match']);
   ctx.privileges.assert(state.def, 'delete', req.userId);
-  deleteRow(ctx.store, state, id);
+  deleteRow(ctx.store, state, id, req.userId);
   return noContent(204);
 };
 
@@ -54,16 +54,16 @@ export const remove = (ctx: WebApiContext, state: TableState, id: string, req: A
  * Deletes a row and, in the same transaction, the rows that only exist through it (list
  * memberships, connections and their reciprocals): the platform's cascade delete.
  */
-export const deleteRow = (store: DataStore, state: TableState, id: string): boolean =>
+export const deleteRow = (store: DataStore, state: TableState, id: string, actorId?: string): boolean =>
   store.atomically(() => {
-    if (!store.delete(state, id)) return false;
+    if (!store.delete(state, id, actorId)) return false;
     const key = id.toLowerCase();
     const table = state.def.logicalName;
     for (const other of store.allTables()) {
       const columns = other.def.columns.filter((c) => c.deletedWith?.includes(table));
       if (columns.length === 0) continue;
       for (const row of [...other.rows.values()])
-        if (columns.some((c) => row.values[c.name] === key)) deleteRow(store, other, row.id);
+        if (columns.some((c) => row.values[c.name] === key)) deleteRow(store, other, row.id, actorId);
     }
     return true;
   });
