@@ -5,12 +5,15 @@ import { provisionCosmos } from '../cosmos/cosmos.provisioning';
 import { DataverseError } from '../dataverse/dataverse.errors';
 import { describeError } from '../errors/app.errors';
 import { createServiceBusClient } from '../queue/servicebus.job-queue';
-import type { TableMetadata, ValidationProbes } from '../sync/validate.use-case';
+import type { PrivilegeDepth, TableMetadata, ValidationProbes } from '../sync/validate.use-case';
 import type { AppServices } from './app.services';
 
 const NO_ANSWER_MS = 10_000;
 
-const privilegesSchema = z.object({ RolePrivileges: z.array(z.object({ PrivilegeName: z.string() })) });
+const DEPTHS = ['Basic', 'Local', 'Deep', 'Global'] as const;
+const privilegesSchema = z.object({
+  RolePrivileges: z.array(z.object({ PrivilegeName: z.string(), Depth: z.enum(DEPTHS) })),
+});
 const tableSchema = z.object({
   SchemaName: z.string(),
   ChangeTrackingEnabled: z.boolean().nullable().optional(),
@@ -54,7 +57,14 @@ export function validationProbes(services: AppServices, dataverseUrl: string): V
       const body = await dataverse().client.get<unknown>(
         `systemusers(${userId})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()`,
       );
-      return new Set(privilegesSchema.parse(body).RolePrivileges.map((p) => p.PrivilegeName));
+      // Several roles may grant one privilege: the widest depth counts.
+      const held = new Map<string, PrivilegeDepth>();
+      for (const { PrivilegeName, Depth } of privilegesSchema.parse(body).RolePrivileges) {
+        const known = held.get(PrivilegeName);
+        if (known === undefined || DEPTHS.indexOf(Depth) > DEPTHS.indexOf(known))
+          held.set(PrivilegeName, Depth);
+      }
+      return held;
     },
     table: async (logicalName): Promise<TableMetadata | undefined> => {
       const path = `EntityDefinitions(LogicalName='${logicalName}')`;

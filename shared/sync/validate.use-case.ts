@@ -32,8 +32,8 @@ export interface ValidationProbes {
   /** A token for the application user, fresh. */
   token(): Promise<void>;
   whoAmI(): Promise<{ userId: string; name: string | null }>;
-  /** The privilege names (prvReadContact, ...) the user holds, from its roles. */
-  privileges(userId: string): Promise<ReadonlySet<string>>;
+  /** The privileges (prvReadContact, ...) the user holds through its roles, each at its widest depth. */
+  privileges(userId: string): Promise<ReadonlyMap<string, PrivilegeDepth>>;
   /** Undefined when Dataverse has no such table. */
   table(logicalName: string): Promise<TableMetadata | undefined>;
   /** Problems with the Cosmos database and containers; empty when all is as the code needs. */
@@ -43,6 +43,9 @@ export interface ValidationProbes {
     { queue: string; send: boolean; receive: boolean | null; settings: string | null }[] | 'not-configured'
   >;
 }
+
+/** How far a privilege reaches: the user's own rows, its business unit, and below it, or every row. */
+export type PrivilegeDepth = 'Basic' | 'Local' | 'Deep' | 'Global';
 
 export interface ValidationSettings {
   dataverseUrl: string;
@@ -130,28 +133,13 @@ export async function validateSync(
     for (const profile of settings.profiles)
       tables.set(profile.logicalName, await probes.table(profile.logicalName).catch(() => undefined));
     const held = await probes.privileges(userId).catch((error: unknown) => error);
-    if (held instanceof Set) {
-      const missing: string[] = [];
-      for (const profile of settings.profiles) {
-        const schema = tables.get(profile.logicalName)?.schemaName;
-        if (schema !== undefined && !held.has(`prvRead${schema}`))
-          missing.push(`read ${profile.logicalName} (prvRead${schema})`);
-      }
-      for (const [privilege, what] of WRITE_PRIVILEGES)
-        if (!held.has(privilege)) missing.push(`${what} (${privilege})`);
+    if (held instanceof Map) {
       add(
-        missing.length === 0
-          ? {
-              id: 'privileges',
-              status: 'pass',
-              detail: 'reads every synced table; writes leads and contacts; creates tasks',
-            }
-          : {
-              id: 'privileges',
-              status: 'fail',
-              detail: `the application user cannot: ${missing.join('; ')}`,
-              fix: 'add these privileges (organisation level) to the security role of the application user',
-            },
+        privilegesCheck(
+          settings.profiles.map((p) => p.logicalName),
+          tables,
+          held as Map<string, PrivilegeDepth>,
+        ),
       );
     } else {
       add({
@@ -282,4 +270,47 @@ export async function validateSync(
   );
 
   return { ok: checks.every((c) => c.status !== 'fail'), checks };
+}
+
+/**
+ * Every synced table readable and leads, contacts and tasks writable; a privilege held below
+ * organisation depth is a warning, since the sync then sees or writes only the rows of the user's own
+ * business unit (or its own rows) and the others are silently left out.
+ */
+export function privilegesCheck(
+  entities: readonly string[],
+  tables: ReadonlyMap<string, TableMetadata | undefined>,
+  held: ReadonlyMap<string, PrivilegeDepth>,
+): Check {
+  const needed: (readonly [string, string])[] = [];
+  for (const entity of entities) {
+    const schema = tables.get(entity)?.schemaName;
+    if (schema !== undefined) needed.push([`prvRead${schema}`, `read ${entity}`]);
+  }
+  needed.push(...WRITE_PRIVILEGES);
+  const missing = needed.filter(([privilege]) => !held.has(privilege));
+  if (missing.length > 0) {
+    return {
+      id: 'privileges',
+      status: 'fail',
+      detail: `the application user cannot: ${missing.map(([p, what]) => `${what} (${p})`).join('; ')}`,
+      fix: 'add these privileges (organisation level) to the security role of the application user',
+    };
+  }
+  const narrow = needed.filter(([privilege]) => held.get(privilege) !== 'Global');
+  if (narrow.length > 0) {
+    return {
+      id: 'privileges',
+      status: 'warn',
+      detail: `held below organisation level, so rows outside the user's reach are left out: ${narrow
+        .map(([p, what]) => `${what} (${p}: ${held.get(p)})`)
+        .join('; ')}`,
+      fix: 'set these privileges to Organization in the security role of the application user, unless the sync is meant to see only part of the data',
+    };
+  }
+  return {
+    id: 'privileges',
+    status: 'pass',
+    detail: 'reads every synced table; writes leads and contacts; creates tasks; all at organisation level',
+  };
 }
