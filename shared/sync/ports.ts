@@ -71,6 +71,11 @@ export interface ChangeSource {
   readRows(options: ReadRowsOptions): AsyncIterable<ModifiedPage>;
 }
 
+/** Which Dynamics organisation answers (WhoAmI's OrganizationId): a sandbox refresh or copy changes it. */
+export interface OrganizationIdentity {
+  organizationId(): Promise<string>;
+}
+
 // ---------------------------------------------------------------- the marketing database
 
 export interface InvalidDocument {
