@@ -37,6 +37,7 @@ locals {
     opportunities = { id = "opportunities", partition_key = "/id", index = local.index_everything, default_ttl = null }
     directory     = { id = "directory", partition_key = "/id", index = local.index_everything, default_ttl = null }
     custom        = { id = "custom", partition_key = "/id", index = local.index_everything, default_ttl = null }
+    relations     = { id = "relations", partition_key = "/id", index = local.index_everything, default_ttl = null }
     syncState     = { id = "sync-state", partition_key = "/entity", index = local.index_everything, default_ttl = -1 }
     syncErrors    = { id = "sync-errors", partition_key = "/entity", index = local.index_everything, default_ttl = null }
     leases        = { id = "leases", partition_key = "/id", index = local.index_everything, default_ttl = null }

@@ -12,7 +12,6 @@ import {
   type ChangeSource,
   type CheckpointStore,
   type ErrorLog,
-  type OrganizationIdentity,
   type PeopleQueries,
   type RunHistory,
   type PersonRowGateway,
@@ -39,8 +38,6 @@ import type { SyncMetrics } from '../telemetry/sync-metrics';
 export interface DataverseAdapters {
   source: ChangeSource;
   rows: PersonRowGateway;
-  /** WhoAmI's organisation, checked by every pull job (absent: not checked, as in unit tests). */
-  organization?: OrganizationIdentity;
   /** Requests sent and 429 answers so far by this process (the throttle governor's counters). */
   counters(): { requests: number; throttled: number };
 }
@@ -140,10 +137,8 @@ export function composeSync(adapters: SyncAdapters, settings: SyncSettings): Syn
   });
 
   const pull = (profile: EntityProfile, options: PullOptions, scope: InvocationScope) => {
-    const { source, organization } = adapters.dataverse();
+    const source = adapters.dataverse().source;
     return new PullUseCase(profile, {
-      ...(organization !== undefined ? { organization } : {}),
-      people: adapters.people,
       // The next page is fetched while this one is written; a job that stops at its time budget
       // discards at most one page read, which the continuation job repeats.
       source: settings.readAhead === false ? source : readAhead(source),

@@ -8,6 +8,9 @@ export const CONTAINERS = {
   opportunities: { id: 'opportunities', partitionKey: '/id' },
   directory: { id: 'directory', partitionKey: '/id' },
   custom: { id: 'custom', partitionKey: '/id' },
+  // Marketing lists, list members, connections and connection roles: what memberships and
+  // opportunity roles are worked out from.
+  relations: { id: 'relations', partitionKey: '/id' },
   // Per-item TTL on (no default expiry): run history expires, checkpoints and aliases never do.
   syncState: { id: 'sync-state', partitionKey: '/entity', defaultTtl: -1 },
   syncErrors: { id: 'sync-errors', partitionKey: '/entity' },
@@ -139,6 +142,65 @@ export const BUILT_IN_ENTITIES: readonly EntityDefinition[] = [
     direction: 'pull',
     custom: false,
     columns: ['name', 'teamtype', '_administratorid_value', 'modifiedon', 'versionnumber'],
+  },
+  // Marketing lists and their members (opt-in through SYNC_ENTITIES): each person's memberships are
+  // worked out from them. Static lists hold listmember rows; a dynamic list's members are a query.
+  {
+    logicalName: 'list',
+    entitySet: 'lists',
+    key: 'listid',
+    container: 'relations',
+    direction: 'pull',
+    custom: false,
+    columns: [
+      'listname',
+      'type',
+      'createdfromcode',
+      'membercount',
+      'statecode',
+      '_ownerid_value',
+      'modifiedon',
+      'versionnumber',
+    ],
+  },
+  {
+    logicalName: 'listmember',
+    entitySet: 'listmembers',
+    key: 'listmemberid',
+    container: 'relations',
+    direction: 'pull',
+    custom: false,
+    columns: ['_listid_value', '_entityid_value', 'modifiedon', 'versionnumber'],
+  },
+  // Stakeholders of opportunities: a connection names its two ends and the role of each.
+  {
+    logicalName: 'connectionrole',
+    entitySet: 'connectionroles',
+    key: 'connectionroleid',
+    container: 'relations',
+    direction: 'pull',
+    custom: false,
+    columns: ['name', 'category', 'statecode', 'modifiedon', 'versionnumber'],
+  },
+  {
+    logicalName: 'connection',
+    entitySet: 'connections',
+    key: 'connectionid',
+    container: 'relations',
+    direction: 'pull',
+    custom: false,
+    columns: [
+      '_record1id_value',
+      '_record2id_value',
+      '_record1roleid_value',
+      '_record2roleid_value',
+      'ismaster',
+      'effectivestart',
+      'effectiveend',
+      'statecode',
+      'modifiedon',
+      'versionnumber',
+    ],
   },
 ];
 

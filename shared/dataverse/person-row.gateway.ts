@@ -1,5 +1,15 @@
 import type { EntityProfile } from '../domain/entity.profile';
-import type { OwnerRef, PersonRowGateway, RowOutcome, RowRead, RowUpdate, TaskRequest } from '../sync/ports';
+import type {
+  ChoiceOptions,
+  ListMemberChange,
+  ListMemberGateway,
+  OwnerRef,
+  PersonRowGateway,
+  RowOutcome,
+  RowRead,
+  RowUpdate,
+  TaskRequest,
+} from '../sync/ports';
 import type { BatchEntry, BatchItemResult, BatchRequest } from './batch.codec';
 import type { BatchOptions } from './dataverse.client';
 import { isDataverseError, mapHttpError, type DataverseError } from './dataverse.errors';
@@ -20,8 +30,16 @@ const PREFER_READ = 'odata.include-annotations="*"';
  * answer is sorted into the outcome the use case acts on. A batch that fails as a whole (throttled
  * past the governor's retries, an outage) makes every request in it transient.
  */
-export class DataversePersonRowGateway implements PersonRowGateway {
-  constructor(private readonly client: BatchExecutor) {}
+export class DataversePersonRowGateway implements PersonRowGateway, ListMemberGateway, ChoiceOptions {
+  private readonly options = new Map<
+    string,
+    { at: number; options: Promise<ReadonlyMap<number, string> | undefined> }
+  >();
+
+  constructor(
+    private readonly client: BatchExecutor,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   update(updates: readonly RowUpdate[]): Promise<RowOutcome[]> {
     return this.send(
@@ -131,6 +149,69 @@ export class DataversePersonRowGateway implements PersonRowGateway {
     return outcome ?? notExecuted('tasks', 'POST');
   }
 
+  async readList(listId: string): Promise<RowOutcome> {
+    const path = `lists(${listId})`;
+    return this.one(
+      {
+        method: 'GET',
+        url: `${path}?$select=listid,listname,type,createdfromcode,statecode`,
+        headers: { Prefer: PREFER_READ },
+      },
+      path,
+    );
+  }
+
+  addListMember(change: ListMemberChange): Promise<RowOutcome> {
+    return this.listAction('AddMemberList', change);
+  }
+
+  removeListMember(change: ListMemberChange): Promise<RowOutcome> {
+    return this.listAction('RemoveMemberList', change);
+  }
+
+  /**
+   * The column's options from its metadata, kept for OPTIONS_TTL_MS so a push of many people reads
+   * them once; a failed read is not kept (undefined now, asked again next time).
+   */
+  optionsOf(table: string, column: string): Promise<ReadonlyMap<number, string> | undefined> {
+    const key = `${table}.${column}`;
+    const cached = this.options.get(key);
+    if (cached !== undefined && this.now() - cached.at < OPTIONS_TTL_MS) return cached.options;
+    const options = this.readOptions(table, column);
+    this.options.set(key, { at: this.now(), options });
+    void options.then((found) => {
+      if (found === undefined) this.options.delete(key);
+    });
+    return options;
+  }
+
+  private async readOptions(table: string, column: string): Promise<ReadonlyMap<number, string> | undefined> {
+    const path = `EntityDefinitions(LogicalName='${table}')/Attributes(LogicalName='${column}')`;
+    const outcome = await this.one(
+      {
+        // Multi-select columns are the only ones that need it; other casts answer 404 for them.
+        method: 'GET',
+        url: `${path}/Microsoft.Dynamics.CRM.MultiSelectPicklistAttributeMetadata?$select=LogicalName&$expand=OptionSet`,
+      },
+      path,
+    );
+    if (outcome.kind !== 'accepted') return undefined;
+    return optionLabels(outcome.body);
+  }
+
+  private listAction(
+    action: 'AddMemberList' | 'RemoveMemberList',
+    change: ListMemberChange,
+  ): Promise<RowOutcome> {
+    const path = `lists(${change.listId})/Microsoft.Dynamics.CRM.${action}`;
+    return this.one({ method: 'POST', url: path, body: { EntityId: change.entityId } }, path);
+  }
+
+  private async one(entry: BatchRequest, path: string): Promise<RowOutcome> {
+    const [outcome] = await this.send([entry], [path]);
+    return outcome ?? notExecuted(path, entry.method);
+  }
+
   private async send(entries: BatchRequest[], paths: readonly string[]): Promise<RowOutcome[]> {
     let results: BatchItemResult[];
     try {
@@ -167,6 +248,25 @@ function notExecuted(path: string, method: string): RowOutcome {
     path,
   });
   return { kind: 'transient', error };
+}
+
+/** How long a column's options are trusted before they are read again (an option added in Dynamics). */
+const OPTIONS_TTL_MS = 5 * 60_000;
+
+/** Value -> label of an attribute's `OptionSet.Options` (the user's label, else the first localized one). */
+function optionLabels(body: unknown): ReadonlyMap<number, string> | undefined {
+  const options = (body as { OptionSet?: { Options?: unknown } } | undefined)?.OptionSet?.Options;
+  if (!Array.isArray(options)) return undefined;
+  const out = new Map<number, string>();
+  for (const option of options as {
+    Value?: unknown;
+    Label?: { UserLocalizedLabel?: { Label?: unknown }; LocalizedLabels?: { Label?: unknown }[] };
+  }[]) {
+    if (typeof option.Value !== 'number') continue;
+    const label = option.Label?.UserLocalizedLabel?.Label ?? option.Label?.LocalizedLabels?.[0]?.Label;
+    out.set(option.Value, typeof label === 'string' ? label : String(option.Value));
+  }
+  return out;
 }
 
 const rowPath = (profile: EntityProfile, rowId: string) => `${profile.entitySet}(${rowId})`;

@@ -2,7 +2,7 @@ import type { AuditEntry } from '../domain/audit.model';
 import type { Checkpoint } from '../domain/checkpoint.state';
 import type { EntityProfile } from '../domain/entity.profile';
 import type { PushBacklog } from '../domain/push.planner';
-import type { RecordDocument } from '../domain/record.model';
+import type { GenericRecord, RecordDocument } from '../domain/record.model';
 import type { RunRecord } from '../domain/run-record.model';
 import type { EntityStatusRecord, HourTotals } from '../domain/entity-status.model';
 import type { ErrorPage, ErrorSearch, SyncErrorInput, SyncErrorRecord } from '../domain/sync-error.model';
@@ -232,6 +232,48 @@ export interface PersonRowGateway {
   assign(profile: EntityProfile, rowId: string, owner: OwnerRef): Promise<RowOutcome>;
   /** Creates a task; accepted carries the created task (its `activityid`). */
   createTask(task: TaskRequest): Promise<RowOutcome>;
+}
+
+/** A static marketing list's membership change, by the member's row (a lead, contact or account id). */
+export interface ListMemberChange {
+  listId: string;
+  entityId: string;
+}
+
+/**
+ * Marketing lists in Dynamics, for membership changes made on the marketing side (the Dataverse
+ * adapter is the person-row gateway). Each call is one $batch request, answered as a RowOutcome.
+ */
+export interface ListMemberGateway {
+  /** The list as it is now (`listname`, `type`: true when dynamic, `createdfromcode`, `statecode`); not_found when gone. */
+  readList(listId: string): Promise<RowOutcome>;
+  /** AddMemberList: idempotent, an existing member keeps its one row. */
+  addListMember(change: ListMemberChange): Promise<RowOutcome>;
+  /** RemoveMemberList: idempotent, removing a non-member succeeds. */
+  removeListMember(change: ListMemberChange): Promise<RowOutcome>;
+}
+
+/** The options of a choice column as Dynamics defines them. */
+export interface ChoiceOptions {
+  /** Value -> label; undefined when the column has no option set or it could not be read now. */
+  optionsOf(table: string, column: string): Promise<ReadonlyMap<number, string> | undefined>;
+}
+
+/**
+ * The records that relate people to marketing lists and opportunities, found by what they point
+ * at (the relations and opportunities containers' cross-document questions).
+ */
+export interface RelationQueries {
+  /** listmember records whose member is one of these rows (lead, contact or account ids). */
+  membersOf(rowIds: readonly string[]): Promise<GenericRecord[]>;
+  /** listmember records of these lists. */
+  membersOfLists(listIds: readonly string[]): Promise<GenericRecord[]>;
+  /** connection records with one of these records at either end. */
+  connectionsOf(recordIds: readonly string[]): Promise<GenericRecord[]>;
+  /** connection records naming one of these connection roles. */
+  connectionsWithRoles(roleIds: readonly string[]): Promise<GenericRecord[]>;
+  /** opportunity records whose roles name one of these rows. */
+  opportunitiesWithRoles(rowIds: readonly string[]): Promise<GenericRecord[]>;
 }
 
 /** Where a push that failed transiently waits for its next attempt. */

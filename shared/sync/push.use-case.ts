@@ -3,6 +3,7 @@ import type { EntityProfile } from '../domain/entity.profile';
 import {
   applyPushed,
   parsePushDocument,
+  pendingEdits,
   planPush,
   pushStateOf,
   resolveConflict,
@@ -15,7 +16,15 @@ import {
 import { isPerson, type FieldValues, type PersonRecord } from '../domain/record.model';
 import { mapRow, type MappedRow } from '../domain/row.mapper';
 import type { Logger } from '../telemetry/logger';
-import type { ErrorSink, PersonRowGateway, PushRetryScheduler, RecordStore, RowOutcome } from './ports';
+import type {
+  ChoiceOptions,
+  ErrorSink,
+  PersonRowGateway,
+  PushRetryScheduler,
+  RecordStore,
+  RowOutcome,
+} from './ports';
+import { unknownOptions } from '../domain/choice.rules';
 import type { CreatePersonResult } from './push-create.use-case';
 import { retryDelayMs, type PushRetryMessage } from './push-retry.message';
 import { incomingMarketingValues, type PersonTable } from '../domain/person.values';
@@ -38,6 +47,12 @@ export interface PushDeps {
   retries: PushRetryScheduler;
   profiles: Record<PersonTable, EntityProfile>;
   log: Logger;
+  /**
+   * The options Dynamics defines for multi-select columns: a marketing value with an option Dynamics
+   * has no label for is held back and reported instead of failing the person's whole push. Without
+   * it every value is sent and Dynamics refuses unknown ones.
+   */
+  choices?: ChoiceOptions;
   /** PATCH requests per $batch (1..1000). */
   batchSize?: number;
   /** $batch requests in flight at once (the governor still caps all Dataverse traffic). */
@@ -98,6 +113,8 @@ interface WorkItem {
   /** Values after a conflict merge (undefined: a plain push). */
   merged?: FieldValues;
   signature: string;
+  /** Fields held back (unknown multi-select options): never sent, also not after a re-merge. */
+  held: ReadonlySet<string>;
 }
 
 interface Done {
@@ -194,7 +211,8 @@ export class PushUseCase {
     const cleared: PersonRecord[] = [];
     for (const person of latest.values()) {
       const rules = this.rules(person.type);
-      const plan = planPush(person, rules, { force: options.force === true });
+      const held = await this.heldChoices(person, at, options);
+      const plan = planPush(person, rules, { force: options.force === true, held });
       switch (plan.kind) {
         case 'skip':
           if (plan.reason === 'in_sync') summary.inSync += 1;
@@ -228,6 +246,7 @@ export class PushUseCase {
             changes: plan.changes,
             planned: plan.planned,
             signature: plan.signature,
+            held,
           });
       }
     }
@@ -284,6 +303,40 @@ export class PushUseCase {
       summary.rejected += 1;
       summary.outcomes.set(personId, 'rejected');
     }
+  }
+
+  /**
+   * Multi-select fields whose marketing value names an option Dynamics has no label for: held back
+   * (kept in marketing, not sent) and recorded as `unknown_option`, naming the column and values, so
+   * the option can be added in Dynamics or the value mapped. The other fields still go.
+   */
+  private async heldChoices(person: PersonRecord, at: string, options: PushRunOptions): Promise<Set<string>> {
+    const held = new Set<string>();
+    const choices = this.deps.choices;
+    if (choices === undefined) return held;
+    const profile = this.deps.profiles[person.type];
+    for (const [field, value] of Object.entries(pendingEdits(person, profile.personFields))) {
+      if (value === null || typeof value !== 'object' || !('value' in value) || !Array.isArray(value.value))
+        continue;
+      const rule = profile.personFields.find((r) => r.marketing === field);
+      if (rule === undefined) continue;
+      const known = await choices.optionsOf(person.type, rule.dynamics);
+      if (known === undefined) continue;
+      const unknown = unknownOptions(value.value, known);
+      if (unknown.length === 0) continue;
+      held.add(field);
+      await this.deps.errors.record({
+        entity: person.type,
+        recordId: person.id,
+        operation: 'push',
+        code: 'unknown_option',
+        message: `${person.type} column ${rule.dynamics} (marketing field ${field}): option value ${unknown.join(', ')} has no label in Dynamics, so the field was held in marketing and not sent (the other fields were); add the option to the column in Dynamics or change the marketing value to one of: ${[...known].map(([v, l]) => `${v} ${l}`).join(', ')}`,
+        excerpt: `${field}: ${value.value.join(',')}`,
+        at,
+        ...(options.correlationId !== undefined ? { correlationId: options.correlationId } : {}),
+      });
+    }
+    return held;
   }
 
   private rules(table: PersonTable) {
@@ -377,7 +430,7 @@ export class PushUseCase {
       }
       const rules = this.rules(item.table);
       const incoming = incomingMarketingValues(rules, row);
-      const resolved = resolveConflict(item.person, rules, incoming);
+      const resolved = resolveConflict(item.person, rules, incoming, item.held);
       if (!resolved.ok) {
         rejected.push({
           ...this.failure(item),
