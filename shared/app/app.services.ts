@@ -15,6 +15,7 @@ import { RecordRepository } from '../cosmos/record.repository';
 import { RunHistoryRepository } from '../cosmos/run-history.repository';
 import { SyncErrorRepository } from '../cosmos/sync-error.repository';
 import { createDataverseConnection, type DataverseConnection } from '../dataverse';
+import { WhoAmIOrganization } from '../dataverse/organization.identity';
 import { DataversePersonRowGateway } from '../dataverse/person-row.gateway';
 import type { JobQueue } from '../queue/job-queue.port';
 import { QueuedPushRetries } from '../queue/push-retry.scheduler';
@@ -139,6 +140,7 @@ export async function createAppServices(
         (dataverseAdapters ??= {
           source: dataverse().reader,
           rows: new DataversePersonRowGateway(dataverse().client),
+          organization: new WhoAmIOrganization(dataverse().client),
           counters: () => {
             const { requests, throttled } = dataverse().governor.counters();
             return { requests, throttled };

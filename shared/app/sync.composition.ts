@@ -12,6 +12,7 @@ import {
   type ChangeSource,
   type CheckpointStore,
   type ErrorLog,
+  type OrganizationIdentity,
   type PeopleQueries,
   type RunHistory,
   type PersonRowGateway,
@@ -38,6 +39,8 @@ import type { SyncMetrics } from '../telemetry/sync-metrics';
 export interface DataverseAdapters {
   source: ChangeSource;
   rows: PersonRowGateway;
+  /** WhoAmI's organisation, checked by every pull job (absent: not checked, as in unit tests). */
+  organization?: OrganizationIdentity;
   /** Requests sent and 429 answers so far by this process (the throttle governor's counters). */
   counters(): { requests: number; throttled: number };
 }
@@ -137,8 +140,10 @@ export function composeSync(adapters: SyncAdapters, settings: SyncSettings): Syn
   });
 
   const pull = (profile: EntityProfile, options: PullOptions, scope: InvocationScope) => {
-    const source = adapters.dataverse().source;
+    const { source, organization } = adapters.dataverse();
     return new PullUseCase(profile, {
+      ...(organization !== undefined ? { organization } : {}),
+      people: adapters.people,
       // The next page is fetched while this one is written; a job that stops at its time budget
       // discards at most one page read, which the continuation job repeats.
       source: settings.readAhead === false ? source : readAhead(source),

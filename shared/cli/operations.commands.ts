@@ -309,6 +309,38 @@ export function registerOperationCommands(
   }
 
   program
+    .command('rebaseline')
+    .description(
+      'after a sandbox refresh or instance copy: reload every entity from the environment answering now, matching rows to people by id and email (nothing stored is removed)',
+    )
+    .option(
+      '--entity <name>',
+      'only this entity (repeatable; default SYNC_ENTITIES)',
+      (v: string, p?: string[]) => [...(p ?? []), v],
+    )
+    .option('--local', 'only restart the loads; the next `sync --once` carries them out (no Service Bus)')
+    .action((options: { entity?: string[]; local?: boolean }) =>
+      done(
+        withServices(
+          'rebaseline',
+          io,
+          { serviceBus: options.local !== true, dataverse: false },
+          async (s) => {
+            const entities = options.entity ?? s.env.SYNC_ENTITIES;
+            await audited(s, 'rebaseline', entities.join(', '), () => s.sync.actions.rebaseline(entities));
+            for (const entity of entities) {
+              io.out(
+                `rebaseline: ${entity} ${options.local === true ? 'restarted' : 'restarted and queued'}`,
+              );
+            }
+            if (options.local === true) io.out('rebaseline: run `dynamics-sync sync --once` to carry it out');
+            return EXIT.ok;
+          },
+        ),
+      ),
+    );
+
+  program
     .command('validate')
     .description(
       'Validate Sync: connection, credentials, application user, privileges, change tracking, columns, Cosmos DB, Service Bus',

@@ -26,6 +26,17 @@ export const checkpointSchema = z.object({
   paused: z
     .object({ code: z.string(), reason: z.string(), at: z.string(), column: z.string().optional() })
     .optional(),
+  /**
+   * The Dynamics organisation (WhoAmI) the links and the stored rows came from. A sandbox refresh or
+   * an instance copy gives the environment a new id: links and versions of the old one mean nothing
+   * there. Absent on checkpoints written before it was kept; the next pull records it.
+   */
+  organizationId: z.string().optional(),
+  /**
+   * The running load re-reads everything after the organisation changed: rows are matched to
+   * people by id, then by email, so nobody is duplicated (`dynamics-sync rebaseline`).
+   */
+  rebaseline: z.boolean().optional(),
   updatedAt: z.string(),
   _etag: z.string().optional(),
 });
@@ -81,7 +92,13 @@ export function afterPage(
 }
 
 export function afterCatchup(checkpoint: Checkpoint, now: Date): Checkpoint {
-  const { loadId: _loadId, loadStartedAt: _started, createOnly: _createOnly, ...rest } = checkpoint;
+  const {
+    loadId: _loadId,
+    loadStartedAt: _started,
+    createOnly: _createOnly,
+    rebaseline: _rebaseline,
+    ...rest
+  } = checkpoint;
   return { ...rest, phase: 'delta', resync: false, updatedAt: now.toISOString() };
 }
 
@@ -99,4 +116,35 @@ export function paused(
   now: Date,
 ): Checkpoint {
   return { ...checkpoint, paused: { ...reason, at: now.toISOString() }, updatedAt: now.toISOString() };
+}
+
+/** Pause code of an entity whose Dynamics organisation changed (a sandbox refresh or copy). */
+export const ORGANIZATION_CHANGED = 'organization_changed';
+
+/**
+ * Whether the checkpoint was made in another organisation than the one answering now. A checkpoint
+ * that never recorded one (written before organisations were kept) is taken as this one's.
+ */
+export const organizationChanged = (checkpoint: Checkpoint, current: string): boolean =>
+  checkpoint.organizationId !== undefined &&
+  checkpoint.organizationId.toLowerCase() !== current.toLowerCase();
+
+/** The pause that says what happened and what to do. */
+export function organizationChangedPause(stored: string, current: string): { code: string; reason: string } {
+  return {
+    code: ORGANIZATION_CHANGED,
+    reason:
+      `Dynamics now answers as organisation ${current}, but this entity was synced from organisation ${stored}: ` +
+      'the environment was refreshed from or copied to another one (a sandbox refresh or instance copy), so the ' +
+      'saved delta links and row versions no longer apply. Check DATAVERSE_URL points at the intended ' +
+      'environment, then run `dynamics-sync rebaseline` to re-read everything, matching rows to people by id and email.',
+  };
+}
+
+/**
+ * A rebaseline: a full load in the organisation answering now, which every row is stamped by and at
+ * whose end rows it did not see are flagged deleted (never removed). Clears any pause.
+ */
+export function startRebaseline(entity: string, loadId: string, now: Date): Checkpoint {
+  return { ...startFullLoad(entity, loadId, now, true), rebaseline: true };
 }

@@ -22,6 +22,7 @@ import {
 } from './record.model';
 import { isLookupColumn, type MappedRow } from './row.mapper';
 import { threeWayMerge } from './three-way.merge';
+import { errorExcerpt, failingPaths } from '../errors/error.excerpt';
 
 /** Dataverse single-line text holds at most 4000 characters; anything longer is never sent. */
 export const MAX_TEXT_LENGTH = 4000;
@@ -125,22 +126,15 @@ export type ParsedDocument =
   | { kind: 'other'; id: string; entity: string }
   | { kind: 'invalid'; id: string | null; message: string; excerpt: string };
 
-function excerptOf(raw: unknown): string {
-  let text: string;
-  try {
-    text = JSON.stringify(raw, (_key, value: unknown) =>
-      typeof value === 'string' && value.length > 60 ? `${value.slice(0, 60)}...` : value,
-    );
-  } catch {
-    text = String(raw);
-  }
-  return (text ?? String(raw)).slice(0, 500);
-}
-
 /** Validates one document from the change feed; a bad one is reported, never thrown. */
 export function parsePushDocument(raw: unknown): ParsedDocument {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    return { kind: 'invalid', id: null, message: 'document is not a JSON object', excerpt: excerptOf(raw) };
+    return {
+      kind: 'invalid',
+      id: null,
+      message: 'document is not a JSON object',
+      excerpt: errorExcerpt(raw, [], []),
+    };
   }
   const doc = raw as Record<string, unknown>;
   const id = typeof doc.id === 'string' && doc.id !== '' ? doc.id : null;
@@ -159,7 +153,13 @@ export function parsePushDocument(raw: unknown): ParsedDocument {
       message: `${SYNC_REQUEST_KEY} is malformed: ${request.error.issues
         .map((issue) => `${issue.path.join('.') || '(request)'}: ${issue.message}`)
         .join('; ')}; expected {"as": "lead"|"contact", "ownerId"?: "<guid>"}`,
-      excerpt: excerptOf({ id, [SYNC_REQUEST_KEY]: doc[SYNC_REQUEST_KEY] }),
+      excerpt: errorExcerpt(
+        doc,
+        ['id'],
+        failingPaths(
+          request.error.issues.map((issue) => ({ ...issue, path: [SYNC_REQUEST_KEY, ...issue.path] })),
+        ),
+      ),
     };
   }
   const parsed = personRecordSchema.safeParse(raw);
@@ -172,7 +172,8 @@ export function parsePushDocument(raw: unknown): ParsedDocument {
         .map((issue) => `${issue.path.join('.') || '(document)'}: ${issue.message}`)
         .join('; ')
         .slice(0, 1000),
-      excerpt: excerptOf(raw),
+      // The id and the fields that failed: the rest of a person is personal data the error does not need.
+      excerpt: errorExcerpt(doc, ['id'], failingPaths(parsed.error.issues)),
     };
   }
   return { kind: 'person', person: parsed.data };
@@ -212,7 +213,9 @@ export function toColumnValue(rule: PersonFieldRule, value: FieldValue, type?: C
         : fail('an ISO 8601 date');
     case 'choice':
       if (typeof value === 'number' && Number.isInteger(value)) return { ok: true, value };
-      if (typeof value === 'object' && 'value' in value) return choiceColumnValue(value.value, fail);
+      if (typeof value === 'object' && 'value' in value && typeof value.value === 'number') {
+        return { ok: true, value: value.value };
+      }
       return fail('a choice value');
     case 'lookup':
       return fail('no lookup (lookups are not pushed)');
@@ -226,19 +229,9 @@ export function toColumnValue(rule: PersonFieldRule, value: FieldValue, type?: C
           : { ok: true, value };
       }
       if (typeof value === 'number' || typeof value === 'boolean') return { ok: true, value };
-      if ('value' in value) return choiceColumnValue(value.value, fail);
+      if ('value' in value && typeof value.value === 'number') return { ok: true, value: value.value };
       return fail('a plain value');
   }
-}
-
-/** A choice as the Web API takes it: one integer, or a multi-select's values as "1,2" (null when none). */
-function choiceColumnValue(value: unknown, fail: (expected: string) => Converted): Converted {
-  if (typeof value === 'number' && Number.isInteger(value)) return { ok: true, value };
-  if (Array.isArray(value) && value.every((v) => Number.isInteger(v))) {
-    const chosen = [...new Set(value as number[])].sort((a, b) => a - b);
-    return { ok: true, value: chosen.length === 0 ? null : chosen.join(',') };
-  }
-  return fail('a choice value');
 }
 
 function describe(value: FieldValue): string {
@@ -248,15 +241,10 @@ function describe(value: FieldValue): string {
 }
 
 /** Marketing edits: push-allowed fields whose value differs from the last value agreed with Dynamics. */
-export function pendingEdits(
-  person: PersonRecord,
-  rules: readonly PersonFieldRule[],
-  held: ReadonlySet<string> = NO_FIELDS,
-): FieldValues {
+export function pendingEdits(person: PersonRecord, rules: readonly PersonFieldRule[]): FieldValues {
   const current = marketingValues(person, pushableRules(rules));
   const out: FieldValues = {};
   for (const [field, value] of Object.entries(current)) {
-    if (held.has(field)) continue;
     // An absent agreed value is null on the Dynamics side: the pull stores every mapped field.
     if (!sameValue(value, person.sync.agreed[field] ?? null)) out[field] = value;
   }
@@ -331,14 +319,7 @@ export type PushPlan =
 export interface PlanOptions {
   /** Ignore a recorded failure of the same edit (a retry message or an operator's retry). */
   force?: boolean;
-  /**
-   * Fields whose marketing value is held back this time (a multi-select option Dynamics has no label
-   * for): not sent, kept as the marketing side wrote it, and reported for mapping.
-   */
-  held?: ReadonlySet<string>;
 }
-
-const NO_FIELDS: ReadonlySet<string> = new Set();
 
 export function pushSignature(target: PushTarget, changes: FieldValues): string {
   return contentHash({ table: target.table, rowId: target.rowId, etag: target.etag, changes });
@@ -363,7 +344,7 @@ export function planPush(
   if (person.sync.excluded !== undefined) return { kind: 'skip', reason: 'excluded' };
   if (isForgotten(person)) return { kind: 'skip', reason: 'forgotten' };
   if (person.sync.merged !== undefined) return { kind: 'skip', reason: 'merged' };
-  const changes = pendingEdits(person, rules, options.held);
+  const changes = pendingEdits(person, rules);
   if (Object.keys(changes).length === 0) {
     return state !== undefined && state.status !== 'creating'
       ? { kind: 'resolved' }
@@ -417,7 +398,6 @@ export function resolveConflict(
   person: PersonRecord,
   rules: readonly PersonFieldRule[],
   incoming: FieldValues,
-  held: ReadonlySet<string> = NO_FIELDS,
 ):
   | { ok: true; resolution: ConflictResolution }
   | { ok: false; fields: string[]; message: string; incoming: FieldValues } {
@@ -425,7 +405,7 @@ export function resolveConflict(
   const pushable = new Set(pushableRules(rules).map((rule) => rule.marketing));
   const changes: FieldValues = {};
   for (const field of merge.pendingPush) {
-    if (pushable.has(field) && !held.has(field)) changes[field] = merge.values[field] ?? null;
+    if (pushable.has(field)) changes[field] = merge.values[field] ?? null;
   }
   const body = patchBody(changes, pushableRules(rules));
   if (!body.ok) return { ok: false, fields: body.fields, message: body.message, incoming };

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { hashText, stableStringify } from './content.hash';
 import type { ColumnType, EntityProfile } from './entity.profile';
 import type { ChoiceValue, FieldValue, FieldValues } from './record.model';
+import { errorExcerpt } from '../errors/error.excerpt';
 
 export const FORMATTED = '@OData.Community.Display.V1.FormattedValue';
 export const LOOKUP_TABLE = '@Microsoft.Dynamics.CRM.lookuplogicalname';
@@ -240,11 +241,6 @@ function mapValue(f: PlannedField, row: Record<string, unknown>): FieldValue {
       ) {
         return choiceOf(raw, label);
       }
-      // A multi-select choice is the one text column Dynamics labels: its values as "1,2" and their
-      // labels as "A; B". A plain text column never carries a FormattedValue.
-      if (typeof raw === 'string' && typeof label === 'string' && CHOICE_TEXT.test(raw)) {
-        return choiceOf(raw, label);
-      }
       return raw as FieldValue;
     default:
       return raw as FieldValue;
@@ -253,14 +249,11 @@ function mapValue(f: PlannedField, row: Record<string, unknown>): FieldValue {
 
 /** Keeps only what helps someone find the bad value: the key, the failing columns, values cut short. */
 export function safeExcerpt(row: unknown, key: string, paths: readonly string[]): string {
-  if (typeof row !== 'object' || row === null) return JSON.stringify(row)?.slice(0, 200) ?? String(row);
-  const source = row as Record<string, unknown>;
-  const out: Record<string, unknown> = { [key]: source[key] };
-  for (const path of paths) {
-    const value = source[path];
-    out[path] = typeof value === 'string' && value.length > 60 ? `${value.slice(0, 60)}...` : value;
-  }
-  return JSON.stringify(out).slice(0, 500);
+  return errorExcerpt(
+    row,
+    [key],
+    paths.map((path) => [path]),
+  );
 }
 
 export function mapRow(profile: EntityProfile, raw: unknown): MapResult {

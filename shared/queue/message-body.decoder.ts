@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { describeIssues } from '../errors/app.errors';
-import { redact } from '../errors/redact.text';
+import { errorExcerpt, failingPaths, textExcerpt, type FieldPath } from '../errors/error.excerpt';
 import type { SyncErrorInput } from '../domain/sync-error.model';
 
 /** A message body as the handler can validate it, or why it cannot be read at all. */
@@ -53,25 +53,32 @@ export function bodyExcerpt(body: unknown, max = 300): string {
 export function parseMessageBody<T>(
   body: unknown,
   schema: z.ZodType<T>,
-): { ok: true; value: T } | { ok: false; reason: string; value: unknown } {
+): { ok: true; value: T } | { ok: false; reason: string; value: unknown; fields: FieldPath[] } {
   const decoded = decodeJsonBody(body);
-  if (!decoded.ok) return { ok: false, reason: decoded.reason, value: undefined };
+  if (!decoded.ok) return { ok: false, reason: decoded.reason, value: undefined, fields: [] };
   const parsed = schema.safeParse(decoded.value);
   if (parsed.success) return { ok: true, value: parsed.data };
-  return { ok: false, reason: describeIssues(parsed.error.issues, { root: '(body)' }), value: decoded.value };
+  return {
+    ok: false,
+    reason: describeIssues(parsed.error.issues, { root: '(body)' }),
+    value: decoded.value,
+    fields: failingPaths(parsed.error.issues),
+  };
 }
 
 /**
  * The error record of a queue message that can never be handled. A malformed body can hold
- * anything: the excerpt is short and stripped of credentials.
+ * anything: of JSON only the failing fields are kept (`fields`, from the schema check), of other
+ * text a short excerpt; both stripped of credentials by key name and by pattern.
  */
 export function malformedMessageError(
   kind: string,
   messageId: string,
   reason: string,
   body: unknown,
-  options: { entity?: string; at: string },
+  options: { entity?: string; at: string; fields?: readonly FieldPath[] },
 ): SyncErrorInput {
+  const decoded = decodeJsonBody(body);
   return {
     // Another partition than an enabled entity's or `queue` would be one the error listing never reads.
     entity: options.entity ?? 'queue',
@@ -79,7 +86,9 @@ export function malformedMessageError(
     operation: 'queue',
     code: 'invalid_message',
     message: `${kind} ${messageId} rejected: ${reason}`.slice(0, 2000),
-    excerpt: redact(bodyExcerpt(body)) as string,
+    excerpt: decoded.ok
+      ? errorExcerpt(decoded.value, [], options.fields ?? [])
+      : textExcerpt(bodyExcerpt(body)),
     at: options.at,
   };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { EntityCatalog } from '../config/entity.catalog';
-import { paused, startFullLoad } from '../domain/checkpoint.state';
+import { paused, startFullLoad, startRebaseline } from '../domain/checkpoint.state';
 import type { SyncErrorRecord } from '../domain/sync-error.model';
 import { AppError } from '../errors/app.errors';
 import type { JobQueue } from '../queue/job-queue.port';
@@ -198,6 +198,33 @@ export class ManualActions {
       continuation = page.continuation;
     } while (continuation !== undefined && out.length < 100_000);
     return out;
+  }
+
+  /**
+   * After a sandbox refresh or instance copy: every entity (or those named) starts a full load in
+   * the organisation answering now, matching rows to people by id and email, and a pull of each is
+   * queued. Replaces any checkpoint, paused or not; nothing stored is removed.
+   */
+  async rebaseline(entities: readonly string[] = this.deps.enabledEntities): Promise<PullJob[]> {
+    for (const entity of entities) this.enabledEntity(entity);
+    const jobs: PullJob[] = [];
+    for (const entity of entities) {
+      const loadId = `rebaseline:${(this.deps.newId ?? randomUUID)()}`;
+      for (let attempt = 1; ; attempt += 1) {
+        const current = await this.deps.checkpoints.get(entity);
+        const next = startRebaseline(entity, loadId, this.now);
+        try {
+          await this.deps.checkpoints.save(
+            current?._etag !== undefined ? { ...next, _etag: current._etag } : next,
+          );
+          break;
+        } catch (error) {
+          if (!(error instanceof AppError) || !error.retryable || attempt >= CHECKPOINT_ATTEMPTS) throw error;
+        }
+      }
+      jobs.push(await this.enqueue(entity, 'manual'));
+    }
+    return jobs;
   }
 
   private async pause(entity: string): Promise<void> {

@@ -77,6 +77,8 @@ export async function runPullJob(
       malformedMessageError('pull job', meta.messageId, text, body, {
         entity: filedUnder,
         at: now().toISOString(),
+        // A job of an entity the catalog does not know failed on its entity alone.
+        fields: parsed.ok ? [['entity']] : parsed.fields,
       }),
     );
     deps.observer.errorRecorded(filedUnder);

@@ -5,6 +5,9 @@ import {
   afterPage,
   CATCHUP_SKEW_MS,
   catchupSince,
+  organizationChanged,
+  organizationChangedPause,
+  ORGANIZATION_CHANGED,
   paused,
   selectChanged,
   startFullLoad,
@@ -13,8 +16,8 @@ import {
 import type { EntityProfile } from '../domain/entity.profile';
 import { personAwaitingLink } from '../domain/first-load.rules';
 import { lookupIdsOf, markUnseen, planPage, type PageInput, type PagePlan } from '../domain/page.planner';
-import type { PersonTable } from '../domain/person.values';
-import type { PersonRecord, RecordDocument } from '../domain/record.model';
+import { isForgotten, type PersonTable } from '../domain/person.values';
+import { isPerson, type PersonRecord, type RecordDocument } from '../domain/record.model';
 import type { SyncErrorInput } from '../domain/sync-error.model';
 import type { Logger } from '../telemetry/logger';
 import { FirstLoadWriter, keptChanging } from './first-load.writer';
@@ -24,6 +27,8 @@ import type {
   CheckpointStore,
   ErrorSink,
   InvalidDocument,
+  OrganizationIdentity,
+  PeopleQueries,
   PullObserver,
   RecordStore,
   WriteOutcome,
@@ -35,6 +40,13 @@ export interface PullDeps {
   checkpoints: CheckpointStore;
   errors: ErrorSink;
   log: Logger;
+  /**
+   * The organisation answering (WhoAmI), checked against the checkpoint at the start and the end of
+   * every job; absent, nothing is checked (unit tests over a fake feed).
+   */
+  organization?: OrganizationIdentity;
+  /** People by email: a rebaseline matches rows with unknown ids to people by email. */
+  people?: Pick<PeopleQueries, 'byEmail'>;
   /** Told of every page read, write and error as the pull goes (IGNORE_PROGRESS when nobody watches). */
   observer: PullObserver;
   /** Wall-clock budget of one job; the pull stops after the page that crosses it. */
@@ -107,6 +119,10 @@ export class PullUseCase {
   private readonly stats: PullStats = noPullStats();
   private deadline = 0;
   private resynced = false;
+  /** The organisation answering at the start of this job. */
+  private organization: string | undefined;
+  /** The running load is a rebaseline: rows with ids nobody holds are matched to people by email. */
+  private rebaselining: { loadId: string } | undefined;
   private readonly firstLoad: FirstLoadWriter;
 
   constructor(
@@ -140,20 +156,38 @@ export class PullUseCase {
     const select = this.profile.select;
     if (options.resyncLoadId !== undefined && checkpoint?.loadId !== options.resyncLoadId) {
       checkpoint = await this.save(
-        startFullLoad(entity, options.resyncLoadId, this.now(), true, select),
+        this.keepOrganization(
+          startFullLoad(entity, options.resyncLoadId, this.now(), true, select),
+          checkpoint,
+        ),
         checkpoint,
       );
     }
+    if (checkpoint?.paused !== undefined && !options.resume) return this.result('paused', checkpoint);
+    if (this.deps.organization !== undefined) {
+      this.organization = await this.deps.organization.organizationId();
+      if (checkpoint !== undefined && organizationChanged(checkpoint, this.organization)) {
+        // Only a rebaseline (a new checkpoint) leaves this pause: a resume would follow the old links.
+        return this.pauseForOrganization(checkpoint, options.correlationId);
+      }
+    }
     if (checkpoint?.paused !== undefined) {
-      if (!options.resume) return this.result('paused', checkpoint);
       const { paused: _paused, ...rest } = checkpoint;
       checkpoint = await this.deps.checkpoints.save(rest);
+    }
+    if (
+      checkpoint !== undefined &&
+      this.organization !== undefined &&
+      checkpoint.organizationId === undefined
+    ) {
+      // Written before organisations were kept, or a rebaseline that starts now: this is its organisation.
+      checkpoint = await this.deps.checkpoints.save({ ...checkpoint, organizationId: this.organization });
     }
     if (checkpoint !== undefined && selectChanged(checkpoint, select)) {
       // Saved links carry the old $select: new columns would never be read, removed ones still asked for.
       this.deps.log.info('synced columns changed, starting a new full load', { entity });
       checkpoint = await this.save(
-        startFullLoad(entity, this.newId(), this.now(), false, select),
+        this.keepOrganization(startFullLoad(entity, this.newId(), this.now(), false, select), checkpoint),
         checkpoint,
       );
     }
@@ -162,54 +196,17 @@ export class PullUseCase {
       // write. Checked once here, not per job: later pages of this load meet only its own documents.
       const createOnly = !(await this.deps.records.hasRecordsOf(entity));
       checkpoint = await this.deps.checkpoints.save(
-        startFullLoad(entity, this.newId(), this.now(), false, select, createOnly),
+        this.stamped(startFullLoad(entity, this.newId(), this.now(), false, select, createOnly)),
       );
     }
+    this.rebaselining =
+      checkpoint.rebaseline === true && checkpoint.loadId !== undefined
+        ? { loadId: checkpoint.loadId }
+        : undefined;
 
     try {
-      for (;;) {
-        if (checkpoint.phase === 'catchup') {
-          const done = await this.catchup(checkpoint);
-          if (done === undefined) return this.result('continue', checkpoint);
-          checkpoint = done;
-          continue;
-        }
-        const link =
-          checkpoint.phase === 'initial'
-            ? checkpoint.nextLink
-            : (checkpoint.nextLink ?? checkpoint.deltaLink);
-        if (checkpoint.phase === 'delta' && link === undefined) {
-          // A delta checkpoint without a link cannot resume; only a new load can.
-          checkpoint = await this.save(
-            startFullLoad(entity, this.newId(), this.now(), true, select),
-            checkpoint,
-          );
-          continue;
-        }
-        let next: Checkpoint;
-        try {
-          next = await this.follow(checkpoint, link);
-        } catch (error) {
-          if (isDataverseError(error) && error.code === 'change_tracking_expired' && !this.resynced) {
-            // The token outlived the organization's retention: reload everything, then mark what is gone.
-            this.deps.log.warn('delta token expired, starting a full resync', { entity });
-            this.resynced = true;
-            checkpoint = await this.save(
-              startFullLoad(entity, this.newId(), this.now(), true, select),
-              checkpoint,
-            );
-            continue;
-          }
-          throw error;
-        }
-        const finished =
-          checkpoint.phase === 'initial' ? next.phase === 'catchup' : next.nextLink === undefined;
-        checkpoint = next;
-        if (!finished || this.overBudget()) {
-          return this.result(finished && checkpoint.phase === 'delta' ? 'done' : 'continue', checkpoint);
-        }
-        if (checkpoint.phase === 'delta') return this.result('done', checkpoint);
-      }
+      const result = await this.load(checkpoint, select);
+      return await this.stillSameOrganization(result, options.correlationId);
     } catch (error) {
       const pause = pauseReason(error);
       if (pause === undefined) throw error;
@@ -225,6 +222,109 @@ export class PullUseCase {
       this.deps.log.error('entity paused', { entity, code: pause.code, reason: pause.reason });
       return this.result('paused', saved);
     }
+  }
+
+  /** Follows the feed from the checkpoint until it is caught up or the job's budget is spent. */
+  private async load(start: Checkpoint, select: string[]): Promise<PullResult> {
+    const entity = this.profile.logicalName;
+    let checkpoint = start;
+    {
+      for (;;) {
+        if (checkpoint.phase === 'catchup') {
+          const done = await this.catchup(checkpoint);
+          if (done === undefined) return this.result('continue', checkpoint);
+          checkpoint = done;
+          continue;
+        }
+        const link =
+          checkpoint.phase === 'initial'
+            ? checkpoint.nextLink
+            : (checkpoint.nextLink ?? checkpoint.deltaLink);
+        if (checkpoint.phase === 'delta' && link === undefined) {
+          // A delta checkpoint without a link cannot resume; only a new load can.
+          checkpoint = await this.save(
+            this.keepOrganization(startFullLoad(entity, this.newId(), this.now(), true, select), checkpoint),
+            checkpoint,
+          );
+          continue;
+        }
+        let next: Checkpoint;
+        try {
+          next = await this.follow(checkpoint, link);
+        } catch (error) {
+          if (isDataverseError(error) && error.code === 'change_tracking_expired' && !this.resynced) {
+            // The token outlived the organization's retention: reload everything, then mark what is gone.
+            this.deps.log.warn('delta token expired, starting a full resync', { entity });
+            this.resynced = true;
+            checkpoint = await this.save(
+              this.keepOrganization(
+                startFullLoad(entity, this.newId(), this.now(), true, select),
+                checkpoint,
+              ),
+              checkpoint,
+            );
+            continue;
+          }
+          throw error;
+        }
+        const finished =
+          checkpoint.phase === 'initial' ? next.phase === 'catchup' : next.nextLink === undefined;
+        checkpoint = next;
+        if (!finished || this.overBudget()) {
+          return this.result(finished && checkpoint.phase === 'delta' ? 'done' : 'continue', checkpoint);
+        }
+        if (checkpoint.phase === 'delta') return this.result('done', checkpoint);
+      }
+    }
+  }
+
+  /**
+   * The organisation may change while a job runs (a refresh mid-load): checked again at its end, so
+   * the job that read from the new one pauses instead of handing its links to the next job.
+   */
+  private async stillSameOrganization(
+    result: PullResult,
+    correlationId: string | undefined,
+  ): Promise<PullResult> {
+    if (this.deps.organization === undefined || this.organization === undefined) return result;
+    if (result.outcome === 'paused') return result;
+    const now = await this.deps.organization.organizationId();
+    if (now.toLowerCase() === this.organization.toLowerCase()) return result;
+    const latest = await this.deps.checkpoints.get(this.profile.logicalName);
+    if (latest === undefined) return result;
+    this.organization = now;
+    return this.pauseForOrganization(latest, correlationId);
+  }
+
+  /** Pauses the entity with an error that says the organisation changed and what to run. */
+  private async pauseForOrganization(
+    checkpoint: Checkpoint,
+    correlationId: string | undefined,
+  ): Promise<PullResult> {
+    const current = this.organization ?? '?';
+    const pause = organizationChangedPause(checkpoint.organizationId ?? '?', current);
+    if (checkpoint.paused?.code === ORGANIZATION_CHANGED) return this.result('paused', checkpoint);
+    await this.recordError({
+      recordId: null,
+      code: pause.code,
+      message: pause.reason,
+      at: this.now().toISOString(),
+      ...(correlationId !== undefined ? { correlationId } : {}),
+    });
+    const saved = await this.deps.checkpoints.save(paused(checkpoint, pause, this.now()));
+    this.deps.log.error('entity paused: the Dynamics organisation changed', {
+      entity: this.profile.logicalName,
+      stored: checkpoint.organizationId,
+      current,
+    });
+    return this.result('paused', saved);
+  }
+
+  /** A new checkpoint of this job's organisation. */
+  private stamped(checkpoint: Checkpoint): Checkpoint {
+    return this.organization !== undefined
+      ? { ...checkpoint, organizationId: this.organization }
+      : checkpoint;
   }
 
   /** Reads pages from a link (or a fresh load) until the feed ends or the budget is spent. */
@@ -358,6 +458,9 @@ export class PullUseCase {
 
   /** Plans and writes one page, re-planning documents someone else changed meanwhile. */
   private async writePage(page: PageInput, loadId: string | undefined): Promise<void> {
+    if (this.rebaselining !== undefined && this.profile.kind === 'person') {
+      await this.matchByEmail(page, this.rebaselining.loadId);
+    }
     const ids = lookupIdsOf(this.profile, page);
     const now = this.now().toISOString();
     for (let attempt = 1; ; attempt += 1) {
@@ -395,6 +498,78 @@ export class PullUseCase {
       await this.settle(plan, now);
       await this.resolveErrors(plan.synced, now);
       return;
+    }
+  }
+
+  /**
+   * A rebaseline meets rows under ids no person holds when the new environment gave its rows new
+   * ids. Such a row goes into the person with its email whose own row of this table is not in the
+   * new environment (asked of Dynamics, not assumed), through the alias registry the planner already
+   * follows; anything else (no email, nobody, a person whose row still exists) becomes a new person.
+   */
+  private async matchByEmail(page: PageInput, loadId: string): Promise<void> {
+    const people = this.deps.people;
+    if (people === undefined) return;
+    const table = this.profile.logicalName as PersonTable;
+    const idKey = table === 'lead' ? 'leadId' : 'contactId';
+    const ids = lookupIdsOf(this.profile, page);
+    const aliases = await this.deps.records.aliasesOf(ids);
+    const found = await this.deps.records.findForPage([...new Set([...ids, ...aliases.values()])]);
+    const held = new Set<string>(aliases.keys());
+    for (const doc of found.docs) {
+      held.add(doc.id);
+      if (isPerson(doc)) {
+        if (doc.dynamics.leadId !== undefined) held.add(doc.dynamics.leadId);
+        if (doc.dynamics.contactId !== undefined) held.add(doc.dynamics.contactId);
+      }
+    }
+    const candidates = new Map<string, { personId: string; oldRowId: string | undefined }>();
+    for (const raw of page.rows) {
+      const row = raw as Record<string, unknown>;
+      const id =
+        typeof row[this.profile.key] === 'string' ? (row[this.profile.key] as string).toLowerCase() : '';
+      const lead = typeof row._originatingleadid_value === 'string' ? row._originatingleadid_value : '';
+      if (id === '' || held.has(id) || held.has(lead.toLowerCase())) continue;
+      const email = typeof row.emailaddress1 === 'string' ? row.emailaddress1.trim().toLowerCase() : '';
+      if (email === '') continue;
+      const match = (await people.byEmail(email, 10))
+        .map((doc) => doc as { id: string; dynamics?: Record<string, unknown> })
+        .filter((doc) => doc.dynamics?.leadId !== undefined || doc.dynamics?.contactId !== undefined)
+        .filter((doc) => !isForgotten(doc))
+        .filter((doc) => (doc.dynamics?.[table] as { seenLoad?: string } | undefined)?.seenLoad !== loadId)
+        .filter((doc) => ![...candidates.values()].some((c) => c.personId === doc.id))
+        .sort((a, b) => a.id.localeCompare(b.id))[0];
+      if (match === undefined) continue;
+      const oldRowId = match.dynamics?.[idKey];
+      candidates.set(id, {
+        personId: match.id,
+        oldRowId: typeof oldRowId === 'string' ? oldRowId : undefined,
+      });
+    }
+    if (candidates.size === 0) return;
+    const oldIds = [...candidates.values()].flatMap((c) => (c.oldRowId !== undefined ? [c.oldRowId] : []));
+    const stillThere = new Set<string>();
+    if (oldIds.length > 0) {
+      for await (const rows of this.deps.source.readRows({
+        entitySet: this.profile.entitySet,
+        select: [this.profile.key],
+        keyColumn: this.profile.key,
+        ids: oldIds,
+      })) {
+        for (const row of rows.rows) {
+          const key = row[this.profile.key];
+          if (typeof key === 'string') stillThere.add(key.toLowerCase());
+        }
+      }
+    }
+    for (const [rowId, { personId, oldRowId }] of candidates) {
+      if (oldRowId !== undefined && stillThere.has(oldRowId.toLowerCase())) continue;
+      await this.deps.records.registerAlias(rowId, personId);
+      this.deps.log.info('rebaseline: row matched to a person by email', {
+        entity: table,
+        rowId,
+        personId,
+      });
     }
   }
 
@@ -459,6 +634,12 @@ export class PullUseCase {
     this.stats.excluded += plan.stats.excluded;
     this.stats.invalid += plan.stats.invalid;
     this.stats.conflicts += plan.stats.conflicts;
+  }
+
+  /** A new load of the same organisation (the previous checkpoint's, or this job's). */
+  private keepOrganization(next: Checkpoint, previous: Checkpoint | undefined): Checkpoint {
+    const organizationId = previous?.organizationId ?? this.organization;
+    return organizationId !== undefined ? { ...next, organizationId } : next;
   }
 
   private async save(next: Checkpoint, previous: Checkpoint | undefined): Promise<Checkpoint> {

@@ -34,6 +34,7 @@ export async function runPushRetry(
     await deps.errors.record(
       malformedMessageError('push-retry message', meta.messageId, parsed.reason, body, {
         at: now().toISOString(),
+        fields: parsed.fields,
       }),
     );
     return { status: 'rejected', reason: parsed.reason };

@@ -5,9 +5,11 @@ import { startDataverseSimulator, type DataverseSimulator } from '../../local/da
 import { CONTAINERS, type ContainerKey } from '../../shared/config/entity.catalog';
 import { buildCatalog, DEFAULT_SYNC_CONFIG, type SyncConfig } from '../../shared/config/sync-config.schema';
 import { CheckpointRepository } from '../../shared/cosmos/checkpoint.repository';
+import { CosmosPeopleQueries } from '../../shared/cosmos/people.queries';
 import { RecordRepository } from '../../shared/cosmos/record.repository';
 import { SyncErrorRepository } from '../../shared/cosmos/sync-error.repository';
 import type { DataverseConnection } from '../../shared/dataverse';
+import { WhoAmIOrganization } from '../../shared/dataverse/organization.identity';
 import { buildEntityProfile, type EntityProfile } from '../../shared/domain/entity.profile';
 import type { RecordDocument } from '../../shared/domain/record.model';
 import {
@@ -87,6 +89,8 @@ export async function startPullStack(simOptions: SimulatorOptions = {}): Promise
       const source: ChangeSource = options.source ?? dataverse.reader;
       return new PullUseCase(p, {
         source,
+        organization: options.organization ?? new WhoAmIOrganization(dataverse.client),
+        people: new CosmosPeopleQueries(database.container(CONTAINERS.people.id)),
         records: records(p.container),
         checkpoints,
         errors,
