@@ -213,9 +213,7 @@ export function toColumnValue(rule: PersonFieldRule, value: FieldValue, type?: C
         : fail('an ISO 8601 date');
     case 'choice':
       if (typeof value === 'number' && Number.isInteger(value)) return { ok: true, value };
-      if (typeof value === 'object' && 'value' in value && typeof value.value === 'number') {
-        return { ok: true, value: value.value };
-      }
+      if (typeof value === 'object' && 'value' in value) return choiceColumnValue(value.value, fail);
       return fail('a choice value');
     case 'lookup':
       return fail('no lookup (lookups are not pushed)');
@@ -229,9 +227,19 @@ export function toColumnValue(rule: PersonFieldRule, value: FieldValue, type?: C
           : { ok: true, value };
       }
       if (typeof value === 'number' || typeof value === 'boolean') return { ok: true, value };
-      if ('value' in value && typeof value.value === 'number') return { ok: true, value: value.value };
+      if ('value' in value) return choiceColumnValue(value.value, fail);
       return fail('a plain value');
   }
+}
+
+/** A choice as the Web API takes it: one integer, or a multi-select's values as "1,2" (null when none). */
+function choiceColumnValue(value: unknown, fail: (expected: string) => Converted): Converted {
+  if (typeof value === 'number' && Number.isInteger(value)) return { ok: true, value };
+  if (Array.isArray(value) && value.every((v) => Number.isInteger(v))) {
+    const chosen = [...new Set(value as number[])].sort((a, b) => a - b);
+    return { ok: true, value: chosen.length === 0 ? null : chosen.join(',') };
+  }
+  return fail('a choice value');
 }
 
 function describe(value: FieldValue): string {
@@ -241,10 +249,15 @@ function describe(value: FieldValue): string {
 }
 
 /** Marketing edits: push-allowed fields whose value differs from the last value agreed with Dynamics. */
-export function pendingEdits(person: PersonRecord, rules: readonly PersonFieldRule[]): FieldValues {
+export function pendingEdits(
+  person: PersonRecord,
+  rules: readonly PersonFieldRule[],
+  held: ReadonlySet<string> = NO_FIELDS,
+): FieldValues {
   const current = marketingValues(person, pushableRules(rules));
   const out: FieldValues = {};
   for (const [field, value] of Object.entries(current)) {
+    if (held.has(field)) continue;
     // An absent agreed value is null on the Dynamics side: the pull stores every mapped field.
     if (!sameValue(value, person.sync.agreed[field] ?? null)) out[field] = value;
   }
@@ -319,7 +332,14 @@ export type PushPlan =
 export interface PlanOptions {
   /** Ignore a recorded failure of the same edit (a retry message or an operator's retry). */
   force?: boolean;
+  /**
+   * Fields whose marketing value is held back this time (a multi-select option Dynamics has no label
+   * for): not sent, kept as the marketing side wrote it, and reported for mapping.
+   */
+  held?: ReadonlySet<string>;
 }
+
+const NO_FIELDS: ReadonlySet<string> = new Set();
 
 export function pushSignature(target: PushTarget, changes: FieldValues): string {
   return contentHash({ table: target.table, rowId: target.rowId, etag: target.etag, changes });
@@ -344,7 +364,7 @@ export function planPush(
   if (person.sync.excluded !== undefined) return { kind: 'skip', reason: 'excluded' };
   if (isForgotten(person)) return { kind: 'skip', reason: 'forgotten' };
   if (person.sync.merged !== undefined) return { kind: 'skip', reason: 'merged' };
-  const changes = pendingEdits(person, rules);
+  const changes = pendingEdits(person, rules, options.held);
   if (Object.keys(changes).length === 0) {
     return state !== undefined && state.status !== 'creating'
       ? { kind: 'resolved' }
@@ -398,6 +418,7 @@ export function resolveConflict(
   person: PersonRecord,
   rules: readonly PersonFieldRule[],
   incoming: FieldValues,
+  held: ReadonlySet<string> = NO_FIELDS,
 ):
   | { ok: true; resolution: ConflictResolution }
   | { ok: false; fields: string[]; message: string; incoming: FieldValues } {
@@ -405,7 +426,7 @@ export function resolveConflict(
   const pushable = new Set(pushableRules(rules).map((rule) => rule.marketing));
   const changes: FieldValues = {};
   for (const field of merge.pendingPush) {
-    if (pushable.has(field)) changes[field] = merge.values[field] ?? null;
+    if (pushable.has(field) && !held.has(field)) changes[field] = merge.values[field] ?? null;
   }
   const body = patchBody(changes, pushableRules(rules));
   if (!body.ok) return { ok: false, fields: body.fields, message: body.message, incoming };

@@ -241,6 +241,11 @@ function mapValue(f: PlannedField, row: Record<string, unknown>): FieldValue {
       ) {
         return choiceOf(raw, label);
       }
+      // A multi-select choice is the one text column Dynamics labels: its values as "1,2" and their
+      // labels as "A; B". A plain text column never carries a FormattedValue.
+      if (typeof raw === 'string' && typeof label === 'string' && CHOICE_TEXT.test(raw)) {
+        return choiceOf(raw, label);
+      }
       return raw as FieldValue;
     default:
       return raw as FieldValue;
