@@ -43,6 +43,7 @@ locals {
     "SYNC_ENTITIES"            = var.sync_entities
     "SYNC_SCHEDULE"            = var.sync_schedule
     "SYNC_TIME_BUDGET_SECONDS" = tostring(var.sync_time_budget_seconds)
+    "SYNC_PARALLEL_LOAD"       = var.sync_parallel_load
     "SYNC_CONFIG"              = var.sync_config_path
     "PUSH_BATCH_SIZE"          = tostring(var.push_batch_size)
     "LOG_LEVEL"                = var.log_level

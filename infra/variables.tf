@@ -101,6 +101,12 @@ variable "sync_time_budget_seconds" {
   default     = 240
 }
 
+variable "sync_parallel_load" {
+  description = "Comma-separated entities whose full loads read in parallel createdon ranges after a keys-only tracked read (docs/initial-load.md). Empty: one sequential chain."
+  type        = string
+  default     = ""
+}
+
 variable "sync_config_path" {
   description = "Path, inside the deployed package, of the sync configuration JSON (custom entities, field rules). Empty for the defaults."
   type        = string

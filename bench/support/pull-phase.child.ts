@@ -151,6 +151,7 @@ function timed(adapters: PhaseAdapters, split: Split): { adapters: PhaseAdapters
     readChanges: (options) => pages(inner.readChanges(options)),
     queryModifiedSince: (options) => pages(inner.queryModifiedSince(options)),
     readRows: (options) => pages(inner.readRows(options)),
+    readRange: (options) => pages(inner.readRange(options)),
   });
   const wrapped: PhaseAdapters = {
     ...adapters,

@@ -10,7 +10,14 @@ import { pageLink, pageSizeOf, readPage } from './row.pager';
 import { pageWriter, rowSerializer } from './row.serializer';
 import { errors } from './simulator.errors';
 import type { ApiRequest, ApiResponse, WebApiContext } from './web-api.protocol';
-import { annotationsOf, contextUrl, jsonText, preferenceApplied, selectOf } from './web-api.protocol';
+import {
+  annotationsOf,
+  contextUrl,
+  jsonText,
+  preferenceApplied,
+  readsOf,
+  selectOf,
+} from './web-api.protocol';
 
 // Change tracking: the initial load (every row, in key order, ending in a deltaLink) and delta
 // reads (rows changed since the token's version, then tombstones, ending in a fresh deltaLink).
@@ -73,7 +80,10 @@ function initialLoad(
     const version = ctx.initialTokenAt === 'start' ? startVersion : ctx.store.version;
     tail['@odata.deltaLink'] = deltaLink(ctx, state, req, version);
   }
-  return jsonText(200, body.end(tail), preferenceApplied({ ...prefer, trackChanges: true }, pageSize));
+  return {
+    ...jsonText(200, body.end(tail), preferenceApplied({ ...prefer, trackChanges: true }, pageSize)),
+    reads: readsOf(rows.length, select, state.def),
+  };
 }
 
 function deltaRead(
@@ -120,7 +130,10 @@ function deltaRead(
   } else {
     tail['@odata.deltaLink'] = deltaLink(ctx, state, req, upTo);
   }
-  return jsonText(200, body.end(tail), preferenceApplied({ ...prefer, trackChanges: true }, pageSize));
+  return {
+    ...jsonText(200, body.end(tail), preferenceApplied({ ...prefer, trackChanges: true }, pageSize)),
+    reads: readsOf(slice.length, select, def),
+  };
 }
 
 function deltaLink(ctx: WebApiContext, state: TableState, req: ApiRequest, version: number): string {

@@ -13,6 +13,7 @@ import {
   jsonText,
   noContent,
   preferenceApplied,
+  readsOf,
   selectOf,
 } from './web-api.protocol';
 
@@ -30,14 +31,17 @@ export const retrieve = (ctx: WebApiContext, state: TableState, id: string, req:
   const inm = req.headers['if-none-match'];
   if (inm && inm === `W/"${row.version}"`) return noContent(304);
   const prefer = parsePrefer(req.headers.prefer);
-  return json(
-    200,
-    {
-      '@odata.context': contextUrl(ctx, state, select, '/$entity'),
-      ...projectRow(ctx.store, state, row, select, annotationsOf(prefer)),
-    },
-    preferenceApplied(prefer),
-  );
+  return {
+    ...json(
+      200,
+      {
+        '@odata.context': contextUrl(ctx, state, select, '/$entity'),
+        ...projectRow(ctx.store, state, row, select, annotationsOf(prefer)),
+      },
+      preferenceApplied(prefer),
+    ),
+    reads: readsOf(1, select, state.def),
+  };
 };
 
 export const query = (ctx: WebApiContext, state: TableState, req: ApiRequest): ApiResponse => {
@@ -85,7 +89,10 @@ export const query = (ctx: WebApiContext, state: TableState, req: ApiRequest): A
     };
     tail['@odata.nextLink'] = pageLink(ctx, state, req, { $skiptoken: encodeSkipToken(next) });
   }
-  return jsonText(200, body.end(tail), preferenceApplied(prefer, pageSize));
+  return {
+    ...jsonText(200, body.end(tail), preferenceApplied(prefer, pageSize)),
+    reads: readsOf(rows.length, select, def),
+  };
 };
 
 export const count = (ctx: WebApiContext, state: TableState, req: ApiRequest): ApiResponse => {

@@ -49,6 +49,25 @@ export const limitsSchema = z.object({
 });
 export type SimulatorLimits = z.infer<typeof limitsSchema>;
 
+/**
+ * Opt-in server time per read, as a real organisation spends it: a base per request plus a cost per
+ * row and per cell (row x column) returned. The defaults make a 5,000-row page of the contact's 19
+ * synced columns take about 2 s and a page of two columns (key and createdon) about 0.22 s. The time is
+ * slept before the answer is sent, so it counts towards the execution-time limit like real work.
+ */
+export const latencyModelSchema = z.object({
+  baseMs: z.number().min(0).default(10),
+  perRowMs: z.number().min(0).default(0.002),
+  perCellMs: z.number().min(0).default(0.0205),
+  /** Multiplies the whole cost (a benchmark at a tenth of the size can charge ten times as much). */
+  scale: z.number().positive().default(1),
+});
+export type LatencyModel = z.output<typeof latencyModelSchema>;
+
+/** Server time the latency model charges for a read of `rows` rows of `columns` columns. */
+export const readCostMs = (model: LatencyModel, rows: number, columns: number): number =>
+  (model.baseMs + rows * (model.perRowMs + columns * model.perCellMs)) * model.scale;
+
 export const clientSchema = z.object({
   clientId: z.string().min(1),
   clientSecret: z.string().optional(),
@@ -93,6 +112,8 @@ export const simulatorOptionsSchema = z.object({
     .optional(),
   customTables: z.array(customTableSchema).default([]),
   limits: limitsSchema.partial().default({}),
+  /** Charge server time in proportion to what each read returns (off unless given). */
+  latency: latencyModelSchema.partial().optional(),
   initialTokenAt: z.enum(['end', 'start']).default('end'),
   now: z.custom<() => number>((v) => typeof v === 'function').optional(),
   maxPageSize: z.number().int().positive().max(5000).default(5000),

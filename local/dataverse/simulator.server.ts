@@ -17,6 +17,8 @@ import {
   DEFAULT_CLIENT_ID,
   DEFAULT_CLIENT_SECRET,
   DEFAULT_TENANT_ID,
+  latencyModelSchema,
+  readCostMs,
   resolveLimits,
   simulatorOptionsSchema,
   webhookSettingsSchema,
@@ -79,6 +81,7 @@ export const startDataverseSimulator = async (
   options: SimulatorOptions = {},
 ): Promise<DataverseSimulator> => {
   const opts = simulatorOptionsSchema.parse(options);
+  const latency = opts.latency !== undefined ? latencyModelSchema.parse(opts.latency) : undefined;
   const base = opts.now ?? Date.now;
   let offset = 0;
   const now = () => base() + offset;
@@ -252,6 +255,10 @@ export const startDataverseSimulator = async (
             : api.handle({ method, path: apiPath, query: u.searchParams, headers, body, userId });
         writes = store.writes - w0;
         status = r.status;
+        // Charged before the answer leaves, inside the admission, so it counts as execution time.
+        if (latency !== undefined && r.reads !== undefined && r.status < 300) {
+          await sleep(readCostMs(latency, r.reads.rows, r.reads.columns));
+        }
         r.headers['x-ms-ratelimit-burst-remaining-xrm-requests'] = String(limiter.remaining(clientId));
         r.headers['x-ms-service-request-id'] = randomUUID();
         send(res, r);

@@ -27,6 +27,8 @@ export interface ApiResponse {
   headers: Record<string, string>;
   /** Pages of rows come as UTF-8 bytes, written row by row (see JsonPageWriter). */
   body: string | Buffer;
+  /** What a read returned, for the opt-in latency model: rows and columns per row. */
+  reads?: { rows: number; columns: number };
 }
 
 export interface WebApiContext {
@@ -88,6 +90,13 @@ export const entityUrl = (ctx: WebApiContext, state: TableState, id: string): st
 /** The request's `$select` as columns; undefined (every column) when there is none. */
 export const selectOf = (req: ApiRequest, def: TableDef): ColumnDef[] | undefined =>
   req.query.has('$select') ? parseSelect(req.query.get('$select') ?? '', def) : undefined;
+
+/** What a page read returned, for the latency model: every column when there is no `$select`. */
+export const readsOf = (
+  rows: number,
+  select: ColumnDef[] | undefined,
+  def: TableDef,
+): { rows: number; columns: number } => ({ rows, columns: select?.length ?? def.columns.length });
 
 /** Which annotations the caller asked for; undefined when none, so rows skip the check entirely. */
 export const annotationsOf = (prefer: PreferHeader): ((term: string) => boolean) | undefined =>

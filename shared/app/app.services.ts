@@ -20,6 +20,7 @@ import { DataversePersonRowGateway } from '../dataverse/person-row.gateway';
 import type { JobQueue } from '../queue/job-queue.port';
 import { QueuedPushRetries } from '../queue/push-retry.scheduler';
 import { createServiceBusClient, ServiceBusJobQueue } from '../queue/servicebus.job-queue';
+import { DEFAULT_PARALLEL_LOAD_CONCURRENCY } from '../sync/parallel-load.runner';
 import type { PushRetryScheduler } from '../sync/ports';
 import { validateSync, type ValidationReport } from '../sync/validate.use-case';
 import { buildEntityProfile } from '../domain/entity.profile';
@@ -161,6 +162,7 @@ export async function createAppServices(
       pullQueue: env.PULL_JOBS_QUEUE,
       pushRetryQueue: env.PUSH_RETRY_QUEUE,
       timeBudgetMs: env.SYNC_TIME_BUDGET_SECONDS * 1000,
+      parallelLoad: { entities: env.SYNC_PARALLEL_LOAD, concurrency: DEFAULT_PARALLEL_LOAD_CONCURRENCY },
       pushBatchSize: env.PUSH_BATCH_SIZE,
       ...overrides.tuning,
     },

@@ -27,6 +27,7 @@ export const SETTING_NAMES = [
   'SYNC_CONFIG',
   'SYNC_SCHEDULE',
   'SYNC_TIME_BUDGET_SECONDS',
+  'SYNC_PARALLEL_LOAD',
   'PUSH_BATCH_SIZE',
   'LOG_LEVEL',
   'API_AUTHORIZATION',
@@ -133,6 +134,17 @@ export const syncEnvShape = {
     .default('0 */1 * * * *')
     .refine((value) => value.split(/\s+/).length === 6, 'must be a 6-field NCRONTAB expression'),
   SYNC_TIME_BUDGET_SECONDS: intInRange(10, 3600, 240),
+  // Entities whose full loads read in parallel ranges (docs/initial-load.md); none by default.
+  SYNC_PARALLEL_LOAD: z
+    .string()
+    .trim()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((entity) => entity.trim().toLowerCase())
+        .filter((entity) => entity !== ''),
+    ),
   // Writes per $batch when pushing to Dynamics; a $batch holds at most 1000 requests.
   PUSH_BATCH_SIZE: intInRange(1, 1000, 100),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),

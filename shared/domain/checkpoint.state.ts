@@ -1,4 +1,25 @@
 import { z } from 'zod';
+import {
+  addToSample,
+  createdOnSampleSchema,
+  emptySample,
+  loadPartitionSchema,
+  planPartitions,
+  type LoadPartition,
+  type PartitionSizing,
+} from './load-partition.rules';
+
+/**
+ * A parallel first load (docs/initial-load.md). `keys`: the keys-only tracked read that takes the
+ * delta token runs (nextLink is its next page) and samples createdon; `ranges`: the full rows are
+ * read in createdon ranges at once, each range's progress kept here so a restart skips finished ones.
+ */
+export const parallelLoadSchema = z.object({
+  stage: z.enum(['keys', 'ranges']),
+  sample: createdOnSampleSchema,
+  partitions: z.array(loadPartitionSchema).default([]),
+});
+export type ParallelLoad = z.output<typeof parallelLoadSchema>;
 
 /**
  * Where the pull of one entity stands. `initial`: a change-tracking load is running (nextLink is the
@@ -23,6 +44,12 @@ export const checkpointSchema = z.object({
    * create-only without reading first, and a create that finds the document falls back to the read.
    */
   createOnly: z.boolean().optional(),
+  /**
+   * What the links read: `rows` (absent) the synced columns; `keys` only the key and createdon, as
+   * after a parallel load, so each delta re-reads its changed rows by id.
+   */
+  tracking: z.enum(['rows', 'keys']).optional(),
+  parallel: parallelLoadSchema.optional(),
   paused: z
     .object({ code: z.string(), reason: z.string(), at: z.string(), column: z.string().optional() })
     .optional(),
@@ -89,6 +116,79 @@ export function afterPage(
       : { ...base, deltaLink: page.deltaLink };
   }
   return base;
+}
+
+/** A new full load read in parallel ranges, starting with the keys-only tracked read. */
+export function withParallelLoad(checkpoint: Checkpoint): Checkpoint {
+  return { ...checkpoint, parallel: { stage: 'keys', sample: emptySample(), partitions: [] } };
+}
+
+/**
+ * After a keys-only tracked page (nothing is written from it): its createdon values join the sample,
+ * and the last page's deltaLink ends the stage: the ranges are planned from the sample and the
+ * links become keys-only.
+ */
+export function afterKeysPage(
+  checkpoint: Checkpoint,
+  page: { nextLink?: string; deltaLink?: string; createdOn: readonly (string | null)[] },
+  now: Date,
+  sizing?: PartitionSizing,
+): Checkpoint {
+  const parallel = checkpoint.parallel;
+  if (parallel === undefined || parallel.stage !== 'keys') return checkpoint;
+  const sample = addToSample(parallel.sample, page.createdOn);
+  const { nextLink: _next, ...rest } = checkpoint;
+  const base = { ...rest, updatedAt: now.toISOString() };
+  if (page.nextLink !== undefined) {
+    return { ...base, nextLink: page.nextLink, parallel: { ...parallel, sample } };
+  }
+  if (page.deltaLink === undefined) return { ...base, parallel: { ...parallel, sample } };
+  return {
+    ...base,
+    deltaLink: page.deltaLink,
+    tracking: 'keys',
+    parallel: { stage: 'ranges', sample, partitions: planPartitions(sample, sizing) },
+  };
+}
+
+/** After a range's page is written: where the range goes on, or that it is done. */
+export function afterRangePage(
+  checkpoint: Checkpoint,
+  index: number,
+  page: { nextLink?: string; rows: number },
+  now: Date,
+): Checkpoint {
+  return updatePartition(checkpoint, index, now, (partition) => {
+    const { nextLink: _next, ...rest } = partition;
+    const rows = partition.rows + page.rows;
+    return page.nextLink !== undefined
+      ? { ...rest, rows, nextLink: page.nextLink }
+      : { ...rest, rows, done: true };
+  });
+}
+
+/** A failed attempt at a range: it is tried again from its saved link. */
+export function afterRangeFailure(checkpoint: Checkpoint, index: number, now: Date): Checkpoint {
+  return updatePartition(checkpoint, index, now, (p) => ({ ...p, failures: p.failures + 1 }));
+}
+
+function updatePartition(
+  checkpoint: Checkpoint,
+  index: number,
+  now: Date,
+  change: (partition: LoadPartition) => LoadPartition,
+): Checkpoint {
+  const parallel = checkpoint.parallel;
+  const partition = parallel?.partitions[index];
+  if (parallel === undefined || partition === undefined) return checkpoint;
+  const partitions = parallel.partitions.map((p, i) => (i === index ? change(partition) : p));
+  return { ...checkpoint, parallel: { ...parallel, partitions }, updatedAt: now.toISOString() };
+}
+
+/** Every range is read: the load continues from the keys read's deltaLink, with no catch-up pass. */
+export function afterParallelLoad(checkpoint: Checkpoint, now: Date): Checkpoint {
+  const { parallel: _parallel, ...rest } = checkpoint;
+  return afterCatchup({ ...rest, phase: 'catchup' }, now);
 }
 
 export function afterCatchup(checkpoint: Checkpoint, now: Date): Checkpoint {

@@ -63,10 +63,23 @@ export interface ReadRowsOptions {
   ids: readonly string[];
 }
 
+/** One createdon range of a parallel first load (bounds as Dataverse returned them; see LoadPartition). */
+export interface ReadRangeOptions {
+  entitySet: string;
+  select: string[];
+  /** createdon ge from; createdon lt to; `nulls`: only rows without a createdon; none: every row. */
+  range: { from?: string; to?: string; nulls?: boolean };
+  pageSize?: number;
+  /** A saved nextLink of this range; the read resumes exactly there. */
+  resumeLink?: string;
+}
+
 /** The delta feed of one table, and the catch-up query after a first load (ChangeTrackingReader). */
 export interface ChangeSource {
   readChanges(options: ReadChangesOptions): AsyncIterable<ChangePage>;
   queryModifiedSince(options: ModifiedSinceOptions): AsyncIterable<ModifiedPage>;
+  /** The rows of one createdon range, by an ordinary query in pages (a partition of a parallel load). */
+  readRange(options: ReadRangeOptions): AsyncIterable<ModifiedPage>;
   /** Exactly these rows, as they are now, in pages (an operator's retry of rows that failed). */
   readRows(options: ReadRowsOptions): AsyncIterable<ModifiedPage>;
 }

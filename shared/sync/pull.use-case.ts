@@ -11,6 +11,7 @@ import {
   paused,
   selectChanged,
   startFullLoad,
+  withParallelLoad,
   type Checkpoint,
 } from '../domain/checkpoint.state';
 import type { EntityProfile } from '../domain/entity.profile';
@@ -21,6 +22,7 @@ import { isPerson, type PersonRecord, type RecordDocument } from '../domain/reco
 import type { SyncErrorInput } from '../domain/sync-error.model';
 import type { Logger } from '../telemetry/logger';
 import { FirstLoadWriter, keptChanging } from './first-load.writer';
+import { ParallelLoadRunner, type ParallelLoadSettings } from './parallel-load.runner';
 import type {
   ChangePage,
   ChangeSource,
@@ -55,6 +57,12 @@ export interface PullDeps {
   catchupSkewMs?: number;
   now?: () => Date;
   newId?: () => string;
+  /**
+   * A new full load reads the table in parallel createdon ranges after a keys-only tracked read
+   * (docs/initial-load.md); absent: one tracked chain of full pages. A load already running goes on
+   * the way it started.
+   */
+  parallel?: ParallelLoadSettings;
   /** Test seam: runs after a page is written and before its checkpoint is saved (crash injection). */
   afterPageWrite?: (info: { phase: Checkpoint['phase']; page: number }) => Promise<void> | void;
 }
@@ -230,6 +238,24 @@ export class PullUseCase {
     let checkpoint = start;
     {
       for (;;) {
+        if (
+          checkpoint.phase === 'initial' &&
+          checkpoint.parallel === undefined &&
+          checkpoint.nextLink === undefined &&
+          this.deps.parallel !== undefined
+        ) {
+          // A load that has read nothing yet, whatever started it (first load, resync, expired token).
+          checkpoint = await this.deps.checkpoints.save(withParallelLoad(checkpoint));
+        }
+        if (checkpoint.phase === 'initial' && checkpoint.parallel !== undefined) {
+          const loaded = await this.parallelLoad(checkpoint);
+          if (loaded === undefined) {
+            return this.result('continue', (await this.deps.checkpoints.get(entity)) ?? checkpoint);
+          }
+          checkpoint = loaded;
+          if (this.overBudget()) return this.result('done', checkpoint);
+          continue;
+        }
         if (checkpoint.phase === 'catchup') {
           const done = await this.catchup(checkpoint);
           if (done === undefined) return this.result('continue', checkpoint);
@@ -366,7 +392,12 @@ export class PullUseCase {
           pending = undefined;
           // Only a resync stamps rows as seen (it costs a write per unchanged row); its end marks the unseen deleted.
           const loadId = current.phase === 'initial' && current.resync ? current.loadId : undefined;
-          await this.writePage({ rows: page.rows, deleted: page.deleted }, loadId);
+          // Links made by a parallel load name changed rows by key only: those are read again by id.
+          const input =
+            current.tracking === 'keys'
+              ? await this.rowsOfKeys(page)
+              : { rows: page.rows, deleted: page.deleted };
+          await this.writePage(input, loadId);
           this.stats.pages += 1;
           await this.deps.afterPageWrite?.({ phase: current.phase, page: this.stats.pages });
           current = await this.deps.checkpoints.save(afterPage(current, page, this.now()));
@@ -380,6 +411,72 @@ export class PullUseCase {
       if (pending !== undefined) await pending.written.catch(() => undefined);
     }
     return current;
+  }
+
+  /**
+   * Runs (or resumes) a parallel load; returns its final checkpoint, or undefined when the job's
+   * budget ran out first (the continuation resumes it from the saved progress).
+   */
+  private async parallelLoad(checkpoint: Checkpoint): Promise<Checkpoint | undefined> {
+    const runner = new ParallelLoadRunner(
+      {
+        profile: this.profile,
+        source: this.deps.source,
+        checkpoints: this.deps.checkpoints,
+        log: this.deps.log,
+        observer: this.deps.observer,
+        pageSize: this.deps.pageSize,
+        now: this.now,
+        writeRows: (rows, current) => this.writeLoadRows(rows, current),
+        overBudget: () => this.overBudget(),
+        ...(this.deps.afterPageWrite !== undefined ? { afterPageWrite: this.deps.afterPageWrite } : {}),
+      },
+      this.deps.parallel ?? { concurrency: 1 },
+      checkpoint,
+    );
+    const { checkpoint: loaded, finished } = await runner.run();
+    if (!finished) return undefined;
+    if (loaded.resync && loaded.loadId !== undefined) await this.reconcile(loaded.loadId);
+    return this.deps.checkpoints.save(runner.finish(loaded));
+  }
+
+  /** A range's page of a parallel load, written as a page of the sequential load would be. */
+  private async writeLoadRows(rows: Record<string, unknown>[], checkpoint: Checkpoint): Promise<void> {
+    if (checkpoint.createOnly === true && !checkpoint.resync) {
+      await this.firstLoad.writePage({ rows, deleted: [] }, this.now().toISOString());
+    } else {
+      await this.writePage({ rows, deleted: [] }, checkpoint.resync ? checkpoint.loadId : undefined);
+    }
+    this.stats.pages += 1;
+  }
+
+  /**
+   * A keys-only delta page as rows: the changed rows read again by id with the synced columns
+   * (fifty a request: the price of the parallel load, paid on every delta); a changed row that is
+   * gone by now is taken as deleted, as its tombstone will say in the next delta.
+   */
+  private async rowsOfKeys(page: ChangePage): Promise<PageInput> {
+    const key = this.profile.key;
+    const ids = page.rows.flatMap((row) => (typeof row[key] === 'string' ? [row[key].toLowerCase()] : []));
+    const rows: Record<string, unknown>[] = [];
+    const seen = new Set<string>();
+    if (ids.length > 0) {
+      for await (const found of this.deps.source.readRows({
+        entitySet: this.profile.entitySet,
+        select: this.profile.select,
+        keyColumn: key,
+        ids,
+      })) {
+        this.deps.observer.pageRead(this.profile.logicalName, 0);
+        for (const row of found.rows) {
+          const id = row[key];
+          if (typeof id === 'string') seen.add(id.toLowerCase());
+          rows.push(row);
+        }
+      }
+    }
+    const gone = ids.filter((id) => !seen.has(id)).map((id) => ({ id }));
+    return { rows, deleted: [...page.deleted, ...gone] };
   }
 
   /**

@@ -11,6 +11,7 @@ export function readAhead(source: ChangeSource): ChangeSource {
     readChanges: (options) => prefetching(source.readChanges(options)),
     queryModifiedSince: (options) => prefetching(source.queryModifiedSince(options)),
     readRows: (options) => source.readRows(options),
+    readRange: (options) => prefetching(source.readRange(options)),
   };
 }
 

@@ -67,6 +67,7 @@ describe('pull: long loads, crashes and bad input', () => {
         }
       },
       readRows: (options) => stack().dataverse.reader.readRows(options),
+      readRange: (options) => stack().dataverse.reader.readRange(options),
       async *queryModifiedSince(options) {
         for await (const page of stack().dataverse.reader.queryModifiedSince(options)) {
           yield {

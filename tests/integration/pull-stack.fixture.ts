@@ -99,6 +99,7 @@ export async function startPullStack(simOptions: SimulatorOptions = {}): Promise
         timeBudgetMs: options.timeBudgetMs ?? 60_000,
         ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
         ...(options.afterPageWrite !== undefined ? { afterPageWrite: options.afterPageWrite } : {}),
+        ...(options.parallel !== undefined ? { parallel: options.parallel } : {}),
         ...(options.now !== undefined ? { now: options.now } : {}),
       }).run(options);
     },

@@ -67,6 +67,11 @@ class FakeFeed implements ChangeSource {
   async *readRows(): AsyncGenerator<ModifiedPage> {
     return;
   }
+
+  // eslint-disable-next-line require-yield
+  async *readRange(): AsyncGenerator<ModifiedPage> {
+    return;
+  }
 }
 
 /** The sync never pushes here: a gateway that says so if it is ever called. */

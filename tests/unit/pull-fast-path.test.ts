@@ -26,6 +26,7 @@ function sourceOf(pages: Row[][]): ChangeSource {
     },
     async *queryModifiedSince() {},
     async *readRows() {},
+    async *readRange() {},
   };
 }
 

@@ -28,6 +28,10 @@ function source(pages: number, log: string[], failAt?: number): ChangeSource {
     async *readRows(): AsyncGenerator<ModifiedPage> {
       return;
     },
+    // eslint-disable-next-line require-yield
+    async *readRange(): AsyncGenerator<ModifiedPage> {
+      return;
+    },
   };
 }
 
