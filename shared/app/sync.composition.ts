@@ -32,9 +32,6 @@ import {
 import { runPushRetry, type PushRetryOutcome } from '../sync/push-retry.handler';
 import { PushUseCase, type PushRunOptions, type PushSummary, type RetryPolicy } from '../sync/push.use-case';
 import { readAhead } from '../sync/read-ahead.source';
-import { ListMembershipUseCase } from '../sync/list-membership.use-case';
-import { PROJECTED_ENTITIES, RelationProjection } from '../sync/relation-projection.use-case';
-import type { ChoiceOptions, ListMemberGateway, RelationQueries } from '../sync/ports';
 import type { ParallelLoadSettings } from '../sync/parallel-load.runner';
 import type { Logger } from '../telemetry/logger';
 import type { SyncMetrics } from '../telemetry/sync-metrics';
@@ -160,9 +157,6 @@ export function composeSync(adapters: SyncAdapters, settings: SyncSettings): Syn
       observer: scope.observer ?? IGNORE_PROGRESS,
       timeBudgetMs: settings.timeBudgetMs,
       ...(settings.pageSize !== undefined ? { pageSize: settings.pageSize } : {}),
-      ...(projection !== undefined && PROJECTED_ENTITIES.has(profile.logicalName)
-        ? { afterPage: (ids: readonly string[]) => projection.afterPage(profile.logicalName, ids) }
-        : {}),
       ...(settings.parallelLoad?.entities.includes(profile.logicalName) === true
         ? { parallel: settings.parallelLoad }
         : {}),
