@@ -9,6 +9,7 @@ import { CheckpointRepository } from '../cosmos/checkpoint.repository';
 import { createCosmosClient } from '../cosmos/cosmos.client';
 import { CosmosStoreError } from '../cosmos/cosmos.errors';
 import { provisionCosmos } from '../cosmos/cosmos.provisioning';
+import { DocumentMigrationRepository } from '../cosmos/document-migration.repository';
 import { CosmosPeopleQueries } from '../cosmos/people.queries';
 import { PushCheckpointRepository } from '../cosmos/push-checkpoint.repository';
 import { RecordRepository } from '../cosmos/record.repository';
@@ -22,9 +23,15 @@ import { QueuedPushRetries } from '../queue/push-retry.scheduler';
 import { createServiceBusClient, ServiceBusJobQueue } from '../queue/servicebus.job-queue';
 import { DEFAULT_PARALLEL_LOAD_CONCURRENCY } from '../sync/parallel-load.runner';
 import type { PushRetryScheduler } from '../sync/ports';
+import {
+  migrateDocuments,
+  type MigrationProgress,
+  type MigrationReport,
+} from '../sync/document-migration.use-case';
 import { validateSync, type ValidationReport } from '../sync/validate.use-case';
 import { buildEntityProfile } from '../domain/entity.profile';
 import { describeError } from '../errors/app.errors';
+import type { Logger } from '../telemetry/logger';
 import { validationProbes } from './validation.probes';
 import {
   composeSync,
@@ -58,6 +65,8 @@ export interface AppServices {
   audit: AuditRepository;
   /** Validate Sync: every check this deployment needs to sync, with the fix of each that fails. */
   validate(): Promise<ValidationReport>;
+  /** Rewrites record documents of older schema versions in the current shape (`dynamics-sync migrate`). */
+  migrateDocuments(log: Logger, onProgress?: (progress: MigrationProgress) => void): Promise<MigrationReport>;
   /**
    * Fails with a ConfigError naming each missing database or container and the command that creates
    * them: a job against an unprovisioned database would otherwise fail on every delivery.
@@ -182,6 +191,15 @@ export async function createAppServices(
     dataverse,
     people,
     audit: new AuditRepository(container('syncState')),
+    migrateDocuments: (log, onProgress) =>
+      migrateDocuments(
+        RECORD_CONTAINERS.map((key) => ({
+          container: CONTAINERS[key].id,
+          store: new DocumentMigrationRepository(container(key)),
+        })),
+        log,
+        onProgress,
+      ),
     assertProvisioned: async () => {
       try {
         await provisionCosmos(cosmos, env.COSMOS_DATABASE, 'verify');
@@ -231,6 +249,15 @@ export async function createAppServices(
   };
   return services;
 }
+
+/** The containers holding record documents (the others hold sync state, errors and leases). */
+const RECORD_CONTAINERS: readonly ContainerKey[] = [
+  'people',
+  'accounts',
+  'opportunities',
+  'directory',
+  'custom',
+];
 
 /** One set of services per process, created on first use so a bad setting fails that invocation loudly. */
 export function lazyServices(source: Record<string, string | undefined>): () => Promise<AppServices> {

@@ -341,6 +341,29 @@ export function registerOperationCommands(
     );
 
   program
+    .command('migrate')
+    .description(
+      'rewrite stored documents of older schema versions in the current shape; resumable, safe to run twice or beside the sync',
+    )
+    .action(() =>
+      done(
+        withServices('migrate', io, { serviceBus: false, dataverse: false }, async (s) => {
+          const report = await audited(s, 'migrate', 'record documents', () =>
+            s.migrateDocuments(createLogger({ debug() {}, info() {}, warn: io.err, error: io.err })),
+          );
+          for (const c of report.containers) {
+            io.out(`migrate: ${c.container}: ${c.migrated} document(s) now schema version ${report.version}`);
+          }
+          if (report.left > 0) {
+            io.err(`migrate: ${report.left} document(s) kept changing and are left; run migrate again`);
+            return EXIT.failed;
+          }
+          return EXIT.ok;
+        }),
+      ),
+    );
+
+  program
     .command('validate')
     .description(
       'Validate Sync: connection, credentials, application user, privileges, change tracking, columns, Cosmos DB, Service Bus',

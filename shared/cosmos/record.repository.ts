@@ -2,6 +2,7 @@ import type { Container, JSONObject, OperationInput } from '@azure/cosmos';
 import { BulkOperationType } from '@azure/cosmos';
 import { z } from 'zod';
 import { CONTAINERS } from '../config/entity.catalog';
+import { upgradeDocument, versionToWrite } from '../domain/document.schema';
 import { genericRecordSchema, personRecordSchema, type RecordDocument } from '../domain/record.model';
 import { AliasRegistry } from './alias.registry';
 import { ConcurrencyLimiter } from './concurrency.limiter';
@@ -36,7 +37,7 @@ const PARALLEL_WRITE_BATCH = 256;
 const SYSTEM_PROPERTIES = ['_rid', '_self', '_ts', '_attachments', '_etag', '_lsn'];
 
 function withoutSystemProperties(doc: RecordDocument): JSONObject {
-  const body: Record<string, unknown> = { ...doc };
+  const body: Record<string, unknown> = { ...doc, schemaVersion: versionToWrite(doc) };
   for (const key of SYSTEM_PROPERTIES) delete body[key];
   return body as JSONObject;
 }
@@ -152,7 +153,7 @@ export class RecordRepository implements RecordStore {
     try {
       const { resource, statusCode } = await this.container.item(id, id).read<Record<string, unknown>>();
       if (statusCode === 404 || resource === undefined) return undefined;
-      return resource;
+      return upgradeDocument(resource);
     } catch (error) {
       if ((error as { code?: unknown }).code === 404) return undefined;
       throw CosmosStoreError.from(error, `reading document ${id} from ${this.container.id}`);
@@ -274,7 +275,9 @@ export class RecordRepository implements RecordStore {
 
   private parse(resources: Record<string, unknown>[]): FoundDocuments {
     const out: FoundDocuments = { docs: [], invalid: [] };
-    for (const resource of resources) {
+    for (const stored of resources) {
+      // Documents of earlier versions are read in today's shape; the next write stores it.
+      const resource = upgradeDocument(stored);
       const parsed = this.schema.safeParse(resource);
       if (parsed.success) out.docs.push(parsed.data);
       else {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ownerSchema } from './document.schema';
 
 /** A choice (option set) value: the integer is the truth, the label is localized and only for display. */
 export const choiceValueSchema = z.object({
@@ -60,6 +61,10 @@ export const genericRecordSchema = z.looseObject({
   values: z.record(z.string(), fieldValueSchema),
   dynamics: sourceMetaSchema,
   sync: recordSyncSchema,
+  /** The shape this document was written in (document.schema.ts); absent: version 1. */
+  schemaVersion: z.number().int().positive().optional(),
+  /** The row's owner with what the directory knows of it (tables with owners). */
+  owner: ownerSchema.optional(),
   _etag: z.string().optional(),
 });
 export type GenericRecord = z.output<typeof genericRecordSchema>;
@@ -112,6 +117,10 @@ export const personRecordSchema = z.looseObject({
   sync: recordSyncSchema.extend({
     agreed: z.record(z.string(), fieldValueSchema),
   }),
+  /** The shape this document was written in (document.schema.ts); absent: version 1. */
+  schemaVersion: z.number().int().positive().optional(),
+  /** The primary row's owner with what the directory knows of it; `ownerId` stays for older readers. */
+  owner: ownerSchema.optional(),
   _etag: z.string().optional(),
 });
 export type PersonRecord = z.output<typeof personRecordSchema>;

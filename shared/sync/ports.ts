@@ -131,6 +131,14 @@ export interface RecordStore {
   readonly preferredWriteBatch: number | undefined;
 }
 
+/** One container's documents older than a schema version (`dynamics-sync migrate`). */
+export interface DocumentMigrationStore {
+  /** Up to `limit` stored documents written before `version`, raw, with their _etag. */
+  outdated(version: number, limit: number): Promise<Record<string, unknown>[]>;
+  /** Replaces the document if it is still the version read (its _etag); false if it changed meanwhile. */
+  replace(doc: Record<string, unknown>): Promise<boolean>;
+}
+
 /** Questions about people that cut across documents (the people container's queries). */
 export interface PeopleQueries {
   /**
