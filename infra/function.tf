@@ -40,6 +40,15 @@ locals {
     "DATAVERSE_CLIENT_SECRET"   = "@Microsoft.KeyVault(SecretUri=${local.dataverse_secret_uri})"
     "DATAVERSE_MAX_CONCURRENCY" = tostring(var.dataverse_max_concurrency)
 
+    # One Dataverse budget for every instance however far the app scales out: each instance leases
+    # slots, requests and execution time from a document in sync-state (docs/api-budget.md).
+    "DATAVERSE_BUDGET"                   = "shared"
+    "DATAVERSE_BUDGET_REQUESTS"          = tostring(var.dataverse_budget_requests)
+    "DATAVERSE_BUDGET_EXECUTION_SECONDS" = tostring(var.dataverse_budget_execution_seconds)
+    "DATAVERSE_BUDGET_CONCURRENCY"       = tostring(var.dataverse_budget_concurrency)
+    "DATAVERSE_BUDGET_WINDOW_SECONDS"    = "300"
+    "DATAVERSE_BUDGET_LEASE_SECONDS"     = "10"
+
     "SYNC_ENTITIES"            = var.sync_entities
     "SYNC_SCHEDULE"            = var.sync_schedule
     "SYNC_TIME_BUDGET_SECONDS" = tostring(var.sync_time_budget_seconds)

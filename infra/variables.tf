@@ -76,6 +76,39 @@ variable "dataverse_max_concurrency" {
   }
 }
 
+variable "dataverse_budget_requests" {
+  description = "Dataverse requests per 5 minutes for all instances together; Dataverse allows 6000 per user. Lower it to leave room for other integrations signed in as the same application user."
+  type        = number
+  default     = 6000
+
+  validation {
+    condition     = var.dataverse_budget_requests >= 1 && var.dataverse_budget_requests <= 6000
+    error_message = "dataverse_budget_requests must be between 1 and 6000."
+  }
+}
+
+variable "dataverse_budget_execution_seconds" {
+  description = "Dataverse execution time (seconds) per 5 minutes for all instances together; Dataverse allows 1200 per user."
+  type        = number
+  default     = 1200
+
+  validation {
+    condition     = var.dataverse_budget_execution_seconds > 0 && var.dataverse_budget_execution_seconds <= 1200
+    error_message = "dataverse_budget_execution_seconds must be above 0 and at most 1200."
+  }
+}
+
+variable "dataverse_budget_concurrency" {
+  description = "Dataverse requests in flight for all instances together; Dataverse allows 52 per user."
+  type        = number
+  default     = 52
+
+  validation {
+    condition     = var.dataverse_budget_concurrency >= 1 && var.dataverse_budget_concurrency <= 52
+    error_message = "dataverse_budget_concurrency must be between 1 and 52."
+  }
+}
+
 # --- Sync behaviour ----------------------------------------------------------------------------
 
 variable "sync_entities" {

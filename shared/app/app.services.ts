@@ -4,6 +4,7 @@ import { ConfigError } from '../config/config.errors';
 import { loadEnv, type EnvFor } from '../config/env.schema';
 import { CONTAINERS, type ContainerKey, type EntityCatalog } from '../config/entity.catalog';
 import { buildCatalog, loadSyncConfig, type SyncConfig } from '../config/sync-config.schema';
+import { ApiBudgetRepository, budgetDocumentId } from '../cosmos/api-budget.repository';
 import { AuditRepository } from '../cosmos/audit.repository';
 import { CheckpointRepository } from '../cosmos/checkpoint.repository';
 import { createCosmosClient } from '../cosmos/cosmos.client';
@@ -15,7 +16,7 @@ import { PushCheckpointRepository } from '../cosmos/push-checkpoint.repository';
 import { RecordRepository } from '../cosmos/record.repository';
 import { RunHistoryRepository } from '../cosmos/run-history.repository';
 import { SyncErrorRepository } from '../cosmos/sync-error.repository';
-import { createDataverseConnection, type DataverseConnection } from '../dataverse';
+import { createDataverseConnection, type DataverseConnection, LeasedApiBudget } from '../dataverse';
 import { WhoAmIOrganization } from '../dataverse/organization.identity';
 import { DataversePersonRowGateway } from '../dataverse/person-row.gateway';
 import type { JobQueue } from '../queue/job-queue.port';
@@ -122,10 +123,29 @@ export async function createAppServices(
   };
   const people = new CosmosPeopleQueries(container('people'));
   let connection: DataverseConnection | undefined;
+  let budget: LeasedApiBudget | undefined;
   const dataverse = (): DataverseConnection => {
     if (connection === undefined) {
       const dv = loadEnv(source, ['dataverse']);
+      if (dv.DATAVERSE_BUDGET === 'shared') {
+        budget = new LeasedApiBudget({
+          store: new ApiBudgetRepository(
+            container('syncState'),
+            budgetDocumentId(dv.DATAVERSE_URL, dv.DATAVERSE_CLIENT_ID),
+          ),
+          limits: {
+            requests: dv.DATAVERSE_BUDGET_REQUESTS,
+            executionMs: dv.DATAVERSE_BUDGET_EXECUTION_SECONDS * 1000,
+            concurrency: dv.DATAVERSE_BUDGET_CONCURRENCY,
+            windowMs: dv.DATAVERSE_BUDGET_WINDOW_SECONDS * 1000,
+            leaseMs: dv.DATAVERSE_BUDGET_LEASE_SECONDS * 1000,
+            skewMs: Math.min(2000, dv.DATAVERSE_BUDGET_LEASE_SECONDS * 100),
+          },
+          maxSlots: dv.DATAVERSE_MAX_CONCURRENCY,
+        });
+      }
       connection = createDataverseConnection({
+        ...(budget !== undefined ? { budget } : {}),
         auth: {
           url: dv.DATAVERSE_URL,
           tenantId: dv.DATAVERSE_TENANT_ID,
@@ -239,6 +259,8 @@ export async function createAppServices(
       });
     },
     close: async () => {
+      // Slots given back now are free for other instances at once instead of at the lease's expiry.
+      await budget?.close();
       // An injected queue belongs to the caller, who closes it.
       if (serviceBus !== undefined) {
         await queue.close();

@@ -14,6 +14,12 @@ export const SETTING_NAMES = [
   'DATAVERSE_CLIENT_CERTIFICATE_PATH',
   'DATAVERSE_TOKEN_ENDPOINT',
   'DATAVERSE_MAX_CONCURRENCY',
+  'DATAVERSE_BUDGET',
+  'DATAVERSE_BUDGET_REQUESTS',
+  'DATAVERSE_BUDGET_EXECUTION_SECONDS',
+  'DATAVERSE_BUDGET_CONCURRENCY',
+  'DATAVERSE_BUDGET_WINDOW_SECONDS',
+  'DATAVERSE_BUDGET_LEASE_SECONDS',
   'COSMOS_ENDPOINT',
   'COSMOS_KEY',
   'COSMOS_DATABASE',
@@ -87,6 +93,9 @@ const intInRange = (min: number, max: number, fallback: number) =>
     .max(max, `must be at most ${max}`)
     .default(fallback);
 
+const secondsInRange = (min: number, max: number, fallback: number) =>
+  z.coerce.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`).default(fallback);
+
 const entityList = z
   .string()
   .trim()
@@ -109,6 +118,14 @@ export const dataverseEnvShape = {
   DATAVERSE_TOKEN_ENDPOINT: optionalUrl(DATAVERSE_SIGN_IN),
   // Dataverse rejects more than 52 concurrent requests per user; 8 leaves room for other integrations.
   DATAVERSE_MAX_CONCURRENCY: intInRange(1, 52, 8),
+  // The service protection limits are per application user, whatever the number of instances: with
+  // `shared` every process leases its part from one document in sync-state (docs/api-budget.md).
+  DATAVERSE_BUDGET: z.enum(['shared', 'process']).default('shared'),
+  DATAVERSE_BUDGET_REQUESTS: intInRange(1, 6000, 6000),
+  DATAVERSE_BUDGET_EXECUTION_SECONDS: secondsInRange(0.1, 1200, 1200),
+  DATAVERSE_BUDGET_CONCURRENCY: intInRange(1, 52, 52),
+  DATAVERSE_BUDGET_WINDOW_SECONDS: secondsInRange(0.5, 3600, 300),
+  DATAVERSE_BUDGET_LEASE_SECONDS: secondsInRange(0.05, 60, 10),
 };
 
 export const cosmosEnvShape = {

@@ -1,12 +1,15 @@
 import { ChangeTrackingReader } from './change-tracking.reader';
 import { DataverseClient } from './dataverse.client';
+import type { ApiBudget } from './leased.api-budget';
 import { type GovernorEvent, ThrottleGovernor, type ThrottleGovernorOptions } from './throttle.governor';
 import { MsalTokenProvider, type MsalTokenProviderOptions, type TokenProvider } from './token.provider';
 
+export * from './api-budget.ledger';
 export * from './batch.codec';
 export * from './change-tracking.reader';
 export * from './dataverse.client';
 export * from './dataverse.errors';
+export * from './leased.api-budget';
 export * from './odata.query';
 export * from './throttle.governor';
 export * from './token.provider';
@@ -17,6 +20,8 @@ export interface DataverseConnectionOptions {
   baseUrl?: string;
   apiPath?: string;
   governor?: ThrottleGovernorOptions;
+  /** The budget shared across processes (see docs/api-budget.md); without it the limits are per process. */
+  budget?: ApiBudget;
   requestTimeoutMs?: number;
   /** Overrides msal (tests, a managed identity adapter). */
   tokenProvider?: TokenProvider;
@@ -42,6 +47,7 @@ export function createDataverseConnection(options: DataverseConnectionOptions): 
   const governor = new ThrottleGovernor({
     ...(options.governor ?? {}),
     ...(options.onGovernorEvent ? { onEvent: options.onGovernorEvent } : {}),
+    ...(options.budget ? { budget: options.budget } : {}),
   });
   const client = new DataverseClient({
     baseUrl: options.baseUrl ?? options.auth.url,

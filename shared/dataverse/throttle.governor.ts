@@ -1,4 +1,5 @@
 import { type DataverseError, isDataverseError } from './dataverse.errors';
+import type { ApiBudget, BudgetTicket } from './leased.api-budget';
 
 /** Dataverse refuses more than 52 concurrent requests per user; we never go past it. */
 export const HARD_CONCURRENCY_CAP = 52;
@@ -44,6 +45,11 @@ export interface ThrottleGovernorOptions {
   random?: () => number;
   onEvent?: (event: GovernorEvent) => void;
   warn?: (message: string) => void;
+  /**
+   * The budget shared with every other process of the same application user: each attempt waits
+   * for its ticket after the local admission, and a Retry-After is passed on to the others.
+   */
+  budget?: ApiBudget;
 }
 
 export interface RunOptions {
@@ -92,6 +98,7 @@ export class ThrottleGovernor {
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly onEvent: ((event: GovernorEvent) => void) | undefined;
+  private readonly budget: ApiBudget | undefined;
 
   private limit: number;
   private successesSinceGrowth = 0;
@@ -123,6 +130,7 @@ export class ThrottleGovernor {
     this.sleep = options.sleep ?? defaultSleep;
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
+    this.budget = options.budget;
     this.stats = {
       requests: 0,
       throttled: 0,
@@ -158,11 +166,16 @@ export class ThrottleGovernor {
       attemptNo += 1;
       await this.acquire(priority);
       let result: T;
+      let ticket: BudgetTicket | undefined;
+      let started = 0;
       try {
+        ticket = await this.budget?.admit();
+        started = this.now();
         this.stats.requests += 1;
         this.onEvent?.({ type: 'request', inFlight: this.stats.inFlight, attempt: attemptNo });
         result = await attempt({ attempt: attemptNo, ready: () => this.waitWhilePaused() });
       } catch (error) {
+        ticket?.done(this.now() - started);
         this.release();
         if (!isDataverseError(error) || !error.retryable) {
           this.stats.failures += 1;
@@ -206,6 +219,7 @@ export class ThrottleGovernor {
         await this.sleep(delay);
         continue;
       }
+      ticket?.done(this.now() - started);
       this.release();
       this.grow();
       return result;
@@ -233,6 +247,7 @@ export class ThrottleGovernor {
 
   private pauseUntil(deadline: number, retryAfterMs: number | undefined): void {
     if (deadline > this.pausedUntil) this.pausedUntil = deadline;
+    if (retryAfterMs !== undefined) this.budget?.reportPause(deadline);
     this.onEvent?.({
       type: 'throttle',
       ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
@@ -273,7 +288,7 @@ export class ThrottleGovernor {
 
   private async waitWhilePaused(): Promise<void> {
     for (;;) {
-      const wait = this.pausedUntil - this.now();
+      const wait = Math.max(this.pausedUntil, this.budget?.pausedUntilMs ?? 0) - this.now();
       if (wait <= 0) return;
       await this.sleep(wait);
     }
