@@ -12,6 +12,7 @@ import { CosmosStoreError } from '../cosmos/cosmos.errors';
 import { provisionCosmos } from '../cosmos/cosmos.provisioning';
 import { DocumentMigrationRepository } from '../cosmos/document-migration.repository';
 import { CosmosPeopleQueries } from '../cosmos/people.queries';
+import { CosmosRelationQueries } from '../cosmos/relation.queries';
 import { PushCheckpointRepository } from '../cosmos/push-checkpoint.repository';
 import { RecordRepository } from '../cosmos/record.repository';
 import { RunHistoryRepository } from '../cosmos/run-history.repository';
@@ -169,7 +170,7 @@ export async function createAppServices(
       dataverse: () =>
         (dataverseAdapters ??= {
           source: dataverse().reader,
-          rows: new DataversePersonRowGateway(dataverse().client),
+          ...gatewayRoles(new DataversePersonRowGateway(dataverse().client)),
           organization: new WhoAmIOrganization(dataverse().client),
           counters: () => {
             const { requests, throttled } = dataverse().governor.counters();
@@ -183,6 +184,7 @@ export async function createAppServices(
       runs,
       queue,
       retries: overrides.retries ?? new QueuedPushRetries(queue, env.PUSH_RETRY_QUEUE),
+      relations: new CosmosRelationQueries(container('relations'), container('opportunities')),
     },
     {
       catalog,
@@ -280,6 +282,13 @@ const RECORD_CONTAINERS: readonly ContainerKey[] = [
   'directory',
   'custom',
 ];
+
+/** The push gateway in each of its roles: one instance, so its cache of column options is shared. */
+const gatewayRoles = (gateway: DataversePersonRowGateway) => ({
+  rows: gateway,
+  lists: gateway,
+  choices: gateway,
+});
 
 /** One set of services per process, created on first use so a bad setting fails that invocation loudly. */
 export function lazyServices(source: Record<string, string | undefined>): () => Promise<AppServices> {

@@ -32,6 +32,9 @@ import {
 import { runPushRetry, type PushRetryOutcome } from '../sync/push-retry.handler';
 import { PushUseCase, type PushRunOptions, type PushSummary, type RetryPolicy } from '../sync/push.use-case';
 import { readAhead } from '../sync/read-ahead.source';
+import { ListMembershipUseCase } from '../sync/list-membership.use-case';
+import { PROJECTED_ENTITIES, RelationProjection } from '../sync/relation-projection.use-case';
+import type { ChoiceOptions, ListMemberGateway, RelationQueries } from '../sync/ports';
 import type { ParallelLoadSettings } from '../sync/parallel-load.runner';
 import type { Logger } from '../telemetry/logger';
 import type { SyncMetrics } from '../telemetry/sync-metrics';
@@ -44,6 +47,10 @@ export interface DataverseAdapters {
   organization?: OrganizationIdentity;
   /** Requests sent and 429 answers so far by this process (the throttle governor's counters). */
   counters(): { requests: number; throttled: number };
+  /** Marketing lists (the push gateway). Without it, `listRequests` on people wait untouched. */
+  lists?: ListMemberGateway;
+  /** Options of choice columns. Without it, unknown multi-select options are sent (and refused). */
+  choices?: ChoiceOptions;
 }
 
 /** One adapter per port, chosen by whoever composes: Azure, the local stack, a benchmark, a test. */
@@ -58,6 +65,11 @@ export interface SyncAdapters {
   /** Where a pull job's continuation goes (the entity's session), and operators' jobs. */
   queue: JobQueue;
   retries: PushRetryScheduler;
+  /**
+   * List members, connections and opportunities by what they point at. Without it (a composition for
+   * one test or benchmark) memberships and opportunity roles are not worked out.
+   */
+  relations?: RelationQueries;
 }
 
 export interface SyncSettings {
@@ -157,11 +169,25 @@ export function composeSync(adapters: SyncAdapters, settings: SyncSettings): Syn
       observer: scope.observer ?? IGNORE_PROGRESS,
       timeBudgetMs: settings.timeBudgetMs,
       ...(settings.pageSize !== undefined ? { pageSize: settings.pageSize } : {}),
+      ...(projection !== undefined && PROJECTED_ENTITIES.has(profile.logicalName)
+        ? { afterPage: (ids: readonly string[]) => projection.afterPage(profile.logicalName, ids) }
+        : {}),
       ...(settings.parallelLoad?.entities.includes(profile.logicalName) === true
         ? { parallel: settings.parallelLoad }
         : {}),
     }).run(options);
   };
+
+  const relations = adapters.relations;
+  const projection =
+    relations === undefined
+      ? undefined
+      : new RelationProjection({
+          relations: adapters.recordsFor('relations'),
+          opportunities: adapters.recordsFor('opportunities'),
+          people: adapters.recordsFor('people'),
+          queries: relations,
+        });
 
   const creator = (log: Logger) =>
     new CreatePersonUseCase({
@@ -183,7 +209,33 @@ export function composeSync(adapters: SyncAdapters, settings: SyncSettings): Syn
       log,
       batchSize: settings.pushBatchSize,
       ...(settings.pushRetry !== undefined ? { retry: settings.pushRetry } : {}),
+      ...(adapters.dataverse().choices !== undefined ? { choices: adapters.dataverse().choices } : {}),
     });
+
+  /** The push of field edits, then the list membership changes the same documents ask for. */
+  const pushAll = (log: Logger) => {
+    const useCase = push(log);
+    const lists = adapters.dataverse().lists;
+    return {
+      pushDocuments: async (docs: readonly unknown[], options: PushRunOptions): Promise<PushSummary> => {
+        const summary = await useCase.pushDocuments(docs, options);
+        if (lists === undefined) return summary;
+        const changed = await new ListMembershipUseCase({
+          lists,
+          people: adapters.recordsFor('people'),
+          errors: adapters.errors,
+          retries: adapters.retries,
+          log,
+          ...(settings.pushRetry !== undefined ? { retry: settings.pushRetry } : {}),
+        }).run(docs, options);
+        summary.requests += changed.requests;
+        summary.rejected += changed.failed;
+        summary.retrying += changed.retrying;
+        summary.pushed += changed.added + changed.removed;
+        return summary;
+      },
+    };
+  };
 
   const actions = new ManualActions({
     catalog: settings.catalog,
@@ -236,7 +288,7 @@ export function composeSync(adapters: SyncAdapters, settings: SyncSettings): Syn
         scope.log,
       ),
     pullEntity: (entity, options, scope) => pull(profileOf(entity), options, scope),
-    pushDocuments: (docs, options, log) => push(log).pushDocuments(docs, options),
+    pushDocuments: (docs, options, log) => pushAll(log).pushDocuments(docs, options),
     retryDue: async (dueBy, log) => {
       const found = await adapters.people.awaitingRetry(dueBy.toISOString());
       const byAttempt = new Map<number, { docs: unknown[]; since: string }>();
@@ -248,7 +300,7 @@ export function composeSync(adapters: SyncAdapters, settings: SyncSettings): Syn
         if (state !== undefined && state.at < group.since) group.since = state.at;
         byAttempt.set(attempt, group);
       }
-      const useCase = push(log);
+      const useCase = pushAll(log);
       const summaries: PushSummary[] = [];
       for (const [attempt, group] of byAttempt) {
         summaries.push(
@@ -258,7 +310,7 @@ export function composeSync(adapters: SyncAdapters, settings: SyncSettings): Syn
       return summaries;
     },
     runPushRetry: (body, meta, log) => {
-      const useCase = push(log);
+      const useCase = pushAll(log);
       return runPushRetry(body, meta, {
         read: (id) => adapters.recordsFor('people').read(id),
         push: (docs, options) => useCase.pushDocuments(docs, options),

@@ -65,6 +65,12 @@ export interface PullDeps {
   parallel?: ParallelLoadSettings;
   /** Test seam: runs after a page is written and before its checkpoint is saved (crash injection). */
   afterPageWrite?: (info: { phase: Checkpoint['phase']; page: number }) => Promise<void> | void;
+  /**
+   * Runs after each page is written and before its checkpoint moves, with the ids of the page's rows
+   * (read or deleted): what is worked out from them (memberships, roles) is part of the page, so a
+   * replayed page works it out again.
+   */
+  afterPage?: (rowIds: readonly string[]) => Promise<void>;
 }
 
 export interface PullOptions {
@@ -148,6 +154,7 @@ export class PullUseCase {
           plans.flatMap((plan) => plan.synced),
           now,
         );
+        await this.deps.afterPage?.(plans.flatMap((plan) => plan.synced));
       },
       readPath: (page) => this.writePage(page, undefined),
       retried: () => {
@@ -546,6 +553,7 @@ export class PullUseCase {
         const updates = docs.flatMap((doc) => markUnseen(this.profile, doc, loadId, now) ?? []);
         const outcome = await this.write(updates);
         this.stats.markedDeleted += outcome.written;
+        if (this.profile.kind === 'generic') await this.deps.afterPage?.(updates.map((doc) => doc.id));
         if (outcome.conflicts.length === 0) break;
         if (attempt >= MAX_WRITE_ATTEMPTS) throw keptChanging(outcome.conflicts);
         docs = (await this.deps.records.findForPage(outcome.conflicts)).docs;
@@ -594,6 +602,7 @@ export class PullUseCase {
       }
       await this.settle(plan, now);
       await this.resolveErrors(plan.synced, now);
+      await this.deps.afterPage?.([...plan.synced, ...page.deleted.map((row) => row.id.toLowerCase())]);
       return;
     }
   }

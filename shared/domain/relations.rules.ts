@@ -1,0 +1,231 @@
+import { sameValue } from './content.hash';
+import type { GenericRecord, LookupValue, PersonRecord } from './record.model';
+
+/*
+ * What a person's marketing lists and an opportunity's roles are, worked out from the records the
+ * pull copies (list, listmember, connection, connectionrole, opportunity). Pure: the same records
+ * always give the same answer, so working it out again after a replayed page writes nothing.
+ */
+
+/** A static marketing list the person is a member of in Dynamics. */
+export interface Membership {
+  listId: string;
+  name: string | null;
+}
+
+/** Someone's role on an opportunity: its contact customer, or a stakeholder through a connection. */
+export interface OpportunityRole {
+  /** The lead, contact or account row that has the role. */
+  rowId: string;
+  table: string;
+  role: string;
+  source: 'customer' | 'connection';
+  /** The connection the role comes from (stakeholders only). */
+  connectionId?: string;
+  /** The contact customer's account (its parent customer), when known. */
+  accountId?: string;
+}
+
+/** A role as the person sees it. */
+export interface PersonRole {
+  opportunityId: string;
+  name: string | null;
+  role: string;
+}
+
+/** Where a person keeps its memberships and opportunity roles (top level, optional). */
+export const MEMBERSHIPS_KEY = 'memberships';
+export const PERSON_ROLES_KEY = 'opportunityRoles';
+/** Where an opportunity keeps its roles, and the rows that have one (what the per-person query reads). */
+export const ROLES_KEY = 'roles';
+export const ROLE_ROWS_KEY = 'roleRowIds';
+
+/** The role a contact customer of an opportunity has. */
+export const CUSTOMER_ROLE = 'Customer';
+
+const PERSON_TABLES = new Set(['lead', 'contact']);
+
+const lookup = (record: GenericRecord, field: string): LookupValue | undefined => {
+  const value = record.values[field];
+  return typeof value === 'object' && value !== null && 'id' in value ? value : undefined;
+};
+
+const text = (record: GenericRecord | undefined, field: string): string | null => {
+  const value = record?.values[field];
+  return typeof value === 'string' ? value : null;
+};
+
+/** A record that still exists in Dynamics and is active (statecode 0 or none). */
+const live = (record: GenericRecord | undefined): record is GenericRecord => {
+  if (record === undefined || record.sync.deletedInDynamics !== undefined) return false;
+  const state = record.dynamics.statecode?.value;
+  return state === undefined || state === 0;
+};
+
+/** The person's rows in Dynamics: its lead and its contact. */
+export function personRowIds(person: PersonRecord): string[] {
+  return [person.dynamics.leadId, person.dynamics.contactId].filter((id): id is string => id !== undefined);
+}
+
+/**
+ * The static lists these rows are members of: a listmember record that still exists, of a list that
+ * still exists and is static. Sorted by name then id, one entry per list.
+ */
+export function membershipsOf(
+  rowIds: readonly string[],
+  members: readonly GenericRecord[],
+  lists: ReadonlyMap<string, GenericRecord>,
+): Membership[] {
+  const rows = new Set(rowIds);
+  const out = new Map<string, Membership>();
+  for (const member of members) {
+    if (member.entity !== 'listmember' || !live(member)) continue;
+    const entity = lookup(member, 'entityid');
+    const listId = lookup(member, 'listid')?.id;
+    if (entity === undefined || listId === undefined || !rows.has(entity.id)) continue;
+    const list = lists.get(listId);
+    if (!live(list) || list.values.type === true) continue;
+    out.set(listId, { listId, name: text(list, 'listname') });
+  }
+  return [...out.values()].sort(byListName);
+}
+
+/** Memberships in the order they are kept: by list name, then id. */
+export const byListName = (a: Membership, b: Membership): number =>
+  (a.name ?? '').localeCompare(b.name ?? '') || a.listId.localeCompare(b.listId);
+
+/** A connection seen from the opportunity: the other end and that end's role (undefined: not one). */
+function stakeholderOf(
+  connection: GenericRecord,
+  opportunityId: string,
+): { row: LookupValue; roleId: string | undefined } | undefined {
+  const one = lookup(connection, 'record1id');
+  const two = lookup(connection, 'record2id');
+  if (one?.id === opportunityId && one.table === 'opportunity' && two !== undefined) {
+    return { row: two, roleId: lookup(connection, 'record2roleid')?.id };
+  }
+  if (two?.id === opportunityId && two.table === 'opportunity' && one !== undefined) {
+    return { row: one, roleId: lookup(connection, 'record1roleid')?.id };
+  }
+  return undefined;
+}
+
+/**
+ * The roles on one opportunity: a contact customer has the Customer role (with its account), and
+ * every active connection to it gives the other end the connection's role. Dataverse stores each
+ * connection twice (the reciprocal seen from the other end): both give the same role, kept once.
+ */
+export function rolesOf(
+  opportunity: GenericRecord,
+  connections: readonly GenericRecord[],
+  roleNames: ReadonlyMap<string, string>,
+  accountOfContact: ReadonlyMap<string, string>,
+): OpportunityRole[] {
+  const out = new Map<string, OpportunityRole>();
+  if (!live(opportunity)) return [];
+  const customer = lookup(opportunity, 'customerid');
+  if (customer !== undefined && customer.table === 'contact') {
+    const accountId = accountOfContact.get(customer.id);
+    out.set(`${customer.id}:${CUSTOMER_ROLE}`, {
+      rowId: customer.id,
+      table: 'contact',
+      role: CUSTOMER_ROLE,
+      source: 'customer',
+      ...(accountId !== undefined ? { accountId } : {}),
+    });
+  }
+  // The connection as written (ismaster) names the role first; its reciprocal only if that is gone.
+  const ordered = [...connections].sort(
+    (a, b) =>
+      Number(b.values.ismaster === true) - Number(a.values.ismaster === true) || a.id.localeCompare(b.id),
+  );
+  for (const connection of ordered) {
+    if (connection.entity !== 'connection' || !live(connection)) continue;
+    const end = stakeholderOf(connection, opportunity.id);
+    if (end === undefined) continue;
+    const role = (end.roleId !== undefined ? roleNames.get(end.roleId) : undefined) ?? 'Stakeholder';
+    const key = `${end.row.id}:${role}`;
+    if (out.has(key)) continue;
+    out.set(key, {
+      rowId: end.row.id,
+      table: end.row.table ?? 'unknown',
+      role,
+      source: 'connection',
+      connectionId: connection.id,
+    });
+  }
+  return [...out.values()];
+}
+
+/** The opportunity with these roles, or undefined when it already has them. */
+export function withRoles(
+  opportunity: GenericRecord,
+  roles: readonly OpportunityRole[],
+): GenericRecord | undefined {
+  const doc = opportunity as Record<string, unknown>;
+  const rows = [...new Set(roles.map((role) => role.rowId))].sort();
+  if (sameValue(doc[ROLES_KEY] ?? [], roles) && sameValue(doc[ROLE_ROWS_KEY] ?? [], rows)) return undefined;
+  return { ...opportunity, [ROLES_KEY]: roles, [ROLE_ROWS_KEY]: rows };
+}
+
+/** The roles stored on an opportunity (what an earlier projection wrote). */
+export function storedRoles(opportunity: GenericRecord): OpportunityRole[] {
+  const roles = (opportunity as Record<string, unknown>)[ROLES_KEY];
+  return Array.isArray(roles) ? (roles as OpportunityRole[]) : [];
+}
+
+/** The person's roles, from the opportunities whose stored roles name one of its rows. */
+export function personRolesOf(
+  rowIds: readonly string[],
+  opportunities: readonly GenericRecord[],
+): PersonRole[] {
+  const rows = new Set(rowIds);
+  const out = new Map<string, PersonRole>();
+  for (const opportunity of opportunities) {
+    if (!live(opportunity)) continue;
+    for (const role of storedRoles(opportunity)) {
+      if (!rows.has(role.rowId) || !PERSON_TABLES.has(role.table)) continue;
+      out.set(`${opportunity.id}:${role.role}`, {
+        opportunityId: opportunity.id,
+        name: text(opportunity, 'name'),
+        role: role.role,
+      });
+    }
+  }
+  return [...out.values()].sort(
+    (a, b) => a.opportunityId.localeCompare(b.opportunityId) || a.role.localeCompare(b.role),
+  );
+}
+
+/**
+ * The person with these memberships and roles, or undefined when nothing changes. A person that
+ * never had any gets no empty fields: most people are on no list, and writing them all would cost
+ * a write each for nothing.
+ */
+export function withRelations(
+  person: PersonRecord,
+  memberships: readonly Membership[],
+  roles: readonly PersonRole[],
+): PersonRecord | undefined {
+  const doc = person as Record<string, unknown>;
+  const next: Record<string, unknown> = { ...doc };
+  let changed = false;
+  for (const [key, value] of [
+    [MEMBERSHIPS_KEY, memberships],
+    [PERSON_ROLES_KEY, roles],
+  ] as const) {
+    const stored = doc[key];
+    if (stored === undefined && value.length === 0) continue;
+    if (sameValue(stored, value)) continue;
+    next[key] = value;
+    changed = true;
+  }
+  return changed ? (next as PersonRecord) : undefined;
+}
+
+/** The lead and contact rows an opportunity's stored roles name. */
+export function personRoleRows(opportunity: GenericRecord): string[] {
+  return storedRoles(opportunity)
+    .filter((role) => PERSON_TABLES.has(role.table))
+    .map((role) => role.rowId);
+}
