@@ -40,6 +40,12 @@ locals {
     "DATAVERSE_CLIENT_SECRET"   = "@Microsoft.KeyVault(SecretUri=${local.dataverse_secret_uri})"
     "DATAVERSE_MAX_CONCURRENCY" = tostring(var.dataverse_max_concurrency)
 
+    # Real-time path: Dataverse's webhook authenticates with this secret, not with Entra ID.
+    "NOTIFY_SECRET"             = "@Microsoft.KeyVault(SecretUri=${local.notify_secret_uri})"
+    "NOTIFY_SECRET_PREVIOUS"    = "@Microsoft.KeyVault(SecretUri=${local.notify_secret_previous_uri})"
+    "NOTIFY_WINDOW_SECONDS"     = tostring(var.notify_window_seconds)
+    "DATAVERSE_ORGANIZATION_ID" = var.dataverse_organization_id
+
     # One Dataverse budget for every instance however far the app scales out: each instance leases
     # slots, requests and execution time from a document in sync-state (docs/api-budget.md).
     "DATAVERSE_BUDGET"                   = "shared"
@@ -102,14 +108,14 @@ resource "azurerm_function_app_flex_consumption" "main" {
   webdeploy_publish_basic_authentication_enabled = false
 
   # Every route requires a Microsoft Entra ID sign-in (users in the console, automation with client
-  # credentials); the app then checks the app roles in the token. Routes Dynamics must call without
-  # Entra (the real-time notification endpoint) will be listed in excluded_paths and check a secret.
+  # credentials); the app then checks the app roles in the token. Dataverse's webhook cannot present
+  # an Entra token, so its path is excluded and the route checks the shared secret itself.
   auth_settings_v2 {
     auth_enabled           = true
     require_authentication = true
     unauthenticated_action = "Return401"
     default_provider       = "azureactivedirectory"
-    excluded_paths         = []
+    excluded_paths         = ["/api/notify"]
 
     active_directory_v2 {
       client_id            = var.api_client_id

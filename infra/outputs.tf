@@ -55,3 +55,12 @@ output "APPLICATIONINSIGHTS_CONNECTION_STRING" {
   value       = azurerm_application_insights.main.connection_string
   sensitive   = true
 }
+
+output "NOTIFY_URL" {
+  description = "Where Dataverse's webhook posts: dynamics-sync realtime enable --url <this>."
+  value       = "https://${azurerm_function_app_flex_consumption.main.default_hostname}/api/notify"
+}
+
+output "NOTIFY_SECRET_NAME" {
+  value = local.notify_secret_name
+}

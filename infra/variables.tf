@@ -287,3 +287,32 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "notify_secret" {
+  description = "Shared secret the Dataverse webhook sends to POST /api/notify (docs/realtime.md). Stored only in Key Vault (and Terraform state). Empty to manage it outside Terraform (az keyvault secret set --name notify-secret)."
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "notify_window_seconds" {
+  description = "Notifications of one entity within this many seconds become one pull job."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.notify_window_seconds >= 0 && var.notify_window_seconds <= 60 && floor(var.notify_window_seconds) == var.notify_window_seconds
+    error_message = "notify_window_seconds must be a whole number from 0 to 60."
+  }
+}
+
+variable "dataverse_organization_id" {
+  description = "Organisation id notifications must come from; empty to take WhoAmI's answer."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.dataverse_organization_id == "" || can(regex("^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", var.dataverse_organization_id))
+    error_message = "dataverse_organization_id must be empty or a GUID."
+  }
+}

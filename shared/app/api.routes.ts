@@ -14,6 +14,7 @@ import {
 } from '../sync/person.use-case';
 import type { AppServices } from './app.services';
 import { HttpProblem, type RouteSpec } from './http.route';
+import { notifyRoute } from './notify.route';
 import type { HttpResponseInit } from '@azure/functions';
 import type { Logger } from '../telemetry/logger';
 
@@ -365,5 +366,6 @@ export function apiRoutes(services: () => Promise<AppServices>): ApiRoute[] {
         }),
       },
     },
+    notifyRoute(services),
   ];
 }

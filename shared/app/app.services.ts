@@ -31,6 +31,8 @@ import {
   type MigrationReport,
 } from '../sync/document-migration.use-case';
 import { validateSync, type ValidationReport } from '../sync/validate.use-case';
+import { NotifyUseCase } from '../sync/notify.use-case';
+import { acceptedSecrets } from './notify.route';
 import { buildEntityProfile } from '../domain/entity.profile';
 import { describeError } from '../errors/app.errors';
 import type { Logger } from '../telemetry/logger';
@@ -65,6 +67,8 @@ export interface AppServices {
   people: CosmosPeopleQueries;
   /** Every operator action: who, what, when, outcome. */
   audit: AuditRepository;
+  /** The real-time path (docs/realtime.md): the secrets POST /api/notify accepts, and what it runs. */
+  notify: { secrets: readonly string[]; useCase(): NotifyUseCase };
   /** Validate Sync: every check this deployment needs to sync, with the fix of each that fails. */
   validate(): Promise<ValidationReport>;
   /** Rewrites record documents of older schema versions in the current shape (`dynamics-sync migrate`). */
@@ -198,6 +202,8 @@ export async function createAppServices(
       ...overrides.tuning,
     },
   );
+  const notifyEnv = loadEnv(source, ['notify']);
+  let notifyUseCase: NotifyUseCase | undefined;
   const services: AppServices = {
     env,
     syncConfig,
@@ -213,6 +219,23 @@ export async function createAppServices(
     dataverse,
     people,
     audit: new AuditRepository(container('syncState')),
+    notify: {
+      secrets: acceptedSecrets(notifyEnv.NOTIFY_SECRET, notifyEnv.NOTIFY_SECRET_PREVIOUS),
+      useCase: () =>
+        (notifyUseCase ??= new NotifyUseCase({
+          identity: {
+            whoAmI: async () => {
+              const me = await dataverse().client.whoAmI();
+              return { organizationId: me.OrganizationId, userId: me.UserId };
+            },
+          },
+          organizationId: notifyEnv.DATAVERSE_ORGANIZATION_ID,
+          enabledEntities: env.SYNC_ENTITIES,
+          queue,
+          pullQueue: env.PULL_JOBS_QUEUE,
+          windowMs: notifyEnv.NOTIFY_WINDOW_SECONDS * 1000,
+        })),
+    },
     migrateDocuments: (log, onProgress) =>
       migrateDocuments(
         RECORD_CONTAINERS.map((key) => ({

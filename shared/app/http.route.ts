@@ -65,6 +65,14 @@ export interface RouteSpec<Q, B> {
   handle(input: RouteInput<Q, B>): Promise<HttpResponseInit>;
   /** Routes that change something say what, and the outcome is written to the audit trail. */
   audit?(input: RouteInput<Q, B>): AuditNote;
+  /**
+   * Replaces the app-role check for a caller that cannot sign in with Entra ID (a Dataverse webhook):
+   * the route checks a secret of its own before the body is read. App Service authentication must
+   * exclude its path (infra/function.tf, excluded_paths), or the caller never reaches it.
+   */
+  authenticate?(request: HttpRequest): Promise<Caller>;
+  /** Bodies larger than this are refused before they are parsed; {@link MAX_BODY_BYTES} when unset. */
+  maxBodyBytes?: number;
 }
 
 export interface RouteOptions {
@@ -91,7 +99,10 @@ export function route<Q, B = undefined>(
     try {
       const settings = await options();
       log = settings.log(context);
-      const caller = authorize(request, spec.permission, settings.authorization);
+      const caller =
+        spec.authenticate !== undefined
+          ? await spec.authenticate(request)
+          : authorize(request, spec.permission, settings.authorization);
       // Where a route has a `code` parameter of its own (the errors filter), it is that, not the key.
       const keyIsCode = !(spec.query instanceof z.ZodObject && FUNCTION_KEY in spec.query.shape);
       const rawQuery: Record<string, string> = {};
@@ -106,7 +117,7 @@ export function route<Q, B = undefined>(
           'the query string failed validation',
           issuesOf(query.error),
         );
-      const body = await readBody(request, spec.body);
+      const body = await readBody(request, spec.body, spec.maxBodyBytes ?? MAX_BODY_BYTES);
       const input: RouteInput<Q, B> = {
         query: query.data,
         body: body as B,
@@ -144,11 +155,15 @@ export function route<Q, B = undefined>(
   };
 }
 
-async function readBody<B>(request: HttpRequest, schema: z.ZodType<B> | undefined): Promise<B | undefined> {
+async function readBody<B>(
+  request: HttpRequest,
+  schema: z.ZodType<B> | undefined,
+  limit: number,
+): Promise<B | undefined> {
   const declared = Number(request.headers.get('content-length') ?? 0);
-  if (declared > MAX_BODY_BYTES) throw tooLarge();
+  if (declared > limit) throw tooLarge(limit);
   const text = await request.text();
-  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw tooLarge();
+  if (Buffer.byteLength(text) > limit) throw tooLarge(limit);
   if (schema === undefined) {
     if (text.trim() !== '') throw new HttpProblem(400, 'unexpected_body', 'this route takes no request body');
     return undefined;
@@ -172,8 +187,8 @@ async function readBody<B>(request: HttpRequest, schema: z.ZodType<B> | undefine
   return parsed.data;
 }
 
-const tooLarge = () =>
-  new HttpProblem(413, 'body_too_large', `the request body is larger than ${MAX_BODY_BYTES} bytes`);
+const tooLarge = (limit: number) =>
+  new HttpProblem(413, 'body_too_large', `the request body is larger than ${limit} bytes`);
 
 const principalSchema = z.object({
   auth_typ: z.string().optional(),

@@ -9,6 +9,7 @@ import { ConfigError } from '../config/config.errors';
 import { describeError } from '../errors/app.errors';
 import { EXIT, registerOneShot } from './command.support';
 import { registerOperationCommands } from './operations.commands';
+import { registerRealtimeCommand } from './realtime.command';
 
 export interface CliIo extends SyncCommandIo {
   env: Record<string, string | undefined>;
@@ -37,7 +38,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     .description('validate the environment and the SYNC_CONFIG file, naming every problem')
     .argument('[action]', 'only "check" for now', 'check')
     .action(async () => {
-      const sections: ConfigSection[] = ['dataverse', 'cosmos', 'serviceBus', 'sync'];
+      const sections: ConfigSection[] = ['dataverse', 'cosmos', 'serviceBus', 'sync', 'notify'];
       const problems: string[] = [];
       for (const section of sections) {
         try {
@@ -89,6 +90,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
   registerOneShot(program, syncCommand(io), io, setExitCode);
   registerOneShot(program, pushCommand(io), io, setExitCode);
   registerOperationCommands(program, io, setExitCode);
+  registerRealtimeCommand(program, io, setExitCode);
 
   try {
     await program.parseAsync([...argv], { from: 'node' });

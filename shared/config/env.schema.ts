@@ -38,6 +38,10 @@ export const SETTING_NAMES = [
   'LOG_LEVEL',
   'API_AUTHORIZATION',
   'APPLICATIONINSIGHTS_CONNECTION_STRING',
+  'NOTIFY_SECRET',
+  'NOTIFY_SECRET_PREVIOUS',
+  'NOTIFY_WINDOW_SECONDS',
+  'DATAVERSE_ORGANIZATION_ID',
 ] as const;
 
 export type SettingName = (typeof SETTING_NAMES)[number];
@@ -171,6 +175,21 @@ export const syncEnvShape = {
   APPLICATIONINSIGHTS_CONNECTION_STRING: optionalText,
 };
 
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The real-time path (docs/realtime.md): Dataverse's webhook posts to POST /api/notify. */
+export const notifyEnvShape = {
+  // The shared secret Dataverse sends (header or `code`); the previous one is accepted too while rotating.
+  NOTIFY_SECRET: optionalText,
+  NOTIFY_SECRET_PREVIOUS: optionalText,
+  // Notifications of one entity within this window become one pull job (Service Bus duplicate detection).
+  NOTIFY_WINDOW_SECONDS: intInRange(0, 60, 2),
+  // Pins the organisation notifications must come from; WhoAmI's answer when empty.
+  DATAVERSE_ORGANIZATION_ID: optionalText.pipe(
+    z.string().regex(GUID, 'must be the organisation id (a GUID) WhoAmI answers').optional(),
+  ),
+};
+
 // `when` makes these cross-field rules run even if another variable of the section is invalid,
 // so one start-up error lists everything that needs fixing.
 const always = { when: () => true };
@@ -207,6 +226,7 @@ const sections = {
   /** Queue names only: for a process that brings its own queue (the CLI) and needs no Service Bus. */
   queues: z.object(serviceBusEnvShape),
   sync: z.object(syncEnvShape),
+  notify: z.object(notifyEnvShape),
 };
 
 export type ConfigSection = keyof typeof sections;
@@ -215,6 +235,7 @@ export type DataverseEnv = SectionConfig<'dataverse'>;
 export type CosmosEnv = SectionConfig<'cosmos'>;
 export type ServiceBusEnv = SectionConfig<'serviceBus'>;
 export type SyncEnv = SectionConfig<'sync'>;
+export type NotifyEnv = SectionConfig<'notify'>;
 
 type UnionToIntersection<U> = (U extends unknown ? (arg: U) => void : never) extends (arg: infer I) => void
   ? I

@@ -5,7 +5,8 @@ export const pullJobSchema = z
   .object({
     kind: z.literal('pull'),
     entity: z.string().regex(/^[a-z][a-z0-9_]*$/, 'must be a Dataverse logical name'),
-    reason: z.enum(['schedule', 'continuation', 'manual', 'resync', 'reread']),
+    // `notify`: a Dataverse webhook said the entity changed (docs/realtime.md); it runs as a scheduled pull.
+    reason: z.enum(['schedule', 'continuation', 'manual', 'resync', 'reread', 'notify']),
     /** Carried through every log line and every message the job causes. */
     correlationId: z.string().min(1).max(128),
     /** Start of the timer slot that produced the job (ISO 8601); also part of the message id. */

@@ -326,3 +326,43 @@ export const IGNORE_PROGRESS: PullObserver = {
   written: () => undefined,
   errorRecorded: () => undefined,
 };
+
+// ---------------------------------------------------------------- the real-time path
+
+/** Who the sync is in Dataverse (WhoAmI): the organisation it reads and its own application user. */
+export interface DataverseIdentity {
+  whoAmI(): Promise<{ organizationId: string; userId: string }>;
+}
+
+/** A webhook step as Dataverse stores it (`sdkmessageprocessingsteps`), bound to a message and a table. */
+export interface WebhookStep {
+  id: string;
+  message: string;
+  table: string;
+}
+
+/** The webhook service endpoint and its steps, registered through the Web API. */
+export interface WebhookRegistry {
+  /** The endpoint with this name, if one is registered. */
+  findEndpoint(name: string): Promise<{ id: string; url: string; authtype: number } | undefined>;
+  createEndpoint(endpoint: WebhookEndpointInput): Promise<string>;
+  updateEndpoint(id: string, changes: Partial<WebhookEndpointInput>): Promise<void>;
+  deleteEndpoint(id: string): Promise<void>;
+  /** Every step whose handler is this endpoint. */
+  stepsOf(endpointId: string): Promise<WebhookStep[]>;
+  /** The message's id and its filter for the table (looked up by name); undefined when Dataverse has no such pair. */
+  messageFilter(message: string, table: string): Promise<{ messageId: string; filterId: string } | undefined>;
+  createStep(
+    endpointId: string,
+    step: { message: string; table: string; messageId: string; filterId: string },
+  ): Promise<string>;
+  deleteStep(id: string): Promise<void>;
+}
+
+export interface WebhookEndpointInput {
+  name: string;
+  url: string;
+  /** 5 HttpHeader (the secret in a header), 4 WebhookKey (the secret as `code`). */
+  authtype: number;
+  authvalue: string;
+}

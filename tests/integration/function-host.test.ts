@@ -29,6 +29,7 @@ describe('the functions on the local stack, driven by the host harness', () => {
       'console-assets',
       'errors',
       'errors-retry',
+      'notify',
       'person',
       'person-forget',
       'person-owner',

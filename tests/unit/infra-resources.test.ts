@@ -301,13 +301,40 @@ describe('roles: the user-assigned identity gets exactly what it needs', () => {
 
 describe('Key Vault holds the Dataverse secret', () => {
   it('writes the secret only when given, into the vault the app setting references', () => {
-    const secret = resource(model, 'azurerm_key_vault_secret');
+    const secret = resource(model, 'azurerm_key_vault_secret', 'dataverse_client_secret');
     expect(secret.body.key_vault_id).toBe('${azurerm_key_vault.main.id}');
     expect(secret.body.value).toBe('${var.dataverse_client_secret}');
     expect(resolveString(model, secret.body.name)).toBe(
       resolveString(model, '${local.dataverse_secret_name}'),
     );
     expect(String(secret.body.count)).toContain('var.dataverse_client_secret == ""');
+  });
+
+  it('holds the notification secret the same way, referenced by NOTIFY_SECRET', () => {
+    const secret = resource(model, 'azurerm_key_vault_secret', 'notify_secret');
+    expect(secret.body.key_vault_id).toBe('${azurerm_key_vault.main.id}');
+    expect(secret.body.value).toBe('${var.notify_secret}');
+    expect(String(secret.body.count)).toContain('var.notify_secret == ""');
+    const settings = resolve(
+      model,
+      resource(model, 'azurerm_function_app_flex_consumption').body.app_settings,
+    );
+    const uri = resolveString(model, '${local.notify_secret_uri}');
+    expect(resolveString(model, (settings as Record<string, string>).NOTIFY_SECRET)).toBe(
+      `@Microsoft.KeyVault(SecretUri=${uri})`,
+    );
+    expect(uri).toContain(resolveString(model, secret.body.name));
+  });
+});
+
+describe('App Service authentication and the webhook', () => {
+  it('excludes only the notify path, which checks its own secret, and outputs its URL', () => {
+    const auth = block(resource(model, 'azurerm_function_app_flex_consumption').body, 'auth_settings_v2');
+    expect(auth).toMatchObject({ require_authentication: true, excluded_paths: ['/api/notify'] });
+    const output = model.outputs.NOTIFY_URL;
+    expect(String(output?.value)).toMatch(
+      /^https:\/\/\$\{azurerm_function_app_flex_consumption\.main\.default_hostname\}\/api\/notify$/,
+    );
   });
 });
 

@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import {
+  decideNotification,
+  windowEnd,
+  type ExecutionContext,
+  type NotificationDecision,
+} from '../domain/notification.model';
+import type { JobQueue } from '../queue/job-queue.port';
+import { pullJobMessageId, pullJobSchema, type PullJob } from '../queue/pull-job.schema';
+import type { DataverseIdentity } from './ports';
+
+export interface NotifyDeps {
+  identity: DataverseIdentity;
+  /** Pins the organisation (DATAVERSE_ORGANIZATION_ID); WhoAmI's answer when undefined. */
+  organizationId: string | undefined;
+  enabledEntities: readonly string[];
+  queue: JobQueue;
+  pullQueue: string;
+  /** Notifications of one entity within this window become one job. */
+  windowMs: number;
+  now?: () => Date;
+  newId?: () => string;
+}
+
+export type NotifyOutcome =
+  { status: 'queued'; job: PullJob } | Extract<NotificationDecision, { kind: 'ignore' | 'refuse' }>;
+
+/** WhoAmI is asked again after this long, so a sandbox refresh (new organisation id) is noticed. */
+const IDENTITY_TTL_MS = 10 * 60_000;
+
+/**
+ * A Dataverse webhook said a row of a table changed: queue a pull of that entity (the delta feed
+ * reads what changed, so ordering, filters, deletes, merges and the loop guard stay the pull's).
+ * The job's message id is the entity and the end of the notification's window, and it is scheduled
+ * for that moment: Service Bus duplicate detection keeps one job per entity and window, and that job
+ * starts only after every notification it stands for has arrived.
+ */
+export class NotifyUseCase {
+  private identity: { at: number; organizationId: string; userId: string } | undefined;
+
+  constructor(private readonly deps: NotifyDeps) {}
+
+  async handle(context: ExecutionContext): Promise<NotifyOutcome> {
+    const now = (this.deps.now ?? (() => new Date()))();
+    const me = await this.whoAmI(now);
+    const decision = decideNotification(context, {
+      organizationId: this.deps.organizationId ?? me.organizationId,
+      entities: this.deps.enabledEntities,
+      applicationUserId: me.userId,
+    });
+    if (decision.kind !== 'pull') return decision;
+    const slot = windowEnd(now, this.deps.windowMs);
+    const job = pullJobSchema.parse({
+      kind: 'pull',
+      entity: decision.entity,
+      reason: 'notify',
+      correlationId: (this.deps.newId ?? randomUUID)(),
+      slot: slot.toISOString(),
+      requestedAt: now.toISOString(),
+      sequence: 0,
+    });
+    await this.deps.queue.send(this.deps.pullQueue, [
+      {
+        body: job,
+        messageId: pullJobMessageId(job),
+        sessionId: job.entity,
+        correlationId: job.correlationId,
+        subject: 'pull',
+        ...(slot.getTime() > now.getTime() ? { scheduledAt: slot } : {}),
+      },
+    ]);
+    return { status: 'queued', job };
+  }
+
+  private async whoAmI(now: Date): Promise<{ organizationId: string; userId: string }> {
+    if (this.identity !== undefined && now.getTime() - this.identity.at < IDENTITY_TTL_MS)
+      return this.identity;
+    const answer = await this.deps.identity.whoAmI();
+    this.identity = {
+      at: now.getTime(),
+      organizationId: answer.organizationId.toLowerCase(),
+      userId: answer.userId.toLowerCase(),
+    };
+    return this.identity;
+  }
+}
