@@ -60,6 +60,11 @@ export interface LeaseAsk {
   holder: string;
   /** Slots wanted until the next renewal; 0 with no tokens asked releases the holder's lease. */
   slots: number;
+  /**
+   * Requests the holder has in flight: they keep their slots in the document whatever the new
+   * grant, or another holder could be granted them while they still run.
+   */
+  inUse: number;
   requests: number;
   executionMs: number;
   settle: readonly BudgetSettlement[];
@@ -151,10 +156,10 @@ export function planLease(
     }
   }
   const expiresAt = now + limits.leaseMs;
-  const released = ask.slots === 0 && ask.requests === 0 && ask.executionMs === 0;
+  const released = ask.slots === 0 && ask.requests === 0 && ask.executionMs === 0 && ask.inUse === 0;
   const nextHolders = released
     ? holders
-    : { ...holders, [ask.holder]: { slots, want: ask.slots, expiresAt } };
+    : { ...holders, [ask.holder]: { slots: Math.max(slots, ask.inUse), want: ask.slots, expiresAt } };
 
   const starvedOf = (exhausted: boolean, spent: (bucket: BudgetBucket) => number): number => {
     if (!exhausted) return now;

@@ -94,6 +94,7 @@ export class LeasedApiBudget implements ApiBudget {
   private timer: NodeJS.Timeout | undefined;
   private nextRenewalAt = 0;
   private notBefore = 0;
+  private renewalCap: number | undefined;
   private closed = false;
   private warnedFallback = false;
   /** Demand seen since the last renewal: what the next one asks for. */
@@ -154,7 +155,10 @@ export class LeasedApiBudget implements ApiBudget {
 
   private tryAdmit(): BudgetTicket | undefined {
     const now = this.now();
-    if (this.inFlight >= this.slots || now >= this.slotsExpireAt) return undefined;
+    // While a renewal is on its way, the document records only the requests in flight when it was
+    // planned: more would run on slots the renewal may hand to another holder.
+    const cap = this.renewalCap === undefined ? this.slots : Math.min(this.slots, this.renewalCap);
+    if (this.inFlight >= cap || now >= this.slotsExpireAt) return undefined;
     const estimate = this.executionEstimateMs;
     const valid = this.grants.filter((g) => g.expiresAt > now);
     const granted = valid.reduce((sum, g) => sum + g.executionMs, 0);
@@ -269,6 +273,7 @@ export class LeasedApiBudget implements ApiBudget {
     return {
       holder: this.holder,
       slots: active ? Math.min(this.maxSlots, Math.max(1, demand)) : 0,
+      inUse: this.inFlight,
       requests: wantRequests,
       executionMs: wantExecution,
       settle: [...this.pendingSettlements],
@@ -279,6 +284,7 @@ export class LeasedApiBudget implements ApiBudget {
   private async renewOnce(): Promise<void> {
     const now = this.now();
     const ask = this.ask(now);
+    this.renewalCap = ask.inUse;
     let grant: LeaseGrant | undefined;
     try {
       for (let attempt = 0; grant === undefined; attempt += 1) {
@@ -297,9 +303,11 @@ export class LeasedApiBudget implements ApiBudget {
       }
     } catch (error) {
       this.stats.storeFailures += 1;
+      this.renewalCap = undefined;
       this.fallback(now, error);
       return;
     }
+    this.renewalCap = undefined;
     this.stats.renewals += 1;
     this.pendingSettlements = [];
     this.applyGrant(grant, ask);
