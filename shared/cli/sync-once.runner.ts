@@ -27,11 +27,15 @@ export type EntityStatus = 'queued' | 'running' | 'retrying' | 'synced' | 'pause
 export interface EntityProgress {
   entity: string;
   status: EntityStatus;
-  /** Rows and tombstones read from Dynamics. */
+  /** Rows and tombstones received from Dynamics; a page read again (after a failed delivery, by the catch-up pass) counts again. */
   read: number;
   pages: number;
+  /** Rows and tombstones read whose change was stored; each row read is written, unchanged or neither. */
   written: number;
+  /** Rows read whose synced values were already stored. */
   unchanged: number;
+  /** Records found gone from Dynamics without a tombstone (the end of a resync) and marked deleted: not rows read. */
+  markedDeleted: number;
   /** Sync-error records written for the entity in this run (invalid rows, a pause, a failed job). */
   errors: number;
   /** Pages fetched: each is one Dataverse request (the governor's own retries are not included). */
@@ -70,6 +74,7 @@ export const queuedProgress = (entity: string): EntityProgress => ({
   pages: 0,
   written: 0,
   unchanged: 0,
+  markedDeleted: 0,
   errors: 0,
   requests: 0,
   jobs: 0,
@@ -111,10 +116,11 @@ export async function runSyncOnce(
       p.read += records;
       changed(p);
     },
-    written: (entity, documents) => {
+    rowsSettled: (entity, counts) => {
       const p = of(entity);
       if (p === undefined) return;
-      p.written += documents;
+      p.written += counts.written;
+      p.unchanged += counts.unchanged;
       changed(p);
     },
     errorRecorded: (entity) => {
@@ -146,7 +152,7 @@ export async function runSyncOnce(
           inProcessActions(settle),
           { log: deps.log, observer },
         );
-        if (p !== undefined && 'result' in outcome) p.unchanged += outcome.result.stats.unchanged;
+        if (p !== undefined && 'result' in outcome) p.markedDeleted += outcome.result.stats.markedDeleted;
       } catch (error) {
         if (p !== undefined) {
           p.status = 'retrying';

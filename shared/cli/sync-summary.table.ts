@@ -50,6 +50,11 @@ export function renderSummary(report: SyncOnceReport): string {
   }
   for (const p of report.entities) {
     if (p.status !== 'synced' && p.detail !== undefined) lines.push(`${p.entity}: ${p.status}: ${p.detail}`);
+    if (p.markedDeleted > 0) {
+      lines.push(
+        `${p.entity}: ${count(p.markedDeleted)} records no longer in Dynamics marked deleted (found by a resync, not read as rows)`,
+      );
+    }
   }
   if (total.errors > 0) {
     lines.push(

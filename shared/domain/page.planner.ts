@@ -55,6 +55,10 @@ export interface PagePlan {
   stats: PlanStats;
   /** Ids of the rows that mapped cleanly (written, unchanged or excluded): their old row errors are over. */
   synced: string[];
+  /** Each row and tombstone that changed a document, with that document's id (tombstones as `deleted:<id>`). */
+  changed: { row: string; doc: string }[];
+  /** The rows counted in `stats.unchanged`. */
+  unchangedRows: string[];
 }
 
 /** Finds existing documents by id and, for people, by the lead and contact ids they carry. */
@@ -129,6 +133,8 @@ export function planPage(
   const index = new DocIndex(existing);
   const errors: RowError[] = [];
   const synced: string[] = [];
+  const changed: { row: string; doc: string }[] = [];
+  const unchangedRows: string[] = [];
   const stats: PlanStats = {
     rows: page.rows.length,
     deleted: page.deleted.length,
@@ -153,11 +159,15 @@ export function planPage(
         ? applyPersonRow(profile, row, index, ctx)
         : applyGenericRow(profile, row, index.id(row.id) as GenericRecord | undefined, ctx);
     if (outcome === undefined) {
-      if (row.filter !== false) stats.unchanged += 1;
+      if (row.filter !== false) {
+        stats.unchanged += 1;
+        unchangedRows.push(row.id);
+      }
       continue;
     }
     stats.conflicts += outcome.conflicts;
     index.put(outcome.doc);
+    changed.push({ row: row.id, doc: outcome.doc.id });
   }
   for (const tombstone of page.deleted) {
     const id = tombstone.id.toLowerCase();
@@ -169,11 +179,14 @@ export function planPage(
         : index.id(id);
     if (doc === undefined) continue;
     const updated = applyDeletion(profile, doc, id, ctx.now);
-    if (updated !== undefined) index.put(updated);
+    if (updated !== undefined) {
+      index.put(updated);
+      changed.push({ row: `deleted:${id}`, doc: updated.id });
+    }
   }
   const writes = index.changed();
   stats.writes = writes.length;
-  return { writes, errors, stats, synced };
+  return { writes, errors, stats, synced, changed, unchangedRows };
 }
 
 interface Outcome {

@@ -2,6 +2,7 @@ import { CosmosStoreError } from '../cosmos/cosmos.errors';
 import { spreadReadPath } from '../domain/first-load.rules';
 import type { EntityProfile } from '../domain/entity.profile';
 import { lookupIdsOf, planPage, type PageInput, type PagePlan } from '../domain/page.planner';
+import { PageTally } from '../domain/page.tally';
 import { isPerson, type RecordDocument } from '../domain/record.model';
 import type { RecordStore, WriteOutcome } from './ports';
 
@@ -14,8 +15,10 @@ export interface FirstLoadPageOwner {
   write(docs: readonly RecordDocument[]): Promise<WriteOutcome>;
   /** Records the plans' row errors and counts, and resolves errors of rows that synced cleanly. */
   settle(plans: readonly PagePlan[]): Promise<void>;
-  /** The ordinary path: read the stored documents, plan against them, write conditionally. */
-  readPath(page: PageInput): Promise<void>;
+  /** The ordinary path: read the stored documents, plan against them, write conditionally; its rows go in `tally`. */
+  readPath(page: PageInput, tally: PageTally): Promise<void>;
+  /** The page's rows, counted once each whichever path they took. */
+  counted(tally: PageTally): void;
   /** A batch lost a race and its rows moved to the read path. */
   retried(): void;
 }
@@ -48,6 +51,10 @@ export class FirstLoadWriter {
     const written = await this.planAndWrite(fastRows, aliased, now);
     let plans = written.plans;
     const conflicts = written.conflicts;
+    // One tally for both paths: a row created here and then moved to the read path (it shares a
+    // document with a row that lost its race) is written, not unchanged there.
+    const tally = new PageTally();
+    for (const plan of plans) tally.stored(plan, conflicts);
     if (conflicts.length > 0) {
       this.owner.retried();
       const before = split.marked.filter(Boolean).length;
@@ -63,8 +70,9 @@ export class FirstLoadWriter {
     await this.owner.settle(plans);
     const slowRows = page.rows.filter((_, i) => split.marked[i]);
     if (slowRows.length > 0 || page.deleted.length > 0) {
-      await this.owner.readPath({ rows: slowRows, deleted: page.deleted });
+      await this.owner.readPath({ rows: slowRows, deleted: page.deleted }, tally);
     }
+    this.owner.counted(tally);
   }
 
   /**

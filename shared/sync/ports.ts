@@ -1,6 +1,7 @@
 import type { AuditEntry } from '../domain/audit.model';
 import type { Checkpoint } from '../domain/checkpoint.state';
 import type { EntityProfile } from '../domain/entity.profile';
+import type { RowCounts } from '../domain/page.tally';
 import type { PushBacklog } from '../domain/push.planner';
 import type { GenericRecord, RecordDocument } from '../domain/record.model';
 import type { RunRecord } from '../domain/run-record.model';
@@ -314,8 +315,13 @@ export interface AuditTrail {
 export interface PullObserver {
   /** A page of rows and tombstones read from Dynamics (each page is one request). */
   pageRead(entity: string, records: number): void;
-  /** Documents written to the store. */
-  written(entity: string, documents: number): void;
+  /**
+   * A page's rows and tombstones once its writes went through, counted once each by what became of
+   * them; rows read but neither (excluded, invalid, a tombstone of a record never stored) are in
+   * neither count. Writes that are not of rows read (a resync's end marking rows it did not see as
+   * deleted) are not here: see PullStats.markedDeleted.
+   */
+  rowsSettled(entity: string, counts: RowCounts): void;
   /** A sync error recorded under the entity. */
   errorRecorded(entity: string): void;
 }
@@ -323,7 +329,7 @@ export interface PullObserver {
 /** For callers that do not watch progress: the Functions app. */
 export const IGNORE_PROGRESS: PullObserver = {
   pageRead: () => undefined,
-  written: () => undefined,
+  rowsSettled: () => undefined,
   errorRecorded: () => undefined,
 };
 

@@ -17,6 +17,7 @@ import {
 import type { EntityProfile } from '../domain/entity.profile';
 import { personAwaitingLink } from '../domain/first-load.rules';
 import { lookupIdsOf, markUnseen, planPage, type PageInput, type PagePlan } from '../domain/page.planner';
+import { PageTally } from '../domain/page.tally';
 import { isForgotten, type PersonTable } from '../domain/person.values';
 import { isPerson, type PersonRecord, type RecordDocument } from '../domain/record.model';
 import type { SyncErrorInput } from '../domain/sync-error.model';
@@ -156,7 +157,8 @@ export class PullUseCase {
         );
         await this.deps.afterPage?.(plans.flatMap((plan) => plan.synced));
       },
-      readPath: (page) => this.writePage(page, undefined),
+      readPath: (page, tally) => this.writePage(page, undefined, tally),
+      counted: (tally) => this.counted(tally),
       retried: () => {
         this.stats.retries += 1;
       },
@@ -535,7 +537,12 @@ export class PullUseCase {
       this.stats.pages += 1;
     }
     const gone = wanted.filter((id) => !seen.has(id)).map((id) => ({ id }));
-    if (gone.length > 0) await this.writePage({ rows: [], deleted: gone }, undefined);
+    // Not rows read: Dynamics answered without them. Counted as marked deleted, not as rows written.
+    if (gone.length > 0) {
+      const marked = new PageTally();
+      await this.writePage({ rows: [], deleted: gone }, undefined, marked);
+      this.stats.markedDeleted += marked.counts().written;
+    }
     return {
       outcome: 'done',
       phase: checkpoint?.phase ?? 'delta',
@@ -561,8 +568,13 @@ export class PullUseCase {
     }
   }
 
-  /** Plans and writes one page, re-planning documents someone else changed meanwhile. */
-  private async writePage(page: PageInput, loadId: string | undefined): Promise<void> {
+  /**
+   * Plans and writes one page, re-planning documents someone else changed meanwhile. Its rows are
+   * counted when it is done, unless the caller passed a tally: then they are part of a larger page
+   * the caller counts (the first load's read path).
+   */
+  private async writePage(page: PageInput, loadId: string | undefined, tally?: PageTally): Promise<void> {
+    const rows = tally ?? new PageTally();
     if (this.rebaselining !== undefined && this.profile.kind === 'person') {
       await this.matchByEmail(page, this.rebaselining.loadId);
     }
@@ -595,14 +607,18 @@ export class PullUseCase {
         ...(aliases.size > 0 ? { aliases } : {}),
       });
       const outcome = await this.write(plan.writes, knownEtags);
+      // Rows whose documents went through are written even if a re-plan finds them unchanged.
+      rows.stored(plan, outcome.conflicts);
       if (outcome.conflicts.length > 0) {
         this.stats.retries += 1;
         if (attempt >= MAX_WRITE_ATTEMPTS) throw keptChanging(outcome.conflicts);
         continue;
       }
+      rows.settled(plan);
       await this.settle(plan, now);
       await this.resolveErrors(plan.synced, now);
       await this.deps.afterPage?.([...plan.synced, ...page.deleted.map((row) => row.id.toLowerCase())]);
+      if (tally === undefined) this.counted(rows);
       return;
     }
   }
@@ -686,8 +702,15 @@ export class PullUseCase {
   ): Promise<WriteOutcome> {
     const outcome = await this.deps.records.write(docs, knownEtags);
     this.stats.written += outcome.written;
-    if (outcome.written > 0) this.deps.observer.written(this.profile.logicalName, outcome.written);
     return outcome;
+  }
+
+  /** A page's rows, counted once each, reported to the observer. */
+  private counted(tally: PageTally): void {
+    const counts = tally.counts();
+    if (counts.written > 0 || counts.unchanged > 0) {
+      this.deps.observer.rowsSettled(this.profile.logicalName, counts);
+    }
   }
 
   /** A pull error of this entity, recorded and reported to the observer. */
