@@ -55,9 +55,13 @@ const text = (record: GenericRecord | undefined, field: string): string | null =
   return typeof value === 'string' ? value : null;
 };
 
-/** A record that still exists in Dynamics and is active (statecode 0 or none). */
+/** A record that still exists in Dynamics (a closed opportunity or an inactive list keeps its people). */
+const exists = (record: GenericRecord | undefined): record is GenericRecord =>
+  record !== undefined && record.sync.deletedInDynamics === undefined;
+
+/** A record that exists and is active (statecode 0 or none): a deactivated connection is an ended role. */
 const live = (record: GenericRecord | undefined): record is GenericRecord => {
-  if (record === undefined || record.sync.deletedInDynamics !== undefined) return false;
+  if (!exists(record)) return false;
   const state = record.dynamics.statecode?.value;
   return state === undefined || state === 0;
 };
@@ -79,12 +83,12 @@ export function membershipsOf(
   const rows = new Set(rowIds);
   const out = new Map<string, Membership>();
   for (const member of members) {
-    if (member.entity !== 'listmember' || !live(member)) continue;
+    if (member.entity !== 'listmember' || !exists(member)) continue;
     const entity = lookup(member, 'entityid');
     const listId = lookup(member, 'listid')?.id;
     if (entity === undefined || listId === undefined || !rows.has(entity.id)) continue;
     const list = lists.get(listId);
-    if (!live(list) || list.values.type === true) continue;
+    if (!exists(list) || list.values.type === true) continue;
     out.set(listId, { listId, name: text(list, 'listname') });
   }
   return [...out.values()].sort(byListName);
@@ -122,7 +126,7 @@ export function rolesOf(
   accountOfContact: ReadonlyMap<string, string>,
 ): OpportunityRole[] {
   const out = new Map<string, OpportunityRole>();
-  if (!live(opportunity)) return [];
+  if (!exists(opportunity)) return [];
   const customer = lookup(opportunity, 'customerid');
   if (customer !== undefined && customer.table === 'contact') {
     const accountId = accountOfContact.get(customer.id);
@@ -182,7 +186,7 @@ export function personRolesOf(
   const rows = new Set(rowIds);
   const out = new Map<string, PersonRole>();
   for (const opportunity of opportunities) {
-    if (!live(opportunity)) continue;
+    if (!exists(opportunity)) continue;
     for (const role of storedRoles(opportunity)) {
       if (!rows.has(role.rowId) || !PERSON_TABLES.has(role.table)) continue;
       out.set(`${opportunity.id}:${role.role}`, {

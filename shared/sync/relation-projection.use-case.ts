@@ -141,10 +141,9 @@ export class RelationProjection {
     const touched = new Set<string>();
     for (let attempt = 1; opportunities.length > 0; attempt += 1) {
       const connections = await this.deps.queries.connectionsOf(opportunities.map((o) => o.id));
-      const roleIds = connections.flatMap((c) => [
-        ...(lookupId(c, 'record1roleid')?.id ?? []),
-        ...(lookupId(c, 'record2roleid')?.id ?? []),
-      ]);
+      const roleIds = connections.flatMap((c) =>
+        ['record1roleid', 'record2roleid'].flatMap((field) => lookupId(c, field)?.id ?? []),
+      );
       const roleNames = new Map<string, string>();
       for (const role of generic((await this.deps.relations.findForPage([...new Set(roleIds)])).docs)) {
         const name = role.values.name;
