@@ -1,5 +1,5 @@
-import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../../local/dataverse/simulator.options';
-import { main, type CliIo } from '../../shared/cli/cli';
+import type { CliIo } from '../../shared/cli/cli';
+import { cliEnv, runCli, summaryRow } from './cli-run.helpers';
 import { startProvisionedCosmos } from './cosmos.fixture';
 import { useSimulator } from './dataverse-simulator.helpers';
 import { useStarted } from './lifecycle.helpers';
@@ -18,31 +18,15 @@ describe('dynamics-sync sync --once counts', () => {
   const store = useStarted(() => startProvisionedCosmos('counts'));
   let env: Record<string, string>;
 
-  const sync = async (tuning: CliIo['tuning'] = {}) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await main(['node', 'dynamics-sync', 'sync', '--once', '--entity', 'account'], {
+  const sync = (tuning: CliIo['tuning'] = {}) =>
+    runCli(['sync', '--once', '--entity', 'account'], {
       env,
-      out: (line) => out.push(line),
-      err: (line) => err.push(line),
       tuning: { pageSize: 5, reportMs: 60_000, redeliveryDelayMs: 50, ...tuning },
     });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  };
-  /** The account row of the summary, by the table's own header. */
   const accountRow = (summary: string) => {
-    const cells = (line: string) =>
-      line
-        .split('│')
-        .map((cell) => cell.trim())
-        .filter((cell) => cell !== '');
-    const lines = summary.split('\n');
-    const header = cells(lines.find((l) => l.startsWith('│ entity ')) ?? '');
-    const values = cells(lines.find((l) => l.startsWith('│ account ')) ?? '');
-    const row = Object.fromEntries(
-      header.map((name, i) => [name, Number((values[i] ?? '').replace(/,/g, ''))]),
-    );
-    return { read: row.read ?? NaN, written: row.written ?? NaN, unchanged: row.unchanged ?? NaN };
+    const row = summaryRow(summary, 'account');
+    const number = (column: string) => Number((row[column] ?? '').replace(/,/g, ''));
+    return { read: number('read'), written: number('written'), unchanged: number('unchanged') };
   };
   const expectHonest = (summary: string) => {
     const row = accountRow(summary);
@@ -52,16 +36,7 @@ describe('dynamics-sync sync --once counts', () => {
   };
 
   beforeAll(() => {
-    env = {
-      DATAVERSE_URL: sim().url,
-      DATAVERSE_TENANT_ID: sim().tenantId,
-      DATAVERSE_CLIENT_ID: DEFAULT_CLIENT_ID,
-      DATAVERSE_CLIENT_SECRET: DEFAULT_CLIENT_SECRET,
-      DATAVERSE_TOKEN_ENDPOINT: sim().tokenEndpoint,
-      COSMOS_ENDPOINT: store().cosmos.endpoint,
-      COSMOS_KEY: store().cosmos.key,
-      COSMOS_DATABASE: 'counts',
-    };
+    env = cliEnv(sim(), store(), 'counts');
   });
 
   it('a first load whose page fails and is read again by the retried job', async () => {

@@ -1,24 +1,18 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../../local/dataverse/simulator.options';
-import { main, type CliIo } from '../../shared/cli/cli';
+import type { CliIo } from '../../shared/cli/cli';
 import { CONTAINERS, type ContainerKey } from '../../shared/config/entity.catalog';
 import { provisionCosmos } from '../../shared/cosmos/cosmos.provisioning';
 import { SyncErrorRepository } from '../../shared/cosmos/sync-error.repository';
 import type { GenericRecord, PersonRecord } from '../../shared/domain/record.model';
+import { cliEnv, runCli, summaryRow } from './cli-run.helpers';
 import { startProvisionedCosmos } from './cosmos.fixture';
 import { useSimulator } from './dataverse-simulator.helpers';
 import { useStarted } from './lifecycle.helpers';
 
 type Row = Record<string, unknown>;
 const synced = (row: Row) => row.new_synctomkto !== false;
-
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
 
 describe('dynamics-sync sync --once', () => {
   const sim = useSimulator({ records: 40, seed: 7 });
@@ -27,17 +21,8 @@ describe('dynamics-sync sync --once', () => {
   let dir: string;
   let env: Record<string, string>;
 
-  const run = async (args: string[], extra: Partial<CliIo> = {}, envExtra: Record<string, string> = {}) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await main(['node', 'dynamics-sync', ...args], {
-      env: { ...env, ...envExtra },
-      out: (line) => out.push(line),
-      err: (line) => err.push(line),
-      ...extra,
-    });
-    return { code, out: out.join('\n'), err: err.join('\n') } satisfies Run;
-  };
+  const run = (args: string[], extra: Partial<CliIo> = {}, envExtra: Record<string, string> = {}) =>
+    runCli(args, { env: { ...env, ...envExtra }, ...extra });
   const all = async (database: string, key: ContainerKey) =>
     (
       await client()
@@ -46,36 +31,10 @@ describe('dynamics-sync sync --once', () => {
         .items.query<Record<string, unknown>>('SELECT * FROM c')
         .fetchAll()
     ).resources;
-  /** The summary row of one entity, by column name (the table's own header row). */
-  const rowOf = (summary: string, entity: string): Record<string, string> => {
-    const cells = (line: string) =>
-      line
-        .split('│')
-        .map((cell) => cell.trim())
-        .filter((cell) => cell !== '');
-    const lines = summary.split('\n');
-    const header = lines.find((l) => l.startsWith('│ entity '));
-    const line = lines.find((l) => l.startsWith(`│ ${entity} `));
-    if (header === undefined || line === undefined)
-      throw new Error(`no summary row for ${entity} in:\n${summary}`);
-    const names = cells(header);
-    const values = cells(line);
-    return Object.fromEntries(names.map((name, i) => [name, values[i] ?? '']));
-  };
-
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'cli-sync-'));
     // The same settings the Functions app reads; no Service Bus: the CLI runs its own queue.
-    env = {
-      DATAVERSE_URL: sim().url,
-      DATAVERSE_TENANT_ID: sim().tenantId,
-      DATAVERSE_CLIENT_ID: DEFAULT_CLIENT_ID,
-      DATAVERSE_CLIENT_SECRET: DEFAULT_CLIENT_SECRET,
-      DATAVERSE_TOKEN_ENDPOINT: sim().tokenEndpoint,
-      COSMOS_ENDPOINT: store().cosmos.endpoint,
-      COSMOS_KEY: store().cosmos.key,
-      COSMOS_DATABASE: 'cli',
-    };
+    env = cliEnv(sim(), store(), 'cli');
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
@@ -114,14 +73,14 @@ describe('dynamics-sync sync --once', () => {
     // Nothing else was pulled.
     expect(await all('cli', 'opportunities')).toHaveLength(0);
 
-    const account = rowOf(first.out, 'account');
+    const account = summaryRow(first.out, 'account');
     expect(account.entity).toBe('account');
     expect(Number(account.written)).toBe(accounts.length);
     // Every page of 7 is a request: more than one page proves the continuation chain ran.
     expect(Number(account.requests)).toBeGreaterThanOrEqual(Math.ceil(rows('account').length / 7));
     expect(account.status).toBe('synced');
-    expect(rowOf(first.out, 'contact').status).toBe('synced');
-    expect(rowOf(first.out, 'total').status).toBe('ok');
+    expect(summaryRow(first.out, 'contact').status).toBe('synced');
+    expect(summaryRow(first.out, 'total').status).toBe('ok');
     // Not a TTY: plain progress lines with the status changes.
     expect(first.err).toMatch(/account\s+synced\s+\d+ records/);
 
@@ -137,7 +96,7 @@ describe('dynamics-sync sync --once', () => {
     ]);
     expect(second.code).toBe(0);
     for (const entity of ['lead', 'contact', 'account']) {
-      const cells = rowOf(second.out, entity);
+      const cells = summaryRow(second.out, entity);
       expect(cells.written).toBe('0');
       expect(cells.status).toBe('synced');
     }
@@ -159,7 +118,7 @@ describe('dynamics-sync sync --once', () => {
     // Each redraw moves the cursor back up over the block and clears each line it rewrites.
     expect(screen).toContain('\x1b[1A');
     expect(screen.split('\x1b[2K').at(-1)).toMatch(/^account\s+synced\s+1 records\s+1 pages/);
-    expect(rowOf(result.out, 'account').written).toBe('1');
+    expect(summaryRow(result.out, 'account').written).toBe('1');
     const doc = (await all('cli', 'accounts')).find(
       (d) => d.id === account.accountid,
     ) as unknown as GenericRecord;
@@ -239,10 +198,10 @@ describe('dynamics-sync sync --once', () => {
       },
     );
     expect(result.code).toBe(1);
-    expect(rowOf(result.out, 'contact').status).toBe('paused');
-    expect(rowOf(result.out, 'contact').errors).toBe('1');
-    expect(rowOf(result.out, 'account').status).toBe('synced');
-    expect(rowOf(result.out, 'total').status).toBe('NOT OK');
+    expect(summaryRow(result.out, 'contact').status).toBe('paused');
+    expect(summaryRow(result.out, 'contact').errors).toBe('1');
+    expect(summaryRow(result.out, 'account').status).toBe('synced');
+    expect(summaryRow(result.out, 'total').status).toBe('NOT OK');
     expect(result.out).toMatch(/contact: paused: unknown_column: column "new_nickname" of contact/);
     const errors = await all('clibad', 'syncErrors');
     expect(errors.find((e) => e.code === 'unknown_column')).toMatchObject({
