@@ -1,4 +1,5 @@
-import type { CosmosClient } from '@azure/cosmos';
+import type { Container, CosmosClient } from '@azure/cosmos';
+import { z } from 'zod';
 import { TsChangePoller } from '../../shared/cosmos/ts-change.poller';
 import { resolveSetting } from './binding-settings';
 import { FunctionHost } from './function-host';
@@ -12,15 +13,21 @@ export interface CosmosHostOptions {
 interface PollerState {
   name: string;
   poller: TsChangePoller;
+  /** Where the poller's position is kept between runs of the host, as the trigger keeps its leases. */
+  lease: { container: Container; id: string } | undefined;
   maxItems: number;
   maxRetries: number;
   retryDelayMs: number;
 }
 
+const leaseSchema = z.object({ cursor: z.object({ ts: z.number(), seen: z.array(z.string()) }) });
+
 /**
  * Feeds Cosmos DB-triggered functions from a `_ts` poller (the stand-in has no change feed). Like
  * the real trigger, a failed invocation is retried only under the function's retry policy; without
- * one the lease moves on, which is why the push use case must record its own failures.
+ * one the lease moves on, which is why the push use case must record its own failures. Like the
+ * real trigger too, the position is kept in the lease container after each delivery, so a host that
+ * is killed and started again goes on from there: `startFromBeginning` only applies without a lease.
  */
 export class CosmosDriver {
   private readonly states: PollerState[] = [];
@@ -36,7 +43,7 @@ export class CosmosDriver {
     private readonly onError: (name: string, error: unknown) => void,
   ) {}
 
-  start(): void {
+  async start(): Promise<void> {
     for (const { metadata } of this.host.registrations) {
       const { binding } = FunctionHost.trigger(metadata);
       if (binding.type !== 'cosmosDBTrigger') continue;
@@ -50,12 +57,30 @@ export class CosmosDriver {
         .database(database)
         .container(containerName);
       const retry = metadata.retryOptions;
+      const lease =
+        typeof binding.leaseContainerName === 'string'
+          ? {
+              container: this.clientFor(String(binding.connection))
+                .database(database)
+                .container(
+                  resolveSetting(binding.leaseContainerName, this.env, `lease container of ${metadata.name}`),
+                ),
+              id: `ts-poller.${metadata.name}`,
+            }
+          : undefined;
+      const saved =
+        lease === undefined
+          ? undefined
+          : leaseSchema.safeParse((await lease.container.item(lease.id, lease.id).read()).resource).data;
       this.states.push({
         name: metadata.name,
+        lease,
         poller:
-          binding.startFromBeginning === true
-            ? TsChangePoller.fromBeginning(container)
-            : TsChangePoller.startingNow(container),
+          saved !== undefined
+            ? new TsChangePoller(container, saved.cursor)
+            : binding.startFromBeginning === true
+              ? TsChangePoller.fromBeginning(container)
+              : TsChangePoller.startingNow(container),
         maxItems:
           typeof binding.maxItemsPerInvocation === 'number'
             ? binding.maxItemsPerInvocation
@@ -85,6 +110,9 @@ export class CosmosDriver {
         }
       }
       state.poller.advance(docs);
+      if (state.lease !== undefined) {
+        await state.lease.container.items.upsert({ id: state.lease.id, cursor: state.poller.position });
+      }
       delivered += docs.length;
     }
     return delivered;

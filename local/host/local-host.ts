@@ -167,7 +167,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
 
   timers.start({ arm: options.startTimers !== false });
   await serviceBus.start();
-  cosmos.start();
+  await cosmos.start();
   const httpPort = await http.start(options.httpPort ?? 0);
 
   return {
