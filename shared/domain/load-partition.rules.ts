@@ -65,9 +65,18 @@ export interface PartitionSizing {
   /** Rows a partition should hold: small enough to balance the workers and to lose little on a crash. */
   rowsPerPartition: number;
   maxPartitions: number;
+  /** Ranges wanted at least (one per reader), as long as each still holds a full page. */
+  minPartitions?: number;
 }
 
-export const DEFAULT_PARTITION_SIZING: PartitionSizing = { rowsPerPartition: 25_000, maxPartitions: 64 };
+/** Rows of a full page (Dataverse's largest). */
+const FULL_PAGE_ROWS = 5000;
+
+/**
+ * A little under two full pages a range, so most ranges take two requests: with the keys read that
+ * stays under 0.5 requests per 1,000 rows, and 100k rows already make a dozen ranges for the readers.
+ */
+export const DEFAULT_PARTITION_SIZING: PartitionSizing = { rowsPerPartition: 9_000, maxPartitions: 64 };
 
 const fresh = (range: Pick<LoadPartition, 'from' | 'to' | 'nulls'>): LoadPartition => ({
   ...range,
@@ -86,10 +95,9 @@ export function planPartitions(
   sizing: PartitionSizing = DEFAULT_PARTITION_SIZING,
 ): LoadPartition[] {
   const sorted = [...sample.values].sort();
-  const wanted = Math.min(
-    sizing.maxPartitions,
-    Math.max(1, Math.ceil(sample.seen / sizing.rowsPerPartition)),
-  );
+  const byRows = Math.ceil(sample.seen / sizing.rowsPerPartition);
+  const perReader = Math.min(sizing.minPartitions ?? 1, Math.floor(sample.seen / FULL_PAGE_ROWS));
+  const wanted = Math.min(sizing.maxPartitions, Math.max(1, byRows, perReader));
   const boundaries: string[] = [];
   for (let i = 1; i < wanted; i += 1) {
     const value = sorted[Math.floor((i * sorted.length) / wanted)];

@@ -6,7 +6,11 @@ import {
   type Checkpoint,
 } from '../domain/checkpoint.state';
 import type { EntityProfile } from '../domain/entity.profile';
-import { MAX_PARTITION_FAILURES, type PartitionSizing } from '../domain/load-partition.rules';
+import {
+  DEFAULT_PARTITION_SIZING,
+  MAX_PARTITION_FAILURES,
+  type PartitionSizing,
+} from '../domain/load-partition.rules';
 import { describeError } from '../errors/app.errors';
 import type { Logger } from '../telemetry/logger';
 import { DEFAULT_EXECUTION_BUDGET, ExecutionPacer, type ExecutionBudget } from './execution.pacer';
@@ -104,7 +108,7 @@ export class ParallelLoadRunner {
           ...(page.deltaLink !== undefined ? { deltaLink: page.deltaLink } : {}),
         },
         this.owner.now(),
-        this.settings.sizing,
+        { ...DEFAULT_PARTITION_SIZING, minPartitions: this.settings.concurrency, ...this.settings.sizing },
       );
       await this.persist(() => next);
       if (page.nextLink !== undefined && this.owner.overBudget()) return false;
