@@ -5,6 +5,8 @@ type Person = {
   id: string;
   type: 'lead' | 'contact';
   jobTitle?: unknown;
+  memberships?: { listId: string; name: string | null }[];
+  listRequests?: unknown;
   dynamics: { leadId?: string; contactId?: string };
   sync?: { excluded?: unknown; deletedInDynamics?: unknown; merged?: unknown };
   _etag?: string;
@@ -49,13 +51,15 @@ export class LiveDemo {
       this.step++;
       return;
     }
-    const scene = (step / 20) % 3;
+    const scene = (step / 20) % 4;
     const started =
       scene === 0
         ? await this.dynamicsEdit()
         : scene === 1
           ? await this.marketingEdit()
-          : await this.conflict();
+          : scene === 2
+            ? await this.conflict()
+            : await this.listMembership();
     // Nobody to edit yet (the first load is still running): try the same scene next second.
     if (started) this.step++;
   }
@@ -133,6 +137,41 @@ export class LiveDemo {
       const row = this.row(person);
       return doc?.jobTitle === expected && row?.jobtitle === expected
         ? `both sides say "${expected}"`
+        : undefined;
+    });
+    return true;
+  }
+
+  /**
+   * Marketing adds a contact to a static contact list it is not on (`listRequests`): the pusher
+   * calls AddMemberList, and the next pull of list members brings the membership back to Cosmos.
+   */
+  private async listMembership(): Promise<boolean> {
+    const person = await this.pick('contact');
+    const contactId = person?.dynamics.contactId;
+    if (person === undefined || contactId === undefined) return false;
+    const members = this.dataverse.control.listRows('listmember', { limit: 1_000_000 });
+    const isMember = (listId: unknown) =>
+      members.some((m) => m._listid_value === listId && m._entityid_value === contactId);
+    const list = this.dataverse.control
+      .listRows('list', { limit: 10_000 })
+      .find((l) => l.type === false && l.createdfromcode === 2 && l.statecode === 0 && !isMember(l.listid));
+    // Lists are pulled too: until they are, there is nothing to join.
+    if (list === undefined || person.listRequests !== undefined) return false;
+    const listId = String(list.listid);
+    await this.people.items.upsert(
+      { ...person, listRequests: [{ listId, action: 'add' }] },
+      { accessCondition: { type: 'IfMatch', condition: person._etag ?? '' } },
+    );
+    this.print(`  → marketing added person ${person.id} to the static list "${String(list.listname)}"`);
+    this.watch(`list membership "${String(list.listname)}"`, async () => {
+      const inDynamics = this.dataverse.control
+        .listRows('listmember', { limit: 1_000_000 })
+        .some((m) => m._listid_value === listId && m._entityid_value === contactId);
+      if (!inDynamics) return undefined;
+      const memberships = (await this.read(person.id))?.memberships ?? [];
+      return memberships.some((m) => m.listId === listId)
+        ? 'in Dynamics (AddMemberList) and on the person in Cosmos'
         : undefined;
     });
     return true;

@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { DEFAULT_ENTITIES } from '../shared/config/env.schema';
 import { CONTAINERS } from '../shared/config/entity.catalog';
 import { createCosmosClient } from '../shared/cosmos/cosmos.client';
 import type { HostLogEntry } from './host/function-host';
@@ -34,6 +36,12 @@ async function main(): Promise<void> {
     env: {
       SYNC_SCHEDULE: process.env.SYNC_SCHEDULE ?? '*/15 * * * * *',
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+      // Everything the seed has: marketing lists and their members, opportunity stakeholders, and
+      // the multi-select column new_interests mapped to the people's `interests`.
+      SYNC_ENTITIES:
+        process.env.SYNC_ENTITIES ??
+        [...DEFAULT_ENTITIES, 'list', 'listmember', 'connectionrole', 'connection'].join(','),
+      SYNC_CONFIG: process.env.SYNC_CONFIG ?? path.join(__dirname, 'sync-config.local.json'),
     },
     // Without an onError of its own the host logs a function's failure through `log`, as an error.
     host: { log },
@@ -75,6 +83,7 @@ The scheduler runs on "${stack.env.SYNC_SCHEDULE}". Press Ctrl-C to stop.
           CONTAINERS.accounts.id,
           CONTAINERS.opportunities.id,
           CONTAINERS.directory.id,
+          CONTAINERS.relations.id,
           CONTAINERS.syncState.id,
         ].map(async (id) => `${id} ${await count(id)}`),
       );
