@@ -114,6 +114,27 @@ locals {
       failing_periods = 3
       dimensions      = []
     }
+    # The scheduled verify (VERIFY_SCHEDULE, daily) found drift: Cosmos DB and Dynamics disagree
+    # beyond what the sync has in flight. The latest verify of each entity in the last day counts.
+    "verify-drift" = {
+      description     = "Verify found drift between Dynamics and Cosmos DB. See `verify` in GET /api/status for the findings, then run `dynamics-sync verify --repair` or POST /api/verify with repair."
+      severity        = 2
+      frequency       = "PT1H"
+      window          = "P1D"
+      query           = <<-KQL
+        customMetrics
+        | where name == "sync.verify.drift"
+        | extend entity = tostring(customDimensions["entity"])
+        | summarize arg_max(timestamp, valueMax) by entity
+        | project entity, drift = valueMax
+      KQL
+      aggregation     = "Maximum"
+      measure         = "drift"
+      operator        = "GreaterThan"
+      threshold       = 0
+      failing_periods = 1
+      dimensions      = [{ name = "entity", values = ["*"] }]
+    }
   }
 }
 

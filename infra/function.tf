@@ -55,13 +55,15 @@ locals {
     "DATAVERSE_BUDGET_WINDOW_SECONDS"    = "300"
     "DATAVERSE_BUDGET_LEASE_SECONDS"     = "10"
 
-    "SYNC_ENTITIES"            = var.sync_entities
-    "SYNC_SCHEDULE"            = var.sync_schedule
-    "SYNC_TIME_BUDGET_SECONDS" = tostring(var.sync_time_budget_seconds)
-    "SYNC_PARALLEL_LOAD"       = var.sync_parallel_load
-    "SYNC_CONFIG"              = var.sync_config_path
-    "PUSH_BATCH_SIZE"          = tostring(var.push_batch_size)
-    "LOG_LEVEL"                = var.log_level
+    "SYNC_ENTITIES"              = var.sync_entities
+    "SYNC_SCHEDULE"              = var.sync_schedule
+    "SYNC_TIME_BUDGET_SECONDS"   = tostring(var.sync_time_budget_seconds)
+    "SYNC_PARALLEL_LOAD"         = var.sync_parallel_load
+    "SYNC_CONFIG"                = var.sync_config_path
+    "PUSH_BATCH_SIZE"            = tostring(var.push_batch_size)
+    "VERIFY_SCHEDULE"            = var.verify_schedule
+    "VERIFY_PUSH_WINDOW_MINUTES" = tostring(var.verify_push_window_minutes)
+    "LOG_LEVEL"                  = var.log_level
 
     # Entra ID ingestion into Application Insights (its local auth is off).
     "APPLICATIONINSIGHTS_AUTHENTICATION_STRING" = "ClientId=${local.identity_client_id};Authorization=AAD"

@@ -128,6 +128,23 @@ variable "sync_schedule" {
   }
 }
 
+variable "verify_schedule" {
+  description = "NCRONTAB (6 fields) of the scheduled verify (drift audit); daily at 03:00 UTC by default."
+  type        = string
+  default     = "0 0 3 * * *"
+
+  validation {
+    condition     = length(split(" ", trimspace(var.verify_schedule))) == 6
+    error_message = "verify_schedule must be a 6-field NCRONTAB expression."
+  }
+}
+
+variable "verify_push_window_minutes" {
+  description = "A marketing edit younger than this is still being pushed (retries included); older and not in Dynamics, verify reports it as drift."
+  type        = number
+  default     = 120
+}
+
 variable "sync_time_budget_seconds" {
   description = "A pull stops and continues in a new job after this long; well below the 10 min function timeout."
   type        = number

@@ -11,6 +11,7 @@ import { createCosmosClient } from '../cosmos/cosmos.client';
 import { CosmosStoreError } from '../cosmos/cosmos.errors';
 import { provisionCosmos } from '../cosmos/cosmos.provisioning';
 import { DocumentMigrationRepository } from '../cosmos/document-migration.repository';
+import { CosmosOwnerDirectory } from '../cosmos/owner-directory.repository';
 import { CosmosPeopleQueries } from '../cosmos/people.queries';
 import { CosmosRelationQueries } from '../cosmos/relation.queries';
 import { PushCheckpointRepository } from '../cosmos/push-checkpoint.repository';
@@ -186,6 +187,7 @@ export async function createAppServices(
       checkpoints,
       errors: syncErrors,
       runs,
+      owners: new CosmosOwnerDirectory(container('directory')),
       queue,
       retries: overrides.retries ?? new QueuedPushRetries(queue, env.PUSH_RETRY_QUEUE),
       relations: new CosmosRelationQueries(container('relations'), container('opportunities')),

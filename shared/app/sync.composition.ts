@@ -13,6 +13,7 @@ import {
   type CheckpointStore,
   type ErrorLog,
   type OrganizationIdentity,
+  type OwnerDirectory,
   type PeopleQueries,
   type RunHistory,
   type PersonRowGateway,
@@ -62,6 +63,8 @@ export interface SyncAdapters {
   checkpoints: CheckpointStore;
   errors: ErrorLog;
   runs: RunHistory;
+  /** Synced users and teams as owners (absent: records keep owner ids only, creates are not checked). */
+  owners?: OwnerDirectory;
   /** Where a pull job's continuation goes (the entity's session), and operators' jobs. */
   queue: JobQueue;
   retries: PushRetryScheduler;
@@ -159,6 +162,7 @@ export function composeSync(adapters: SyncAdapters, settings: SyncSettings): Syn
     return new PullUseCase(profile, {
       ...(organization !== undefined ? { organization } : {}),
       people: adapters.people,
+      ...(adapters.owners !== undefined ? { owners: adapters.owners } : {}),
       // The next page is fetched while this one is written; a job that stops at its time budget
       // discards at most one page read, which the continuation job repeats.
       source: settings.readAhead === false ? source : readAhead(source),
@@ -196,6 +200,9 @@ export function composeSync(adapters: SyncAdapters, settings: SyncSettings): Syn
       profiles: people(),
       errors: adapters.errors,
       log,
+      ...(adapters.owners !== undefined
+        ? { owners: { directory: adapters.owners, rules: settings.syncConfig.owners } }
+        : {}),
     });
 
   const push = (log: Logger) =>
@@ -259,6 +266,7 @@ export function composeSync(adapters: SyncAdapters, settings: SyncSettings): Syn
           checkpoint: (entity) => adapters.checkpoints.get(entity),
           openErrors: (entity) => adapters.errors.countOpen(entity),
           pushBacklog: () => adapters.people.pushBacklog(),
+          verify: (entity) => adapters.runs.verifyResult(entity),
         },
         now,
       ),

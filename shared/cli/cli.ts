@@ -9,6 +9,7 @@ import { ConfigError } from '../config/config.errors';
 import { describeError } from '../errors/app.errors';
 import { EXIT, registerOneShot } from './command.support';
 import { registerOperationCommands } from './operations.commands';
+import { registerVerifyCommand } from './verify.command';
 import { registerRealtimeCommand } from './realtime.command';
 
 export interface CliIo extends SyncCommandIo {
@@ -90,6 +91,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
   registerOneShot(program, syncCommand(io), io, setExitCode);
   registerOneShot(program, pushCommand(io), io, setExitCode);
   registerOperationCommands(program, io, setExitCode);
+  registerVerifyCommand(program, io, setExitCode);
   registerRealtimeCommand(program, io, setExitCode);
 
   try {

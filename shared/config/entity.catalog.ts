@@ -143,6 +143,16 @@ export const BUILT_IN_ENTITIES: readonly EntityDefinition[] = [
     custom: false,
     columns: ['name', 'teamtype', '_administratorid_value', 'modifiedon', 'versionnumber'],
   },
+  {
+    // Who is in which team, beside the users and teams; not in the default SYNC_ENTITIES.
+    logicalName: 'teammembership',
+    entitySet: 'teammemberships',
+    key: 'teammembershipid',
+    container: 'directory',
+    direction: 'pull',
+    custom: false,
+    columns: ['systemuserid', 'teamid', 'modifiedon', 'versionnumber'],
+  },
   // Marketing lists and their members (opt-in through SYNC_ENTITIES): each person's memberships are
   // worked out from them. Static lists hold listmember rows; a dynamic list's members are a query.
   {

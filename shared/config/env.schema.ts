@@ -35,6 +35,8 @@ export const SETTING_NAMES = [
   'SYNC_TIME_BUDGET_SECONDS',
   'SYNC_PARALLEL_LOAD',
   'PUSH_BATCH_SIZE',
+  'VERIFY_SCHEDULE',
+  'VERIFY_PUSH_WINDOW_MINUTES',
   'LOG_LEVEL',
   'API_AUTHORIZATION',
   'APPLICATIONINSIGHTS_CONNECTION_STRING',
@@ -168,6 +170,14 @@ export const syncEnvShape = {
     ),
   // Writes per $batch when pushing to Dynamics; a $batch holds at most 1000 requests.
   PUSH_BATCH_SIZE: intInRange(1, 1000, 100),
+  // The scheduled verify (drift audit): daily at 03:00 UTC by default.
+  VERIFY_SCHEDULE: z
+    .string()
+    .trim()
+    .default('0 0 3 * * *')
+    .refine((value) => value.split(/\s+/).length === 6, 'must be a 6-field NCRONTAB expression'),
+  // A marketing edit younger than this is still the pusher's (its retry series lasts about 95 minutes).
+  VERIFY_PUSH_WINDOW_MINUTES: intInRange(1, 10_080, 120),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   // `app-roles`: callers signed in by App Service authentication need Sync.Read or Sync.Operate.
   // `off` only where nothing but this machine can reach the app (the local stack on 127.0.0.1).

@@ -24,6 +24,28 @@ const customEntitySchema = z.object({
   link: z.object({ column: name, target: z.enum(['lead', 'contact', 'account']) }),
 });
 
+const guid = z
+  .string()
+  .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID')
+  .transform((id) => id.toLowerCase());
+
+/** Who owns what the sync creates in Dynamics when the owner asked for cannot. */
+const ownersSchema = z
+  .object({
+    /**
+     * The user that owns a created lead or contact whose requested owner is disabled or unknown in
+     * Dynamics; each such create is recorded as an `owner_fallback` warning. Without it, the create
+     * is refused and recorded.
+     */
+    default: z.object({ id: guid }).strict().optional(),
+    /**
+     * Owner ids from another environment (a sandbox, a copy) are mapped to the user with the same
+     * email in this one's directory, when the id is unknown here.
+     */
+    mapByEmail: z.boolean().default(false),
+  })
+  .strict();
+
 export const syncConfigSchema = z
   .object({
     syncFilterColumn: name.default('new_synctomkto'),
@@ -32,11 +54,13 @@ export const syncConfigSchema = z
       .object({ lead: z.array(fieldRuleSchema).optional(), contact: z.array(fieldRuleSchema).optional() })
       .strict()
       .default({}),
+    owners: ownersSchema.default({ mapByEmail: false }),
   })
   .strict();
 
 export type SyncConfig = z.output<typeof syncConfigSchema>;
 export type FieldRule = z.output<typeof fieldRuleSchema>;
+export type OwnerRules = z.output<typeof ownersSchema>;
 
 export const DEFAULT_SYNC_CONFIG: SyncConfig = syncConfigSchema.parse({});
 

@@ -11,7 +11,8 @@ import {
   type HourTotals,
 } from '../domain/entity-status.model';
 import { runRecordSchema, type RunRecord } from '../domain/run-record.model';
-import type { RunSink } from '../sync/ports';
+import { verifyResultId, verifyResultSchema, type VerifyResult } from '../domain/verify-result.model';
+import type { RunHistory } from '../sync/ports';
 import { CosmosStoreError } from './cosmos.errors';
 import { queryPartition, StateDocuments } from './document.operations';
 
@@ -24,13 +25,24 @@ export const RUN_TTL_SECONDS = 30 * 24 * 3600;
  * reads one status document and at most 24 hour documents per entity, never the runs themselves.
  * One puller per entity (the session) is the only writer of its documents: no write races.
  */
-export class RunHistoryRepository implements RunSink {
+export class RunHistoryRepository implements RunHistory {
   private readonly statuses: StateDocuments<EntityStatusRecord>;
   private readonly hours: StateDocuments<HourTotals>;
+  private readonly verifies: StateDocuments<VerifyResult>;
 
   constructor(private readonly container: Container) {
     this.statuses = new StateDocuments(container, entityStatusSchema);
     this.hours = new StateDocuments(container, hourTotalsSchema);
+    this.verifies = new StateDocuments(container, verifyResultSchema);
+  }
+
+  /** The entity's last verify; one document per entity, replaced by the next verify. */
+  verifyResult(entity: string): Promise<VerifyResult | undefined> {
+    return this.verifies.read(verifyResultId(entity), entity, `last verify of ${entity}`);
+  }
+
+  async saveVerifyResult(result: VerifyResult): Promise<void> {
+    await this.upsert(verifyResultSchema.parse(result), `verify result of ${result.entity}`);
   }
 
   async save(run: RunRecord): Promise<void> {

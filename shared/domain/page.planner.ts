@@ -19,6 +19,8 @@ import {
   type PersonTable,
 } from './person.values';
 import { mapRow, type MappedRow, type RowError } from './row.mapper';
+import type { Owner } from './document.schema';
+import { ownerOfRow, sameOwner } from './owner.rules';
 
 export interface PlanContext {
   now: string;
@@ -29,6 +31,8 @@ export interface PlanContext {
    * person holds yet goes into that person, when it is among the documents, instead of a new one.
    */
   aliases?: ReadonlyMap<string, string>;
+  /** The directory's users and teams that own the page's rows, by id: each record keeps its owner's name and email. */
+  owners?: ReadonlyMap<string, Owner>;
 }
 
 export interface PageInput {
@@ -266,7 +270,13 @@ function applyGenericRow(
       conflicts: 0,
     };
   }
-  if (existing !== undefined && upToDate(existing.dynamics, row, ctx) && !existing.sync.excluded) {
+  const owner = ownerOfRow(row.values.ownerid as LookupValue | undefined, ctx.owners, existing?.owner);
+  if (
+    existing !== undefined &&
+    upToDate(existing.dynamics, row, ctx) &&
+    !existing.sync.excluded &&
+    sameOwner(existing.owner, owner)
+  ) {
     return undefined;
   }
   const doc: GenericRecord = {
@@ -274,6 +284,7 @@ function applyGenericRow(
     id: row.id,
     entity: profile.logicalName,
     values: row.values,
+    ...(owner !== undefined ? { owner } : {}),
     dynamics: metaOf(row, existing?.dynamics, ctx),
     sync: withoutUndefined({
       updatedAt: ctx.now,
@@ -343,8 +354,19 @@ function applyPersonRow(
       conflicts: 0,
     };
   }
-  if (person !== undefined && upToDate(previous, row, ctx) && (!primary || person.type === table)) {
-    if (!primary || person.sync.excluded === undefined) return undefined;
+  const owner = primary
+    ? ownerOfRow(row.values.ownerid as LookupValue | undefined, ctx.owners, person?.owner)
+    : person?.owner;
+  if (
+    person !== undefined &&
+    upToDate(previous, row, ctx) &&
+    (!primary || person.type === table) &&
+    sameOwner(person.owner, owner)
+  ) {
+    // A person flagged deleted or excluded whose primary row arrives live and included is neither.
+    if (!primary || (person.sync.excluded === undefined && person.sync.deletedInDynamics === undefined)) {
+      return undefined;
+    }
   }
 
   const source: PersonSource = { ...metaOf(row, previous, ctx), values: row.values };
@@ -355,6 +377,7 @@ function applyPersonRow(
       entity: 'person',
       type: table,
       ...incoming,
+      ...(owner !== undefined ? { owner } : {}),
       dynamics: withDynamicsRow(undefined, table, versionOf(row), source),
       sync: withoutUndefined({
         updatedAt: ctx.now,
@@ -385,6 +408,7 @@ function applyPersonRow(
   const doc: PersonRecord = {
     ...person,
     ...merge.values,
+    ...(owner !== undefined ? { owner } : {}),
     type: table,
     dynamics: withDynamicsRow(person.dynamics, table, versionOf(row), source),
     sync: withoutUndefined({

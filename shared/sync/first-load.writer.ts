@@ -1,7 +1,14 @@
 import { CosmosStoreError } from '../cosmos/cosmos.errors';
 import { spreadReadPath } from '../domain/first-load.rules';
 import type { EntityProfile } from '../domain/entity.profile';
-import { lookupIdsOf, planPage, type PageInput, type PagePlan } from '../domain/page.planner';
+import type { Owner } from '../domain/document.schema';
+import {
+  lookupIdsOf,
+  planPage,
+  type PageInput,
+  type PagePlan,
+  type PlanContext,
+} from '../domain/page.planner';
 import { PageTally } from '../domain/page.tally';
 import { isPerson, type RecordDocument } from '../domain/record.model';
 import type { RecordStore, WriteOutcome } from './ports';
@@ -37,7 +44,9 @@ export class FirstLoadWriter {
     private readonly owner: FirstLoadPageOwner,
   ) {}
 
-  async writePage(page: PageInput, now: string): Promise<void> {
+  /** `owners`: the directory's entries for the owners the rows name (see PlanContext). */
+  async writePage(page: PageInput, now: string, owners?: ReadonlyMap<string, Owner>): Promise<void> {
+    const ctx = { now, ...(owners !== undefined ? { owners } : {}) };
     const idsOf = page.rows.map((row) => lookupIdsOf(this.profile, { rows: [row], deleted: [] }));
     const registered =
       this.profile.kind === 'person' ? await this.records.aliasesOf(idsOf.flat()) : new Map<string, string>();
@@ -48,7 +57,7 @@ export class FirstLoadWriter {
       new Set(page.deleted.map((tombstone) => tombstone.id.toLowerCase())),
     );
     const fastRows = page.rows.filter((_, i) => !split.marked[i]);
-    const written = await this.planAndWrite(fastRows, aliased, now);
+    const written = await this.planAndWrite(fastRows, aliased, ctx);
     let plans = written.plans;
     const conflicts = written.conflicts;
     // One tally for both paths: a row created here and then moved to the read path (it shares a
@@ -62,9 +71,7 @@ export class FirstLoadWriter {
       if (split.marked.filter(Boolean).length === before) throw keptChanging(conflicts);
       // Rows, errors and counts of the rows that stay on this path; the read path reports its own.
       plans = [
-        planPage(this.profile, { rows: page.rows.filter((_, i) => !split.marked[i]), deleted: [] }, [], {
-          now,
-        }),
+        planPage(this.profile, { rows: page.rows.filter((_, i) => !split.marked[i]), deleted: [] }, [], ctx),
       ];
     }
     await this.owner.settle(plans);
@@ -83,7 +90,7 @@ export class FirstLoadWriter {
   private async planAndWrite(
     rows: readonly unknown[],
     checked: ReadonlySet<string>,
-    now: string,
+    ctx: PlanContext,
   ): Promise<{ plans: PagePlan[]; conflicts: string[] }> {
     const batch = Math.max(1, this.records.preferredWriteBatch ?? rows.length);
     const slice = Math.min(batch, PLAN_SLICE_ROWS);
@@ -92,9 +99,7 @@ export class FirstLoadWriter {
     let ready: RecordDocument[] = [];
     for (let start = 0; start < rows.length; start += slice) {
       if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      const plan = planPage(this.profile, { rows: rows.slice(start, start + slice), deleted: [] }, [], {
-        now,
-      });
+      const plan = planPage(this.profile, { rows: rows.slice(start, start + slice), deleted: [] }, [], ctx);
       plans.push(plan);
       ready = ready.length === 0 ? plan.writes : ready.concat(plan.writes);
       if (ready.length >= batch || start + slice >= rows.length) {

@@ -16,6 +16,7 @@ import {
   type SyncErrorInput,
   type SyncErrorRecord,
 } from '../domain/sync-error.model';
+import type { VerifyResult } from '../domain/verify-result.model';
 import type { CheckpointStore, ErrorLog, ErrorSink, RunHistory } from './ports';
 
 /** Checkpoints in memory with the repository's ETag guard, so a second writer fails the same way. */
@@ -133,5 +134,15 @@ export class InMemoryRunSink implements RunHistory {
     return [...this.hours.values()]
       .filter((t) => t.entity === entity && t.hour >= hour)
       .sort((a, b) => a.hour.localeCompare(b.hour));
+  }
+
+  readonly verifies = new Map<string, VerifyResult>();
+
+  async verifyResult(entity: string): Promise<VerifyResult | undefined> {
+    return this.verifies.get(entity);
+  }
+
+  async saveVerifyResult(result: VerifyResult): Promise<void> {
+    this.verifies.set(result.entity, result);
   }
 }

@@ -1,10 +1,12 @@
 import type { AuditEntry } from '../domain/audit.model';
 import type { Checkpoint } from '../domain/checkpoint.state';
+import type { DirectoryOwner } from '../domain/owner.rules';
 import type { EntityProfile } from '../domain/entity.profile';
 import type { RowCounts } from '../domain/page.tally';
 import type { PushBacklog } from '../domain/push.planner';
 import type { GenericRecord, RecordDocument } from '../domain/record.model';
 import type { RunRecord } from '../domain/run-record.model';
+import type { VerifyResult } from '../domain/verify-result.model';
 import type { EntityStatusRecord, HourTotals } from '../domain/entity-status.model';
 import type { ErrorPage, ErrorSearch, SyncErrorInput, SyncErrorRecord } from '../domain/sync-error.model';
 import type { DataverseError } from '../dataverse/dataverse.errors';
@@ -140,6 +142,14 @@ export interface DocumentMigrationStore {
   replace(doc: Record<string, unknown>): Promise<boolean>;
 }
 
+/** The synced users and teams (the directory container), as owners of rows. */
+export interface OwnerDirectory {
+  /** The owners with these ids the directory holds; ids it does not know are absent. */
+  byIds(ids: readonly string[]): Promise<ReadonlyMap<string, DirectoryOwner>>;
+  /** Users whose primary email is this one (case-insensitive), enabled ones first. */
+  usersByEmail(email: string): Promise<DirectoryOwner[]>;
+}
+
 /** Questions about people that cut across documents (the people container's queries). */
 export interface PeopleQueries {
   /**
@@ -189,6 +199,9 @@ export interface RunHistory extends RunSink {
   status(entity: string): Promise<EntityStatusRecord | undefined>;
   /** Hour totals from this hour (`YYYY-MM-DDTHH`) on, oldest first. */
   totalsSince(entity: string, hour: string): Promise<HourTotals[]>;
+  /** The entity's last verify (drift audit); undefined before its first. */
+  verifyResult(entity: string): Promise<VerifyResult | undefined>;
+  saveVerifyResult(result: VerifyResult): Promise<void>;
 }
 
 // ---------------------------------------------------------------- Dynamics rows of people

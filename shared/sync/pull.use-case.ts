@@ -18,6 +18,7 @@ import type { EntityProfile } from '../domain/entity.profile';
 import { personAwaitingLink } from '../domain/first-load.rules';
 import { lookupIdsOf, markUnseen, planPage, type PageInput, type PagePlan } from '../domain/page.planner';
 import { PageTally } from '../domain/page.tally';
+import type { DirectoryOwner } from '../domain/owner.rules';
 import { isForgotten, type PersonTable } from '../domain/person.values';
 import { isPerson, type PersonRecord, type RecordDocument } from '../domain/record.model';
 import type { SyncErrorInput } from '../domain/sync-error.model';
@@ -31,6 +32,7 @@ import type {
   ErrorSink,
   InvalidDocument,
   OrganizationIdentity,
+  OwnerDirectory,
   PeopleQueries,
   PullObserver,
   RecordStore,
@@ -48,6 +50,8 @@ export interface PullDeps {
    * every job; absent, nothing is checked (unit tests over a fake feed).
    */
   organization?: OrganizationIdentity;
+  /** The directory: every record keeps its owner's name and email from it. */
+  owners?: OwnerDirectory;
   /** People by email: a rebaseline matches rows with unknown ids to people by email. */
   people?: Pick<PeopleQueries, 'byEmail'>;
   /** Told of every page read, write and error as the pull goes (IGNORE_PROGRESS when nobody watches). */
@@ -386,9 +390,9 @@ export class PullUseCase {
       for await (const page of pages) {
         this.deps.observer.pageRead(this.profile.logicalName, page.rows.length + page.deleted.length);
         if (current.phase === 'initial' && current.createOnly === true && !current.resync) {
-          const written = this.firstLoad.writePage(
-            { rows: page.rows, deleted: page.deleted },
-            this.now().toISOString(),
+          const now = this.now().toISOString();
+          const written = this.ownersOf(page).then((owners) =>
+            this.firstLoad.writePage({ rows: page.rows, deleted: page.deleted }, now, owners),
           );
           // Observed by commit(); this keeps a failure from being unhandled while the previous page commits.
           written.catch(() => undefined);
@@ -580,6 +584,7 @@ export class PullUseCase {
     }
     const ids = lookupIdsOf(this.profile, page);
     const now = this.now().toISOString();
+    const owners = await this.ownersOf(page);
     for (let attempt = 1; ; attempt += 1) {
       // Rows registered to a person that does not hold them yet: that person is read too, and the
       // row goes into it (push-create registers, then links; a pull in between must not add a person).
@@ -603,6 +608,7 @@ export class PullUseCase {
       const docs = awaiting.size > 0 ? [...found.docs, ...awaiting.values()] : found.docs;
       const plan = planPage(this.profile, page, docs, {
         now,
+        ...(owners !== undefined ? { owners } : {}),
         ...(loadId !== undefined ? { loadId } : {}),
         ...(aliases.size > 0 ? { aliases } : {}),
       });
@@ -693,6 +699,17 @@ export class PullUseCase {
         personId,
       });
     }
+  }
+
+  /** The directory's entries for the owners the page's rows name (one query a page). */
+  private async ownersOf(page: PageInput): Promise<ReadonlyMap<string, DirectoryOwner> | undefined> {
+    if (this.deps.owners === undefined || !this.profile.select.includes('_ownerid_value')) return undefined;
+    const ids = new Set<string>();
+    for (const raw of page.rows) {
+      const owner = (raw as Record<string, unknown>)._ownerid_value;
+      if (typeof owner === 'string') ids.add(owner.toLowerCase());
+    }
+    return ids.size === 0 ? undefined : this.deps.owners.byIds([...ids]);
   }
 
   /** Every write of the pull: counted in its stats and reported to the observer. */

@@ -17,7 +17,9 @@ import {
 import type { PersonRecord } from '../domain/record.model';
 import { mapRow, type MappedRow } from '../domain/row.mapper';
 import type { Logger } from '../telemetry/logger';
-import type { ErrorSink, PersonRowGateway, RecordStore, RowOutcome } from './ports';
+import type { OwnerRules } from '../config/sync-config.schema';
+import { ownerProblem } from '../domain/owner.rules';
+import type { ErrorSink, OwnerDirectory, PersonRowGateway, RecordStore, RowOutcome } from './ports';
 import type { PersonTable } from '../domain/person.values';
 
 export const createPersonRequestSchema = z.object({
@@ -27,11 +29,19 @@ export const createPersonRequestSchema = z.object({
     .string()
     .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a GUID')
     .optional(),
+  /** The requested owner's email, for mapping an owner id of another environment (SYNC_CONFIG owners). */
+  ownerEmail: z.string().email().optional(),
 });
 export type CreatePersonRequest = z.input<typeof createPersonRequestSchema>;
 
 export type CreatePersonResult =
-  | { status: 'created' | 'linked' | 'exists'; table: PersonTable; rowId: string }
+  | {
+      status: 'created' | 'linked' | 'exists';
+      table: PersonTable;
+      rowId: string;
+      /** Created with another owner than the one asked for (recorded as an `owner_fallback` error too). */
+      warning?: string;
+    }
   /** The Dynamics row found by email already belongs to another person document. */
   | { status: 'duplicate'; table: PersonTable; rowId: string; otherPersonId: string }
   | { status: 'not_found' }
@@ -44,6 +54,8 @@ export interface CreatePersonDeps {
   profiles: Record<PersonTable, EntityProfile>;
   errors: ErrorSink;
   log: Logger;
+  /** Checks the requested owner against the directory (absent: Dynamics alone judges it). */
+  owners?: { directory: OwnerDirectory; rules: OwnerRules };
   now?: () => Date;
 }
 
@@ -68,6 +80,18 @@ export class CreatePersonUseCase {
     if (result.status === 'created' || result.status === 'linked' || result.status === 'exists') {
       // The person is in Dynamics now: earlier failures to create it are over.
       await this.deps.errors.resolve(result.table, [request.personId], this.now().toISOString(), 'push');
+    }
+    if ((result.status === 'created' || result.status === 'exists') && result.warning !== undefined) {
+      // After the resolve above: the row exists, but not with the owner asked for, and someone should know.
+      await this.deps.errors.record({
+        entity: result.table,
+        recordId: request.personId,
+        operation: 'push',
+        code: 'owner_fallback',
+        message: result.warning,
+        at: this.now().toISOString(),
+      });
+      this.deps.log.warn('created with the default owner', { personId: request.personId, table: result.table });
     }
     if (result.status !== 'not_found') await this.settleRequest(request.personId, result);
     return result;
@@ -123,7 +147,65 @@ export class CreatePersonUseCase {
       person = reserved.person;
       target = reserved.target;
     }
-    return this.create(person, target.table, target.rowId, request.ownerId);
+    const owner = await this.ownerFor(person, target.table, request);
+    if ('refusal' in owner) {
+      return this.reject(person.id, target.table, 'owner_unavailable', owner.refusal, person);
+    }
+    const result = await this.create(person, target.table, target.rowId, owner.ownerId);
+    return owner.warning !== undefined && (result.status === 'created' || result.status === 'exists')
+      ? { ...result, warning: owner.warning }
+      : result;
+  }
+
+  /**
+   * The owner a create names: the one asked for when it can own rows here; one with the same email
+   * when the id is another environment's (owners.mapByEmail); otherwise the configured default, with
+   * a warning, or a refusal that says how to fix it. Never a silent change of owner.
+   */
+  private async ownerFor(
+    person: MarketingPerson,
+    table: PersonTable,
+    request: z.output<typeof createPersonRequestSchema>,
+  ): Promise<{ ownerId?: string; warning?: string } | { refusal: string }> {
+    const owners = this.deps.owners;
+    if (request.ownerId === undefined || owners === undefined) {
+      return request.ownerId !== undefined ? { ownerId: request.ownerId } : {};
+    }
+    const id = request.ownerId.toLowerCase();
+    let problem = ownerProblem((await owners.directory.byIds([id])).get(id));
+    if (problem === 'unknown') {
+      // The directory may not have synced a new user yet: Dynamics has the last word.
+      const live = await this.deps.rows.readOwner({ id, type: 'systemuser' });
+      if (live.kind === 'accepted') {
+        problem = (live.body as { isdisabled?: unknown }).isdisabled === true ? 'disabled' : undefined;
+      } else if (live.kind === 'transient') throw live.error;
+    }
+    if (problem === undefined) return { ownerId: id };
+    if (problem === 'unknown' && owners.rules.mapByEmail) {
+      const stored = (person as { owner?: { id?: unknown; email?: unknown } }).owner;
+      const email =
+        request.ownerEmail ??
+        (stored?.id === id && typeof stored.email === 'string' ? stored.email : undefined);
+      const match = email !== undefined ? (await owners.directory.usersByEmail(email))[0] : undefined;
+      if (match !== undefined && !match.disabled) {
+        this.deps.log.info('owner mapped by email', { personId: person.id, from: id, to: match.id });
+        return { ownerId: match.id };
+      }
+    }
+    const why =
+      problem === 'disabled'
+        ? `the requested owner ${id} is a disabled user in Dynamics`
+        : `the requested owner ${id} is not a user of this Dynamics environment`;
+    const fallback = owners.rules.default;
+    if (fallback === undefined) {
+      return {
+        refusal: `${why}; name another owner, or set SYNC_CONFIG owners.default to create with a default owner${problem === 'unknown' ? ' (or owners.mapByEmail to map it by email)' : ''}`,
+      };
+    }
+    return {
+      ownerId: fallback.id,
+      warning: `${why}: the ${table} was created with the default owner ${fallback.id} (SYNC_CONFIG owners.default); assign it to the right owner in Dynamics`,
+    };
   }
 
   /** The row the person is (or is about to be) linked to; `linked` once the row has been read. */

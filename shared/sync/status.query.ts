@@ -10,6 +10,8 @@ import {
   type RunState,
 } from '../domain/entity-status.model';
 import type { PushBacklog } from '../domain/push.planner';
+import type { VerifyResult } from '../domain/verify-result.model';
+import type { Finding, VerifyCode } from '../domain/verify.rules';
 
 export interface StatusSources {
   status(entity: string): Promise<EntityStatusRecord | undefined>;
@@ -17,6 +19,7 @@ export interface StatusSources {
   checkpoint(entity: string): Promise<Checkpoint | undefined>;
   openErrors(entity: string): Promise<number>;
   pushBacklog(): Promise<PushBacklog>;
+  verify(entity: string): Promise<VerifyResult | undefined>;
 }
 
 export interface Throughput {
@@ -47,6 +50,15 @@ export interface EntityStatusView {
   lagSeconds: number | null;
   throughput: { lastHour: Throughput; last24Hours: Throughput; hourly: (Throughput & { hour: string })[] };
   openErrors: number;
+  /** The last verify (drift audit): findings per code and a bounded sample; null before the first. */
+  verify: {
+    at: string;
+    finishedAt: string;
+    drift: number;
+    findings: Record<VerifyCode, number>;
+    sample: Finding[];
+    error: { code: string; message: string } | null;
+  } | null;
 }
 
 export interface SyncStatusView {
@@ -70,11 +82,12 @@ export async function readSyncStatus(
     Promise.all(
       entities.map(async (entity): Promise<EntityStatusView> => {
         const name = entity.logicalName;
-        const [status, totals, checkpoint, openErrors] = await Promise.all([
+        const [status, totals, checkpoint, openErrors, verify] = await Promise.all([
           sources.status(name),
           sources.totalsSince(name, since),
           sources.checkpoint(name),
           sources.openErrors(name),
+          sources.verify(name),
         ]);
         const sum = (hours: readonly HourTotals[]): Throughput => ({
           read: hours.reduce((n, h) => n + h.read, 0),
@@ -118,6 +131,17 @@ export async function readSyncStatus(
             hourly: totals.map((t) => ({ hour: t.hour, read: t.read, written: t.written })),
           },
           openErrors,
+          verify:
+            verify === undefined
+              ? null
+              : {
+                  at: verify.at,
+                  finishedAt: verify.finishedAt,
+                  drift: verify.drift,
+                  findings: verify.findings,
+                  sample: verify.sample,
+                  error: verify.error ?? null,
+                },
         };
       }),
     ),

@@ -116,6 +116,7 @@ export class OpenTelemetrySyncMetrics implements SyncMetrics {
   private readonly throttled: Counter;
   private readonly lagSeconds: Histogram;
   private readonly duration: Histogram;
+  private readonly drift: Histogram;
 
   constructor(meter: Meter) {
     this.pulled = meter.createCounter(METRIC_NAMES.recordsPulled, { unit: '{record}' });
@@ -126,6 +127,8 @@ export class OpenTelemetrySyncMetrics implements SyncMetrics {
     // Histograms, so each export carries min/max/sum/count and the lag alert can use the maximum.
     this.lagSeconds = meter.createHistogram(METRIC_NAMES.lagSeconds, { unit: 's' });
     this.duration = meter.createHistogram(METRIC_NAMES.runDuration, { unit: 's' });
+    // A histogram too: every verify reports its drift, zero included, so the alert sees each one.
+    this.drift = meter.createHistogram(METRIC_NAMES.verifyDrift, { unit: '{finding}' });
   }
 
   recordsPulled(entity: string, count: number): void {
@@ -148,6 +151,9 @@ export class OpenTelemetrySyncMetrics implements SyncMetrics {
   }
   runDuration(entity: string, seconds: number, outcome: 'succeeded' | 'failed' | 'partial'): void {
     if (Number.isFinite(seconds)) this.duration.record(Math.max(0, seconds), { entity, outcome });
+  }
+  verifyDrift(entity: string, drift: number): void {
+    if (Number.isFinite(drift)) this.drift.record(Math.max(0, drift), { entity });
   }
 }
 

@@ -10,6 +10,7 @@ export const METRIC_NAMES = {
   dataverseRequests: 'dataverse.requests',
   dataverseThrottled: 'dataverse.throttled',
   runDuration: 'sync.run.duration',
+  verifyDrift: 'sync.verify.drift',
 } as const;
 
 export type MetricKey = keyof typeof METRIC_NAMES;
@@ -27,6 +28,8 @@ export interface SyncMetrics {
   dataverseThrottled(entity: string, count: number): void;
   /** One finished run (a pull job or a push batch) and how long it took. */
   runDuration(entity: string, seconds: number, outcome: 'succeeded' | 'failed' | 'partial'): void;
+  /** Drift a verify found for the entity (0 when Cosmos DB and Dynamics agree). */
+  verifyDrift(entity: string, drift: number): void;
 }
 
 export interface RecordedMetric {
@@ -64,6 +67,9 @@ export class InMemorySyncMetrics implements SyncMetrics {
   runDuration(entity: string, seconds: number, outcome: 'succeeded' | 'failed' | 'partial'): void {
     this.add('runDuration', seconds, { entity, outcome });
   }
+  verifyDrift(entity: string, drift: number): void {
+    this.add('verifyDrift', drift, { entity });
+  }
 
   /** Sum of one metric, optionally for one entity. */
   total(key: MetricKey, entity?: string): number {
@@ -84,4 +90,5 @@ export const noopSyncMetrics: SyncMetrics = {
   dataverseRequests: ignore,
   dataverseThrottled: ignore,
   runDuration: ignore,
+  verifyDrift: ignore,
 };

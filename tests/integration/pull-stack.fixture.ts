@@ -91,6 +91,7 @@ export async function startPullStack(simOptions: SimulatorOptions = {}): Promise
         source,
         organization: options.organization ?? new WhoAmIOrganization(dataverse.client),
         people: new CosmosPeopleQueries(database.container(CONTAINERS.people.id)),
+        ...(options.owners !== undefined ? { owners: options.owners } : {}),
         records: records(p.container),
         checkpoints,
         errors,

@@ -403,7 +403,7 @@ describe('alerts', () => {
   it('the rules keep the names the README documents (dms-<env>-<what>)', () => {
     const names = [...metricAlerts(), ...queryRules()].map((a) => resolveString(model, a.body.name));
     expect(names.sort()).toEqual(
-      ['dead-letters', 'function-failures', 'sync-lag', 'sync-stalled', 'dataverse-throttled']
+      ['dead-letters', 'function-failures', 'sync-lag', 'sync-stalled', 'dataverse-throttled', 'verify-drift']
         .map((what) => `dms-\${var.environment_name}-${what}`)
         .sort(),
     );
