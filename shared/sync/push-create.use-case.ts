@@ -91,7 +91,10 @@ export class CreatePersonUseCase {
         message: result.warning,
         at: this.now().toISOString(),
       });
-      this.deps.log.warn('created with the default owner', { personId: request.personId, table: result.table });
+      this.deps.log.warn('created with the default owner', {
+        personId: request.personId,
+        table: result.table,
+      });
     }
     if (result.status !== 'not_found') await this.settleRequest(request.personId, result);
     return result;
