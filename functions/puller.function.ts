@@ -4,7 +4,9 @@ import '@azure/functions-extensions-servicebus';
 import type { ServiceBusMessageContext } from '@azure/functions-extensions-servicebus';
 import { app, type InvocationContext } from '@azure/functions';
 import type { ServiceBusReceivedMessage } from '@azure/service-bus';
+import { runVerifyJob } from '../shared/app/verify.composition';
 import { loadEnv } from '../shared/config/env.schema';
+import { isVerifyJob } from '../shared/queue/verify-job.schema';
 import { serviceBusMessageActions } from '../shared/queue/servicebus.message-actions';
 import { logOf, services, telemetry } from './app.services';
 
@@ -36,6 +38,20 @@ export async function puller(trigger: ServiceBusMessageContext, context: Invocat
   const correlationId = text(message.correlationId) ?? context.invocationId;
   // Every line says which delivery it belongs to, so redeliveries of a failing job are visible.
   const log = logOf(context).child({ messageId, deliveryCount: message.deliveryCount });
+  const actions = serviceBusMessageActions(trigger.actions, message);
+  if (isVerifyJob(message.body)) {
+    // A verify runs in the entity's session like a pull, so its repair never races one.
+    await telemetry.operation(
+      {
+        name: `verify ${entity}`,
+        correlationId,
+        entity,
+        traceParent: context.traceContext?.traceParent ?? null,
+      },
+      () => runVerifyJob(s, message.body, actions, { log, metrics: telemetry.metrics }),
+    );
+    return;
+  }
   await telemetry.operation(
     {
       name: `pull ${entity}`,
@@ -45,7 +61,7 @@ export async function puller(trigger: ServiceBusMessageContext, context: Invocat
     },
     () =>
       // autoCompleteMessages is off: this invocation settles its own message, through the host.
-      s.sync.runPullJob(message.body, { messageId }, serviceBusMessageActions(trigger.actions, message), {
+      s.sync.runPullJob(message.body, { messageId }, actions, {
         log,
         metrics: telemetry.metrics,
       }),

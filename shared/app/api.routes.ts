@@ -13,6 +13,7 @@ import {
   type PersonActionCode,
 } from '../sync/person.use-case';
 import type { AppServices } from './app.services';
+import { enqueueVerify } from './verify.composition';
 import { HttpProblem, type RouteSpec } from './http.route';
 import { notifyRoute } from './notify.route';
 import type { HttpResponseInit } from '@azure/functions';
@@ -44,6 +45,12 @@ export const errorQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   continuation: z.string().min(1).max(4096).optional(),
   format: z.enum(['json', 'csv']).default('json'),
+});
+
+/** `POST /api/verify`: which entities (default every synced one), and whether to repair what drifted. */
+export const verifyRequestSchema = z.strictObject({
+  entities: z.array(entityName).min(1).max(50).optional(),
+  repair: z.boolean().default(false),
 });
 
 /** An export never holds more than this many rows: a larger one is a search to narrow. */
@@ -348,6 +355,32 @@ export function apiRoutes(services: () => Promise<AppServices>): ApiRoute[] {
         // It changes nothing, but it sends requests to Dynamics: reading rights are enough.
         permission: 'read',
         handle: async () => ({ status: 200, jsonBody: await (await services()).validate() }),
+      },
+    },
+    {
+      name: 'verify-request',
+      method: 'POST',
+      route: 'verify',
+      spec: {
+        query: noQuery,
+        body: verifyRequestSchema,
+        permission: 'operate',
+        audit: ({ body }: { body: z.output<typeof verifyRequestSchema> }) => ({
+          target: body.entities?.join(', ') ?? 'every synced entity',
+          ...(body.repair ? { detail: 'with repair' } : {}),
+        }),
+        handle: async ({ body }: { body: z.output<typeof verifyRequestSchema> }) => {
+          try {
+            const jobs = await enqueueVerify(await services(), {
+              reason: 'manual',
+              repair: body.repair,
+              ...(body.entities !== undefined ? { entities: body.entities } : {}),
+            });
+            return { status: 202, jsonBody: { jobs } };
+          } catch (error) {
+            return asProblem(error);
+          }
+        },
       },
     },
     {

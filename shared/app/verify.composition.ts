@@ -5,6 +5,11 @@ import { TableScanReader } from '../dataverse/table-scan.reader';
 import { VerifyUseCase, type EntityVerify } from '../sync/verify.use-case';
 import { createLogger, type Logger } from '../telemetry/logger';
 import type { SyncMetrics } from '../telemetry/sync-metrics';
+import { randomUUID } from 'node:crypto';
+import { describeError, isRetryable } from '../errors/app.errors';
+import type { MessageSettlement } from '../queue/job-queue.port';
+import { parseMessageBody } from '../queue/message-body.decoder';
+import { verifyJobMessageId, verifyJobSchema, type VerifyJob } from '../queue/verify-job.schema';
 import type { AppServices } from './app.services';
 
 export interface VerifyDriftOptions {
@@ -148,4 +153,84 @@ function totals(results: readonly VerifyResult[]): Record<VerifyCode, number> {
   const out = Object.fromEntries(VERIFY_CODES.map((code) => [code, 0])) as Record<VerifyCode, number>;
   for (const result of results) for (const code of VERIFY_CODES) out[code] += result.findings[code];
   return out;
+}
+
+export interface VerifyRequest {
+  entities?: readonly string[];
+  repair?: boolean;
+  reason: VerifyJob['reason'];
+  /** The timer slot; default now (an operator's request). */
+  slot?: string;
+}
+
+/**
+ * Queues one verify job per entity on pull-jobs, in the entity's session (POST /api/verify and the
+ * verify timer): a verify reads whole tables, longer than an HTTP request should last.
+ */
+export async function enqueueVerify(services: AppServices, request: VerifyRequest): Promise<VerifyJob[]> {
+  const entities = [...new Set(request.entities ?? services.env.SYNC_ENTITIES)];
+  for (const entity of entities) services.sync.actions.enabledEntity(entity);
+  const slot = request.slot ?? new Date().toISOString();
+  const correlationId = randomUUID();
+  const jobs = entities.map((entity) =>
+    verifyJobSchema.parse({
+      kind: 'verify',
+      entity,
+      reason: request.reason,
+      repair: request.repair === true,
+      correlationId,
+      slot,
+    }),
+  );
+  await services.queue.send(
+    services.env.PULL_JOBS_QUEUE,
+    jobs.map((job) => ({
+      body: job,
+      messageId: verifyJobMessageId(job),
+      sessionId: job.entity,
+      correlationId,
+      subject: 'verify',
+    })),
+  );
+  return jobs;
+}
+
+/**
+ * Runs a verify job from pull-jobs and settles its message: a malformed one is dead-lettered with
+ * its reason; a failure that may pass (Cosmos DB or Dynamics not answering) abandons it for a
+ * redelivery; anything else completes, its result (an error included) kept for the status page.
+ */
+export async function runVerifyJob(
+  services: AppServices,
+  body: unknown,
+  settlement: MessageSettlement,
+  scope: { log: Logger; metrics?: Pick<SyncMetrics, 'verifyDrift'> },
+): Promise<VerifyReport | undefined> {
+  const parsed = parseMessageBody(body, verifyJobSchema);
+  if (!parsed.ok) {
+    scope.log.error('malformed verify job', { reason: parsed.reason });
+    await settlement.deadLetter('InvalidVerifyJob', parsed.reason.slice(0, 1024));
+    return undefined;
+  }
+  const job = parsed.value;
+  const log = scope.log.child({ entity: job.entity, correlationId: job.correlationId });
+  let report: VerifyReport;
+  try {
+    report = await verifyDrift(services, {
+      entities: [job.entity],
+      repair: job.repair,
+      log,
+      ...(scope.metrics !== undefined ? { metrics: scope.metrics } : {}),
+    });
+  } catch (error) {
+    if (isRetryable(error)) {
+      await settlement.abandon().catch(() => undefined);
+      throw error;
+    }
+    log.error('verify job failed', { error: describeError(error) });
+    await settlement.deadLetter('VerifyFailed', describeError(error).slice(0, 1024));
+    return undefined;
+  }
+  await settlement.complete();
+  return report;
 }

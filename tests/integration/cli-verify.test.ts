@@ -31,6 +31,10 @@ describe('dynamics-sync verify: drift audit and repair', () => {
   const container = (key: 'people' | 'accounts') => stack().database.container(CONTAINERS[key].id);
   const rows = (table: string) => stack().dataverse.control.listRows(table) as Row[];
   let qualifiedLeadId = '';
+  const anyContactId = async () =>
+    (await container('people').items.readAll<PersonRecord>().fetchAll()).resources.find(
+      (p) => p.type === 'contact' && p.sync.deletedInDynamics === undefined && p.sync.excluded === undefined,
+    )?.dynamics.contactId;
   // Accounts no lead or contact points at: renaming one would change their lookup names too (a
   // drift of its own, which verify reports on those rows).
   let ownAccounts: string[] = [];
@@ -194,5 +198,44 @@ describe('dynamics-sync verify: drift audit and repair', () => {
     expect(again.code).toBe(0);
     expect(again.out).toMatch(/no drift/);
     expect((await run(['resume', 'account'])).code).toBe(0);
+  });
+  it('POST /api/verify queues verify jobs the puller runs; their result shows in GET /api/status', async () => {
+    const url = (path: string) => `http://127.0.0.1:${stack().host?.httpPort}/api/${path}`;
+    const post = async (body: unknown) => {
+      const response = await fetch(url('verify'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+    };
+    type View = { entity: string; verify: { at: string; drift: number; findings: object } | null };
+    const verifyOf = async (entity: string) => {
+      const status = (await (await fetch(url('status'))).json()) as { entities: View[] };
+      return status.entities.find((e) => e.entity === entity)?.verify ?? null;
+    };
+    expect((await post({ entities: ['nosuch'] })).status).toBe(404);
+    expect((await post({ repair: 'yes' })).status).toBe(400);
+    const before = (await verifyOf('contact'))?.at ?? '';
+    stack().dataverse.control.deleteRow('contact', (await anyContactId())!);
+    // Paused: the deletion cannot be in flight, so the job's verify must report it.
+    expect((await run(['pause', 'contact'])).code).toBe(0);
+    const queued = await post({ entities: ['contact'] });
+    expect(queued.status).toBe(202);
+    expect(queued.json.jobs).toEqual([expect.objectContaining({ kind: 'verify', entity: 'contact' })]);
+    const result = await waitFor(async () => {
+      const verify = await verifyOf('contact');
+      return verify !== null && verify.at > before ? verify : undefined;
+    }, 'the verify job ran');
+    expect(result).toMatchObject({ drift: 1, findings: { gone_from_dynamics: 1 } });
+
+    // The timer queues a repairing-free verify of every synced entity.
+    await stack().host?.timers.tick('verify');
+    await waitFor(async () => {
+      const verify = await verifyOf('account');
+      return verify !== null && verify.at > result.at ? verify : undefined;
+    }, 'the scheduled verify ran');
+    expect((await run(['verify', '--entity', 'contact', '--repair'])).code).toBe(0);
+    expect((await run(['resume', 'contact'])).code).toBe(0);
   });
 });

@@ -45,6 +45,8 @@ describe('the functions on the local stack, driven by the host harness', () => {
       'status',
       'sync-request',
       'validate',
+      'verify',
+      'verify-request',
     ]);
     const trigger = (name: string) =>
       Object.values(byName[name]?.bindings ?? {}).find((b) => b.direction === 'in');
