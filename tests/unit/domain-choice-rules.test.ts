@@ -4,7 +4,7 @@ import { pendingEdits, planPush, toColumnValue } from '../../shared/domain/push.
 import type { PersonFieldRule } from '../../shared/domain/entity.profile';
 import type { FieldValue, PersonRecord } from '../../shared/domain/record.model';
 import { mapRow } from '../../shared/domain/row.mapper';
-import { CONTACT, contactRow, profileOf } from './domain-fixtures';
+import { CONTACT, contactRow, profileOf, sourceMeta } from './domain-fixtures';
 
 const FV = '@OData.Community.Display.V1.FormattedValue';
 const interests: PersonFieldRule = {
@@ -83,19 +83,7 @@ describe('multi-select choices', () => {
         etag: 'W/"1"',
         versionnumber: 1,
         modifiedon: null,
-        contact: {
-          id: CONTACT,
-          table: 'contact',
-          etag: 'W/"1"',
-          versionnumber: 1,
-          modifiedon: null,
-          statecode: null,
-          statuscode: null,
-          merged: false,
-          masterId: null,
-          hash: 'h',
-          values: {},
-        },
+        contact: { ...sourceMeta(CONTACT, 'contact'), values: {} },
       },
       sync: { updatedAt: 'now', agreed: { jobTitle: 'Engineer', interests: null } },
     } as PersonRecord;

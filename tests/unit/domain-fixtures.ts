@@ -1,12 +1,28 @@
 import { BUILT_IN_ENTITIES } from '../../shared/config/entity.catalog';
 import { DEFAULT_SYNC_CONFIG, type SyncConfig } from '../../shared/config/sync-config.schema';
 import { buildEntityProfile, type EntityProfile } from '../../shared/domain/entity.profile';
+import type { SourceMeta } from '../../shared/domain/record.model';
 
 export function profileOf(name: string, config: SyncConfig = DEFAULT_SYNC_CONFIG): EntityProfile {
   const entity = BUILT_IN_ENTITIES.find((e) => e.logicalName === name);
   if (!entity) throw new Error(`no entity ${name}`);
   return buildEntityProfile(entity, config);
 }
+
+/** What a stored document keeps about its Dynamics row: version 1, active, not merged. */
+export const sourceMeta = (id: string, table: string, overrides: Partial<SourceMeta> = {}): SourceMeta => ({
+  id,
+  table,
+  etag: 'W/"1"',
+  versionnumber: 1,
+  modifiedon: null,
+  statecode: null,
+  statuscode: null,
+  merged: false,
+  masterId: null,
+  hash: 'h',
+  ...overrides,
+});
 
 export const LEAD = '11111111-1111-4111-8111-111111111111';
 export const CONTACT = '22222222-2222-4222-8222-222222222222';

@@ -8,6 +8,7 @@ import {
   type OpportunityRole,
 } from '../../shared/domain/relations.rules';
 import type { PersonRecord } from '../../shared/domain/record.model';
+import { sourceMeta } from './domain-fixtures';
 
 const record = (
   entity: string,
@@ -18,18 +19,11 @@ const record = (
   id,
   entity,
   values,
-  dynamics: {
+  dynamics: sourceMeta(
     id,
-    table: entity,
-    etag: 'W/"1"',
-    versionnumber: 1,
-    modifiedon: null,
-    statecode: flags.state !== undefined ? { value: flags.state, label: null } : null,
-    statuscode: null,
-    merged: false,
-    masterId: null,
-    hash: 'h',
-  },
+    entity,
+    flags.state !== undefined ? { statecode: { value: flags.state, label: null } } : {},
+  ),
   sync: { updatedAt: 'now', ...(flags.deleted ? { deletedInDynamics: { at: 'now' } } : {}) },
 });
 const ref = (id: string, table: string) => ({ id, table });
