@@ -277,6 +277,9 @@ export async function validateSync(
  * organisation depth is a warning, since the sync then sees or writes only the rows of the user's own
  * business unit (or its own rows) and the others are silently left out.
  */
+/** Intersect tables have no privileges of their own: reading list members takes reading lists. */
+const PRIVILEGES_OF: Readonly<Record<string, string>> = { listmember: 'List' };
+
 export function privilegesCheck(
   entities: readonly string[],
   tables: ReadonlyMap<string, TableMetadata | undefined>,
@@ -284,7 +287,7 @@ export function privilegesCheck(
 ): Check {
   const needed: (readonly [string, string])[] = [];
   for (const entity of entities) {
-    const schema = tables.get(entity)?.schemaName;
+    const schema = PRIVILEGES_OF[entity] ?? tables.get(entity)?.schemaName;
     if (schema !== undefined) needed.push([`prvRead${schema}`, `read ${entity}`]);
   }
   needed.push(...WRITE_PRIVILEGES);
