@@ -37,6 +37,8 @@ const IDENTITY_TTL_MS = 10 * 60_000;
  */
 export class NotifyUseCase {
   private identity: { at: number; organizationId: string; userId: string } | undefined;
+  private readonly sending = new Map<string, Promise<void>>();
+  private readonly expiries: { messageId: string; at: number }[] = [];
 
   constructor(private readonly deps: NotifyDeps) {}
 
@@ -59,17 +61,37 @@ export class NotifyUseCase {
       requestedAt: now.toISOString(),
       sequence: 0,
     });
-    await this.deps.queue.send(this.deps.pullQueue, [
-      {
-        body: job,
-        messageId: pullJobMessageId(job),
-        sessionId: job.entity,
-        correlationId: job.correlationId,
-        subject: 'pull',
-        ...(slot.getTime() > now.getTime() ? { scheduledAt: slot } : {}),
-      },
-    ]);
+    const messageId = pullJobMessageId(job);
+    // A burst posts hundreds of notifications at once: this process sends each job once and lets the
+    // rest wait for that send; Service Bus duplicate detection still folds what other instances send.
+    let sending = this.sending.get(messageId);
+    if (sending === undefined) {
+      sending = this.deps.queue.send(this.deps.pullQueue, [
+        {
+          body: job,
+          messageId,
+          sessionId: job.entity,
+          correlationId: job.correlationId,
+          subject: 'pull',
+          ...(slot.getTime() > now.getTime() ? { scheduledAt: slot } : {}),
+        },
+      ]);
+      this.remember(messageId, sending, slot, now);
+    }
+    await sending;
     return { status: 'queued', job };
+  }
+
+  private remember(messageId: string, sending: Promise<void>, slot: Date, now: Date): void {
+    this.sending.set(messageId, sending);
+    // A failed send is forgotten at once, so the notification's retry sends again.
+    sending.catch(() => this.sending.delete(messageId));
+    const forgetAt = slot.getTime() + 60_000;
+    this.expiries.push({ messageId, at: forgetAt });
+    while (this.expiries.length > 0 && (this.expiries[0]?.at ?? 0) < now.getTime()) {
+      const old = this.expiries.shift();
+      if (old !== undefined) this.sending.delete(old.messageId);
+    }
   }
 
   private async whoAmI(now: Date): Promise<{ organizationId: string; userId: string }> {
