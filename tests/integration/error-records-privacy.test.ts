@@ -1,7 +1,6 @@
-import { ServiceBusClient } from '@azure/service-bus';
 import { CONTAINERS } from '../../shared/config/entity.catalog';
 import type { SyncErrorRecord } from '../../shared/domain/sync-error.model';
-import { useHostStack } from './host-stack.fixture';
+import { sendToQueue, useHostStack } from './host-stack.fixture';
 import { waitFor } from './polling.helpers';
 
 /**
@@ -62,19 +61,14 @@ describe('error records hold no personal data and no credentials', () => {
 
   it('a malformed pull job with credentials in its body is dead-lettered and recorded without them', async () => {
     const secrets = { clientSecret: 'cs-Very-Secret-1', password: 'pw-Very-Secret-2' };
-    const client = new ServiceBusClient(stack().broker.connectionString);
-    try {
-      const sender = client.createSender('pull-jobs');
-      await sender.sendMessages({
+    await sendToQueue(stack(), 'pull-jobs', [
+      {
         body: { kind: 'pull', entity: 'account', reason: 'manual', ...secrets },
         contentType: 'application/json',
         sessionId: 'account',
         messageId: 'job-with-secrets',
-      });
-      await sender.close();
-    } finally {
-      await client.close();
-    }
+      },
+    ]);
     const dead = await waitFor(
       async () =>
         stack()

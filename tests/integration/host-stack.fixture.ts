@@ -1,4 +1,5 @@
 import type { Database } from '@azure/cosmos';
+import { ServiceBusClient, type ServiceBusMessage } from '@azure/service-bus';
 import { closeServices } from '../../functions/app.services';
 import type { HostLogEntry } from '../../local/host/function-host';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack';
@@ -44,6 +45,22 @@ export async function startHostStack(options: LocalStackOptions = {}): Promise<H
       client.dispose();
     },
   };
+}
+
+/** Sends messages to a queue of the stack's broker with the real SDK, as another app would. */
+export async function sendToQueue(
+  stack: LocalStack,
+  queue: string,
+  messages: ServiceBusMessage[],
+): Promise<void> {
+  const client = new ServiceBusClient(stack.broker.connectionString);
+  try {
+    const sender = client.createSender(queue);
+    await sender.sendMessages(messages);
+    await sender.close();
+  } finally {
+    await client.close();
+  }
 }
 
 /** {@link startHostStack} for the enclosing describe, started before its tests and closed after them. */

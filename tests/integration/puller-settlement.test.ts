@@ -1,8 +1,8 @@
-import { ServiceBusClient, type ServiceBusMessage } from '@azure/service-bus';
+import type { ServiceBusMessage } from '@azure/service-bus';
 import { LOCAL_QUEUES } from '../../local/stack';
 import { CONTAINERS } from '../../shared/config/entity.catalog';
 import { RunHistoryRepository } from '../../shared/cosmos/run-history.repository';
-import { useHostStack } from './host-stack.fixture';
+import { sendToQueue, useHostStack } from './host-stack.fixture';
 import { waitFor } from './polling.helpers';
 
 const MAX_DELIVERIES = 3;
@@ -23,16 +23,7 @@ describe('the puller settles its own messages (SDK binding, autoCompleteMessages
   });
   const runs = () => new RunHistoryRepository(stack().database.container(CONTAINERS.syncState.id));
 
-  const send = async (messages: ServiceBusMessage[]) => {
-    const client = new ServiceBusClient(stack().broker.connectionString);
-    try {
-      const sender = client.createSender('pull-jobs');
-      await sender.sendMessages(messages);
-      await sender.close();
-    } finally {
-      await client.close();
-    }
-  };
+  const send = (messages: ServiceBusMessage[]) => sendToQueue(stack(), 'pull-jobs', messages);
 
   const job = (correlationId: string) => {
     const now = new Date().toISOString();
@@ -113,6 +104,11 @@ describe('the puller settles its own messages (SDK binding, autoCompleteMessages
     expect(recorded.sort()).toEqual(['bad-bytes', 'bad-entity', 'bad-shape']);
     expect(errors.find((e) => e.recordId === 'bad-entity')?.message).toMatch(
       /pull job bad-entity rejected: unknown entity "nosuchentity"/,
+    );
+    // The host counts an invocation once the function has returned, which can be after its run was saved.
+    await waitFor(
+      async () => ((stack().host?.host.stats.get('puller')?.succeeded ?? 0) >= 4 ? true : undefined),
+      'the four invocations counted',
     );
     expect(stack().host?.host.stats.get('puller')).toEqual({ succeeded: 4, failed: 0 });
     expect(stack().hostErrors).toEqual([]);
