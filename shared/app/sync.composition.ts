@@ -182,7 +182,11 @@ export function composeSync(adapters: SyncAdapters, settings: SyncSettings): Syn
     }).run(options);
   };
 
-  const relations = adapters.relations;
+  // Memberships and roles are worked out only where lists or connections are synced: a deployment
+  // without them pays nothing per page.
+  const relations = RELATION_SOURCES.some((entity) => settings.enabledEntities.includes(entity))
+    ? adapters.relations
+    : undefined;
   const projection =
     relations === undefined
       ? undefined
@@ -337,6 +341,9 @@ export function composeSync(adapters: SyncAdapters, settings: SyncSettings): Syn
       }),
   };
 }
+
+/** The entities memberships and roles come from. */
+const RELATION_SOURCES = ['listmember', 'connection'];
 
 /** Error partitions that are not entities: person-wide push errors and rejected queue messages. */
 const ERROR_PARTITIONS = ['person', 'queue'];
