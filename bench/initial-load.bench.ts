@@ -8,7 +8,7 @@
 //      npm run bench -- initial-load --full     (1M contacts, 100k for the memory comparison)
 // BENCH_CONTACTS / BENCH_SMALL_CONTACTS set the sizes, BENCH_LATENCY_SCALE multiplies the model's
 // cost, BENCH_CONCURRENCY the ranges read at once (default the app's), BENCH_SKIP_SEQUENTIAL=1 skips it.
-import { bundleTs, spawnJs, spawnTs, stopChild, waitForLine } from './support/child-process';
+import { bundleTs, spawnJs, spawnTs, stopChild, waitForLine, withReadyChild } from './support/child-process';
 import type { LoadInput, LoadResult } from './support/initial-load.child';
 import type { LatencySimulatorInput } from './support/latency-simulator.child';
 import { DEFAULT_PARALLEL_LOAD_CONCURRENCY } from '../shared/sync/parallel-load.runner';
@@ -55,11 +55,7 @@ async function simCounters(url: string): Promise<SimCounters> {
 async function withSimulator<T>(contacts: number, run: (sim: SimInfo) => Promise<T>): Promise<T> {
   const input: LatencySimulatorInput = { contacts, latencyScale: SCALE };
   const child = spawnTs('bench/support/latency-simulator.child.ts', [JSON.stringify(input)]);
-  try {
-    return await run(await waitForLine<SimInfo>(child, 'READY'));
-  } finally {
-    await stopChild(child);
-  }
+  return withReadyChild(child, run);
 }
 
 async function load(
@@ -76,7 +72,7 @@ async function load(
     const result = await waitForLine<LoadResult>(child, 'RESULT', (line) => console.log(`    ${line}`));
     const measured = { ...result, contacts, sim: await simCounters(sim.url) };
     console.log(
-      `  ${mode.padEnd(10)} ${n(contacts)} contacts: ${n(result.written)} written in ${s(result.ms)} = ${n((result.written / result.ms) * 1000)} rows/s; ${n(result.requests)} requests (${((result.requests / Math.max(result.written, 1)) * 1000).toFixed(3)} per 1000 rows); simulator: ${measured.sim.throttled} x 429, ${measured.sim.retryAfterViolations} Retry-After violations, at most ${measured.sim.maxInFlight} in flight; peak RSS ${mb(result.peakRss)}`,
+      `  ${mode.padEnd(10)} ${n(contacts)} contacts: ${n(result.written)} written in ${s(result.ms)} = ${n((result.written / result.ms) * 1000)} rows/s; ${n(result.requests)} requests (${((result.requests / Math.max(contacts, 1)) * 1000).toFixed(3)} per 1000 rows); simulator: ${measured.sim.throttled} x 429, ${measured.sim.retryAfterViolations} Retry-After violations, at most ${measured.sim.maxInFlight} in flight; peak RSS ${mb(result.peakRss)}`,
     );
     return measured;
   } finally {
@@ -105,13 +101,14 @@ const main = async (): Promise<void> => {
   const big = parallel as unknown as Measured;
   const small = results[0] as Measured;
   const check = (ok: boolean) => (ok ? 'met   ' : 'MISSED');
-  const perThousand = (big.requests / Math.max(big.written, 1)) * 1000;
+  // Per 1,000 rows of the table (rows read), synced or not: what the load costs Dataverse.
+  const perThousand = (big.requests / Math.max(big.contacts, 1)) * 1000;
   console.log(`\n  Targets (parallel load of ${n(CONTACTS)} contacts)`);
   if (CONTACTS >= 1_000_000) {
     console.log(`    ${check(big.ms < 15 * 60_000)} under 15 minutes: ${s(big.ms)}`);
   } else {
     console.log(
-      `    (1M contacts in under 15 minutes is checked with --full; at this rate 1M would take about ${s((big.ms / Math.max(big.written, 1)) * 1_000_000)})`,
+      `    (1M contacts in under 15 minutes is checked with --full; this run charged ${SCALE}x per row, ${n(big.contacts * SCALE)} contacts' worth of server time, but did a ${n(big.contacts)}-contact load's CPU work)`,
     );
   }
   if (sequential !== undefined) {

@@ -6,7 +6,7 @@
 // Run: npm run bench -- pull   (BENCH_CONTACTS / BENCH_ACCOUNTS / BENCH_CHANGES scale it;
 // BENCH_COSMOS_CONTACTS caps the stand-in phase, default the full size; BENCH_COSMOS_INCREMENTAL_MAX,
 // BENCH_HEAP_MB, BENCH_PROFILE_DIR: see below)
-import { bundleTs, spawnJs, spawnTs, stopChild, waitForLine } from './support/child-process';
+import { bundleTs, spawnJs, spawnTs, stopChild, waitForLine, withReadyChild } from './support/child-process';
 import type { PhaseInput, PhaseResult, SyncFigures } from './support/pull-phase.child';
 
 interface SimInfo {
@@ -78,11 +78,7 @@ async function withSimulator<T>(
     {},
     simNodeArgs,
   );
-  try {
-    return await run(await waitForLine<SimInfo>(child, 'READY'));
-  } finally {
-    await stopChild(child);
-  }
+  return withReadyChild(child, run);
 }
 
 async function runScale(

@@ -51,6 +51,15 @@ export function waitForLine<T>(
   });
 }
 
+/** Runs `run` with what a stand-in child announced on its READY line, then stops the child. */
+export async function withReadyChild<I, T>(child: ChildProcess, run: (info: I) => Promise<T>): Promise<T> {
+  try {
+    return await run(await waitForLine<I>(child, 'READY'));
+  } finally {
+    await stopChild(child);
+  }
+}
+
 export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   await new Promise<void>((resolve) => {

@@ -4,10 +4,8 @@
 // Usage: node bench/support/initial-load.child.ts '<json LoadInput>'
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../../local/dataverse/simulator.options';
 import { composeSync } from '../../shared/app/sync.composition';
 import { buildCatalog, DEFAULT_SYNC_CONFIG } from '../../shared/config/sync-config.schema';
-import { createDataverseConnection } from '../../shared/dataverse';
 import { DataversePersonRowGateway } from '../../shared/dataverse/person-row.gateway';
 import type { RecordDocument } from '../../shared/domain/record.model';
 import { InProcessJobQueue } from '../../shared/queue/in-process.job-queue';
@@ -21,6 +19,7 @@ import {
 import { IGNORE_PROGRESS, type RecordStore, type WriteOutcome } from '../../shared/sync/ports';
 import { createLogger } from '../../shared/telemetry/logger';
 import { runThenExit } from './run-then-exit';
+import { connectToBenchSimulator } from './simulator.connection';
 
 export interface LoadInput {
   mode: 'sequential' | 'parallel';
@@ -78,15 +77,7 @@ const peakRssKernel = (): number => {
 
 const main = async (): Promise<void> => {
   const input = JSON.parse(process.argv[2] ?? '{}') as LoadInput;
-  const dataverse = createDataverseConnection({
-    auth: {
-      url: input.sim.url,
-      tenantId: input.sim.tenantId,
-      clientId: DEFAULT_CLIENT_ID,
-      clientSecret: DEFAULT_CLIENT_SECRET,
-      tokenEndpoint: input.sim.tokenEndpoint,
-    },
-  });
+  const dataverse = connectToBenchSimulator(input.sim);
   const sink = new CountingSink();
   const queue = new InProcessJobQueue();
   const catalog = buildCatalog(DEFAULT_SYNC_CONFIG);

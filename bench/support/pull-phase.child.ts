@@ -16,7 +16,7 @@ import { CONTAINERS, type ContainerKey, type EntityCatalog } from '../../shared/
 import { buildCatalog, DEFAULT_SYNC_CONFIG } from '../../shared/config/sync-config.schema';
 import { provisionCosmos } from '../../shared/cosmos/cosmos.provisioning';
 import { RecordRepository } from '../../shared/cosmos/record.repository';
-import { createDataverseConnection, type DataverseConnection } from '../../shared/dataverse';
+import type { DataverseConnection } from '../../shared/dataverse';
 import { DataversePersonRowGateway } from '../../shared/dataverse/person-row.gateway';
 import { buildEntityProfile, type EntityProfile } from '../../shared/domain/entity.profile';
 import type { RecordDocument } from '../../shared/domain/record.model';
@@ -32,6 +32,7 @@ import {
 import type { ChangeSource, RecordStore, WriteOutcome } from '../../shared/sync/ports';
 import { createLogger } from '../../shared/telemetry/logger';
 import { runThenExit } from './run-then-exit';
+import { connectToBenchSimulator } from './simulator.connection';
 
 export interface PhaseInput {
   target: 'memory' | 'cosmos';
@@ -317,15 +318,7 @@ const main = async (): Promise<void> => {
   let storeBytes: (() => number) | undefined;
   let cosmosRaw: (() => Promise<{ docs: number; ms: number }>) | undefined;
   if (input.target === 'memory') {
-    const dataverse = createDataverseConnection({
-      auth: {
-        url: input.sim.url,
-        tenantId: input.sim.tenantId,
-        clientId: DEFAULT_CLIENT_ID,
-        clientSecret: DEFAULT_CLIENT_SECRET,
-        tokenEndpoint: input.sim.tokenEndpoint,
-      },
-    });
+    const dataverse = connectToBenchSimulator(input.sim);
     const stores = new Map<ContainerKey, InMemoryRecordStore>();
     const recordsFor = (key: ContainerKey) => {
       let store = stores.get(key);

@@ -9,6 +9,7 @@ import {
 } from '../../shared/domain/checkpoint.state';
 import {
   addToSample,
+  DEFAULT_PARTITION_SIZING,
   emptySample,
   planPartitions,
   type CreatedOnSample,
@@ -43,12 +44,17 @@ describe('createdon sample', () => {
 
   it('counts rows without a createdon but does not sample them', () => {
     const sample = addToSample(emptySample(), [null, day(1), null]);
-    expect(sample).toEqual({ stride: 1, seen: 3, values: [day(1)] });
+    expect(sample).toEqual({ stride: 1, seen: 3, nulls: 2, values: [day(1)] });
   });
 });
 
 describe('planPartitions', () => {
-  const sampleOf = (values: string[], seen = values.length): CreatedOnSample => ({ stride: 1, seen, values });
+  const sampleOf = (values: string[], seen = values.length, nulls = 0): CreatedOnSample => ({
+    stride: 1,
+    seen,
+    nulls,
+    values,
+  });
 
   it.each([
     { name: 'a small table: one unfiltered range', values: [day(1), day(2)], seen: 2, ranges: 1 },
@@ -67,7 +73,10 @@ describe('planPartitions', () => {
 
   it('splits at sample quantiles into adjoining ranges, then one for rows without createdon', () => {
     const values = Array.from({ length: 100 }, (_, i) => day(99 - i));
-    const plan = planPartitions(sampleOf(values, 100_000), { rowsPerPartition: 25_000, maxPartitions: 64 });
+    const plan = planPartitions(sampleOf(values, 100_000, 3), {
+      rowsPerPartition: 25_000,
+      maxPartitions: 64,
+    });
     expect(plan.map((p) => [p.from, p.to, p.nulls])).toEqual([
       [undefined, day(25), undefined],
       [day(25), day(50), undefined],
@@ -75,6 +84,28 @@ describe('planPartitions', () => {
       [day(75), undefined, undefined],
       [undefined, undefined, true],
     ]);
+    // No row without a createdon seen: no range read for them.
+    const none = planPartitions(sampleOf(values, 100_000, 0), {
+      rowsPerPartition: 25_000,
+      maxPartitions: 64,
+    });
+    expect(none.some((p) => p.nulls === true)).toBe(false);
+    expect(none).toHaveLength(4);
+  });
+
+  it.each([
+    { rows: 1_000_000, readers: 8, ranges: 64 },
+    { rows: 100_000, readers: 8, ranges: 8 },
+    { rows: 50_000, readers: 8, ranges: 8 },
+    { rows: 20_000, readers: 8, ranges: 4 },
+    { rows: 4_000, readers: 8, ranges: 1 },
+  ])('$rows rows with $readers readers: $ranges ranges by default', ({ rows, readers, ranges }) => {
+    const values = Array.from({ length: 512 }, (_, i) => day(i));
+    const plan = planPartitions(sampleOf(values, rows), {
+      ...DEFAULT_PARTITION_SIZING,
+      minPartitions: readers,
+    });
+    expect(plan).toHaveLength(ranges);
   });
 
   it('never makes more than maxPartitions ranges, and skips repeated boundaries', () => {
