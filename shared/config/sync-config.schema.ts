@@ -6,14 +6,68 @@ import { describeError } from '../errors/app.errors';
 
 const name = z.string().regex(/^[a-z_][a-z0-9_]*$/, 'must be a lower-case Dataverse logical name');
 
-const fieldRuleSchema = z.object({
-  /** Marketing-side field name, at the top level of the person document. */
-  marketing: z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, 'must be a camelCase field name'),
-  dynamics: name,
-  direction: z.enum(['both', 'pull', 'push']).default('both'),
-  /** Overrides the entity's conflict rule for this field (lead: marketing wins, contact: Dynamics wins). */
-  conflict: z.enum(['marketing', 'dynamics']).optional(),
-});
+/**
+ * A value transform, applied in order to both sides' values before they are compared, merged,
+ * stored or sent: `trim` and `lowercase` on text, `choiceText` from a choice value to marketing text
+ * by a table (and back when the field is pushed).
+ */
+const transformSchema = z.union(
+  [
+    z.literal('trim'),
+    z.literal('lowercase'),
+    z
+      .object({
+        choiceText: z
+          .record(
+            z.string().regex(/^-?\d+$/, 'keys must be choice values (whole numbers)'),
+            z.string().min(1),
+          )
+          .refine((table) => Object.keys(table).length > 0, 'must map at least one value'),
+      })
+      .strict(),
+  ],
+  {
+    error:
+      'must be "trim", "lowercase" or {"choiceText": {"<choice value>": "<text>"}} keyed by whole numbers',
+  },
+);
+export type FieldTransform = z.output<typeof transformSchema>;
+
+const fieldRuleSchema = z
+  .object({
+    /** Marketing-side field name, at the top level of the person document. */
+    marketing: z.string().regex(/^[A-Za-z][A-Za-z0-9]*$/, 'must be a camelCase field name'),
+    dynamics: name,
+    direction: z.enum(['both', 'pull', 'push']).default('both'),
+    /** Overrides the entity's conflict rule for this field (lead: marketing wins, contact: Dynamics wins). */
+    conflict: z.enum(['marketing', 'dynamics']).optional(),
+    transform: z.array(transformSchema).min(1).optional(),
+  })
+  .superRefine((rule, ctx) => {
+    const tables = (rule.transform ?? []).flatMap((t) => (typeof t === 'object' ? [t.choiceText] : []));
+    const issue = (message: string) =>
+      ctx.addIssue({ code: 'custom', path: ['transform'], message: `field "${rule.marketing}": ${message}` });
+    if (tables.length > 1) issue('one choiceText table at most');
+    if (tables.length === 1 && typeof rule.transform?.[0] !== 'object') {
+      issue(
+        'choiceText must come first: it turns the choice into text, which trim and lowercase then work on',
+      );
+    }
+    const texts = Object.values(tables[0] ?? {});
+    const twice = texts.find((text, i) => texts.indexOf(text) !== i);
+    // Pushed back, a text must name one value.
+    if (twice !== undefined && rule.direction !== 'pull') issue(`choiceText maps two values to "${twice}"`);
+  });
+
+/** A fixed value written to a column: on create only, or on every write the sync makes. */
+const constantSchema = z
+  .object({
+    dynamics: name,
+    value: z.union([z.string(), z.number(), z.boolean(), z.null()]),
+    on: z.enum(['create', 'write']).default('create'),
+  })
+  .strict();
+export type FieldConstant = z.output<typeof constantSchema>;
 
 const customEntitySchema = z.object({
   logicalName: name,
@@ -55,8 +109,26 @@ export const syncConfigSchema = z
       .strict()
       .default({}),
     owners: ownersSchema.default({ mapByEmail: false }),
+    constants: z
+      .object({ lead: z.array(constantSchema).optional(), contact: z.array(constantSchema).optional() })
+      .strict()
+      .default({}),
   })
-  .strict();
+  .strict()
+  .superRefine((config, ctx) => {
+    for (const table of ['lead', 'contact'] as const) {
+      const fed = new Map((config.fields[table] ?? []).map((rule) => [rule.dynamics, rule.marketing]));
+      for (const [i, constant] of (config.constants[table] ?? []).entries()) {
+        const field = fed.get(constant.dynamics);
+        if (field === undefined) continue;
+        ctx.addIssue({
+          code: 'custom',
+          path: ['constants', table, i, 'dynamics'],
+          message: `column "${constant.dynamics}" is also fed by field "${field}": a constant would undo its edits`,
+        });
+      }
+    }
+  });
 
 export type SyncConfig = z.output<typeof syncConfigSchema>;
 export type FieldRule = z.output<typeof fieldRuleSchema>;
@@ -68,7 +140,7 @@ export function parseSyncConfig(raw: unknown, source = 'SYNC_CONFIG'): SyncConfi
   const parsed = syncConfigSchema.safeParse(raw);
   if (!parsed.success) {
     const lines = parsed.error.issues.map(
-      (issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`,
+      (issue) => `  ${issue.path.join('.') || '(root)'}${fieldNamed(raw, issue.path)}: ${issue.message}`,
     );
     throw new ConfigError(
       'invalid_sync_config',
@@ -76,6 +148,14 @@ export function parseSyncConfig(raw: unknown, source = 'SYNC_CONFIG'): SyncConfi
     );
   }
   return parsed.data;
+}
+
+/** ` (field "x")` for an issue inside a field rule, so the message names the field, not its index. */
+function fieldNamed(raw: unknown, path: readonly PropertyKey[]): string {
+  if (path[0] !== 'fields' || typeof path[2] !== 'number') return '';
+  const rules = (raw as { fields?: Record<string, unknown[]> } | null)?.fields?.[String(path[1])];
+  const marketing = (rules?.[path[2]] as { marketing?: unknown } | undefined)?.marketing;
+  return typeof marketing === 'string' ? ` (field "${marketing}")` : '';
 }
 
 export async function loadSyncConfig(

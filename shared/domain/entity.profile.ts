@@ -1,5 +1,5 @@
 import type { EntityDefinition } from '../config/entity.catalog';
-import type { FieldRule, SyncConfig } from '../config/sync-config.schema';
+import type { FieldConstant, FieldRule, FieldTransform, SyncConfig } from '../config/sync-config.schema';
 import { isLookupColumn } from './row.mapper';
 
 export type ColumnType = 'string' | 'int' | 'decimal' | 'bool' | 'datetime' | 'choice' | 'lookup' | 'any';
@@ -63,6 +63,8 @@ export interface PersonFieldRule {
   conflict: 'marketing' | 'dynamics';
   /** A lookup's display name rather than its id (a contact's company is its parent account's name). */
   useLookupName?: boolean;
+  /** Applied to both sides' values before they are compared, merged, stored or sent (field.transform.ts). */
+  transform?: FieldTransform[];
 }
 
 const SHARED_PERSON_FIELDS: Omit<PersonFieldRule, 'conflict'>[] = [
@@ -107,6 +109,8 @@ export interface EntityProfile {
    * the person falls back to its lead, with the lead's values, as a fresh load would build it.
    */
   fallbackFields: PersonFieldRule[];
+  /** Fixed column values of a person's row: on create, or on every write (SYNC_CONFIG constants). */
+  constants: FieldConstant[];
 }
 
 const DEFAULT_FILTER_COLUMN = 'new_synctomkto';
@@ -138,6 +142,7 @@ export function buildEntityProfile(entity: EntityDefinition, config: SyncConfig)
     columnTypes,
     personFields,
     fallbackFields: entity.logicalName === 'contact' ? personFieldRules('lead', config.fields) : [],
+    constants: isPerson ? (config.constants[entity.logicalName as 'lead' | 'contact'] ?? []) : [],
   };
 }
 
@@ -158,6 +163,7 @@ export function personFieldRules(
       direction: rule.direction,
       conflict: rule.conflict ?? conflict,
       ...(base?.useLookupName && base.dynamics === rule.dynamics ? { useLookupName: true } : {}),
+      ...(rule.transform !== undefined ? { transform: rule.transform } : {}),
     });
   }
   return [...rules.values()];

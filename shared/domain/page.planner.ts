@@ -12,6 +12,7 @@ import {
 import {
   idKeyOf,
   incomingMarketingValues,
+  transformFailures,
   isForgotten,
   marketingValues,
   versionOf,
@@ -156,11 +157,22 @@ export function planPage(
       continue;
     }
     const row = mapped.row;
-    synced.push(row.id);
+    const failures = profile.kind === 'person' ? transformFailures(profile.personFields, row) : [];
+    for (const failure of failures) {
+      errors.push({ id: row.id, code: 'transform_failed', message: failure.reason, excerpt: '' });
+    }
+    // A row with a failed transform keeps its error open until a pull maps every field.
+    if (failures.length === 0) synced.push(row.id);
     if (row.filter === false) stats.excluded += 1;
     const outcome =
       profile.kind === 'person'
-        ? applyPersonRow(profile, row, index, ctx)
+        ? applyPersonRow(
+            profile,
+            row,
+            index,
+            ctx,
+            failures.map((f) => f.field),
+          )
         : applyGenericRow(profile, row, index.id(row.id) as GenericRecord | undefined, ctx);
     if (outcome === undefined) {
       if (row.filter !== false) {
@@ -324,8 +336,15 @@ function applyPersonRow(
   row: MappedRow,
   index: DocIndex,
   ctx: PlanContext,
+  held: readonly string[] = [],
 ): Outcome | undefined {
   const table = row.table as PersonTable;
+  // A field whose transform failed reads as the value last agreed: the merge keeps the marketing side's.
+  const incomingOf = (person: PersonRecord | undefined) => {
+    const values = incomingMarketingValues(profile.personFields, row);
+    for (const field of held) values[field] = person?.sync.agreed[field] ?? null;
+    return values;
+  };
   const { person, newId } = findPerson(row, index, ctx.aliases);
   // Forgotten on request: its personal data must not come back with the next change in Dynamics.
   if (person !== undefined && isForgotten(person)) return undefined;
@@ -371,7 +390,7 @@ function applyPersonRow(
 
   const source: PersonSource = { ...metaOf(row, previous, ctx), values: row.values };
   if (person === undefined) {
-    const incoming = incomingMarketingValues(profile.personFields, row);
+    const incoming = incomingOf(undefined);
     const doc: PersonRecord = {
       id: newId,
       entity: 'person',
@@ -397,7 +416,7 @@ function applyPersonRow(
       conflicts: 0,
     };
   }
-  const incoming = incomingMarketingValues(profile.personFields, row);
+  const incoming = incomingOf(person);
   const merge = threeWayMerge(
     profile.personFields,
     incoming,

@@ -1,11 +1,13 @@
 import type { PersonFieldRule } from './entity.profile';
 import {
   fieldValueSchema,
+  type FieldValue,
   type FieldValues,
   type LookupValue,
   type PersonRecord,
   type PersonSource,
 } from './record.model';
+import { normalizeMarketing, toMarketing } from './field.transform';
 import { isLookupColumn, lookupField, type MappedRow } from './row.mapper';
 
 export type PersonTable = 'lead' | 'contact';
@@ -69,7 +71,7 @@ export function marketingValues(person: object, rules: readonly PersonFieldRule[
   for (const rule of rules) {
     if (!(rule.marketing in doc)) continue;
     const parsed = fieldValueSchema.safeParse(doc[rule.marketing]);
-    if (parsed.success) out[rule.marketing] = parsed.data;
+    if (parsed.success) out[rule.marketing] = normalizeMarketing(rule, parsed.data);
   }
   return out;
 }
@@ -78,16 +80,36 @@ export function marketingValues(person: object, rules: readonly PersonFieldRule[
 export function incomingMarketingValues(rules: readonly PersonFieldRule[], row: MappedRow): FieldValues {
   const out: FieldValues = {};
   for (const rule of rules) {
-    const column = rule.dynamics;
-    if (column === 'statuscode' || column === 'statecode') {
-      out[rule.marketing] = row[column];
-    } else if (isLookupColumn(column)) {
-      const field = lookupField(column);
-      const lookup = row.values[field] as LookupValue | null | undefined;
-      out[rule.marketing] = rule.useLookupName ? (row.lookupNames[field] ?? null) : (lookup?.id ?? null);
-    } else {
-      out[rule.marketing] = row.values[column] ?? null;
-    }
+    const raw = rawIncoming(rule, row);
+    const transformed = toMarketing(rule, raw);
+    // A value the transforms cannot take is held by the planner (transformFailures); null meanwhile.
+    out[rule.marketing] = transformed.ok ? transformed.value : null;
   }
   return out;
+}
+
+/** The fields of this row whose transforms fail, with why: held, and reported as transform_failed. */
+export function transformFailures(
+  rules: readonly PersonFieldRule[],
+  row: MappedRow,
+): { field: string; reason: string }[] {
+  const out: { field: string; reason: string }[] = [];
+  for (const rule of rules) {
+    if (rule.transform === undefined) continue;
+    const transformed = toMarketing(rule, rawIncoming(rule, row));
+    if (!transformed.ok) out.push({ field: rule.marketing, reason: transformed.reason });
+  }
+  return out;
+}
+
+/** The row's value of a rule's column, before any transform. */
+function rawIncoming(rule: PersonFieldRule, row: MappedRow): FieldValue {
+  const column = rule.dynamics;
+  if (column === 'statuscode' || column === 'statecode') return row[column];
+  if (isLookupColumn(column)) {
+    const field = lookupField(column);
+    const lookup = row.values[field] as LookupValue | null | undefined;
+    return rule.useLookupName ? (row.lookupNames[field] ?? null) : (lookup?.id ?? null);
+  }
+  return row.values[column] ?? null;
 }

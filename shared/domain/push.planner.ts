@@ -1,3 +1,5 @@
+import type { FieldConstant } from '../config/sync-config.schema';
+import { toDynamicsChoice } from './field.transform';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { contentHash, sameValue } from './content.hash';
@@ -184,6 +186,11 @@ type Converted = { ok: true; value: unknown } | { ok: false; message: string };
 /** A marketing value as the Dataverse column takes it, or why it cannot be sent. */
 export function toColumnValue(rule: PersonFieldRule, value: FieldValue, type?: ColumnType): Converted {
   if (value === null) return { ok: true, value: null };
+  if (rule.transform?.some((t) => typeof t === 'object')) {
+    // Marketing text back to the choice value its table names.
+    const choice = toDynamicsChoice(rule, value);
+    return choice.ok ? { ok: true, value: choice.value } : { ok: false, message: choice.reason };
+  }
   const kind = type ?? columnType(rule.dynamics, false);
   const fail = (expected: string): Converted => ({
     ok: false,
@@ -337,6 +344,8 @@ export interface PlanOptions {
    * for): not sent, kept as the marketing side wrote it, and reported for mapping.
    */
   held?: ReadonlySet<string>;
+  /** Column values every write carries (SYNC_CONFIG constants with `on: "write"`). */
+  constants?: readonly FieldConstant[];
 }
 
 const NO_FIELDS: ReadonlySet<string> = new Set();
@@ -392,7 +401,7 @@ export function planPush(
     kind: 'push',
     target,
     changes,
-    body: body.body,
+    body: { ...constantColumns(options.constants ?? [], 'write'), ...body.body },
     planned: marketingValues(person, rules),
     signature,
   };
@@ -542,14 +551,29 @@ export function createBody(
   person: object,
   rules: readonly PersonFieldRule[],
   ownerId: string | undefined,
+  constants: readonly FieldConstant[] = [],
 ): { ok: true; body: Record<string, unknown> } | { ok: false; fields: string[]; message: string } {
   const values = marketingValues(person, pushableRules(rules));
   const present: FieldValues = {};
   for (const [field, value] of Object.entries(values)) if (value !== null) present[field] = value;
   const body = patchBody(present, pushableRules(rules));
   if (!body.ok) return body;
+  // Marketing values win over a constant of the same column (the config refuses that pairing anyway).
+  body.body = { ...constantColumns(constants, 'create'), ...body.body };
   if (ownerId !== undefined) body.body['ownerid@odata.bind'] = `/systemusers(${ownerId.toLowerCase()})`;
   return body;
+}
+
+/** The constants a create (all of them) or a later write (`on: "write"` only) carries, by column. */
+export function constantColumns(
+  constants: readonly FieldConstant[],
+  when: 'create' | 'write',
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const constant of constants) {
+    if (when === 'create' || constant.on === 'write') out[constant.dynamics] = constant.value;
+  }
+  return out;
 }
 
 export function emailOf(person: object): string | undefined {

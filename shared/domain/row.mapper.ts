@@ -194,7 +194,8 @@ export interface MappedRow {
 
 export interface RowError {
   id: string | null;
-  code: 'invalid_row';
+  /** transform_failed: a field's SYNC_CONFIG transform cannot take the row's value (the field is held). */
+  code: 'invalid_row' | 'transform_failed';
   message: string;
   excerpt: string;
 }

@@ -309,7 +309,7 @@ export class CreatePersonUseCase {
     ownerId: string | undefined,
   ): Promise<CreatePersonResult> {
     const profile = this.deps.profiles[table];
-    const body = createBody(person, profile.personFields, ownerId);
+    const body = createBody(person, profile.personFields, ownerId, profile.constants);
     if (!body.ok) return this.reject(person.id, table, 'invalid_value', body.message, person);
     const created = await this.deps.rows.create(profile, rowId, body.body);
     let row: MappedRow | undefined;

@@ -212,7 +212,11 @@ export class PushUseCase {
     for (const person of latest.values()) {
       const rules = this.rules(person.type);
       const held = await this.heldChoices(person, at, options);
-      const plan = planPush(person, rules, { force: options.force === true, held });
+      const plan = planPush(person, rules, {
+        force: options.force === true,
+        held,
+        constants: this.deps.profiles[person.type].constants,
+      });
       switch (plan.kind) {
         case 'skip':
           if (plan.reason === 'in_sync') summary.inSync += 1;
