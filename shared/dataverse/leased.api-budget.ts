@@ -94,7 +94,6 @@ export class LeasedApiBudget implements ApiBudget {
   private timer: NodeJS.Timeout | undefined;
   private nextRenewalAt = 0;
   private notBefore = 0;
-  private renewalCap: number | undefined;
   private closed = false;
   private warnedFallback = false;
   /** Demand seen since the last renewal: what the next one asks for. */
@@ -155,10 +154,7 @@ export class LeasedApiBudget implements ApiBudget {
 
   private tryAdmit(): BudgetTicket | undefined {
     const now = this.now();
-    // While a renewal is on its way, the document records only the requests in flight when it was
-    // planned: more would run on slots the renewal may hand to another holder.
-    const cap = this.renewalCap === undefined ? this.slots : Math.min(this.slots, this.renewalCap);
-    if (this.inFlight >= cap || now >= this.slotsExpireAt) return undefined;
+    if (this.inFlight >= this.slots || now >= this.slotsExpireAt) return undefined;
     const estimate = this.executionEstimateMs;
     const valid = this.grants.filter((g) => g.expiresAt > now);
     const granted = valid.reduce((sum, g) => sum + g.executionMs, 0);
@@ -273,7 +269,9 @@ export class LeasedApiBudget implements ApiBudget {
     return {
       holder: this.holder,
       slots: active ? Math.min(this.maxSlots, Math.max(1, demand)) : 0,
-      inUse: this.inFlight,
+      // Requests go on starting under the current slots until the renewal lands, and those running
+      // keep theirs after it: the document must count both, so a grant shrinks one renewal later.
+      inUse: Math.max(this.inFlight, now < this.slotsExpireAt ? this.slots : 0),
       requests: wantRequests,
       executionMs: wantExecution,
       settle: [...this.pendingSettlements],
@@ -284,10 +282,10 @@ export class LeasedApiBudget implements ApiBudget {
   private async renewOnce(): Promise<void> {
     const now = this.now();
     const ask = this.ask(now);
-    this.renewalCap = ask.inUse;
     let grant: LeaseGrant | undefined;
     try {
       for (let attempt = 0; grant === undefined; attempt += 1) {
+        const started = this.now();
         const read = (await this.store.read()) ?? emptyBudgetDocument(this.store.id);
         const planned = planLease(read, ask, this.now(), this.limits);
         if (await this.store.write(planned.doc, read._etag)) {
@@ -296,18 +294,19 @@ export class LeasedApiBudget implements ApiBudget {
         }
         this.stats.conflicts += 1;
         if (attempt >= MAX_CONFLICT_RETRIES) {
-          throw new Error(`gave up after ${attempt + 1} write conflicts on the budget document`);
+          // Busy, not broken: keep what is held (settlements stay pending) and come back soon.
+          this.scheduleRenewal(this.limits.leaseMs / 8);
+          return;
         }
-        // Jitter spreads instances that collided so the next try mostly wins.
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * (attempt + 1)));
+        // Jitter in the order of one round trip spreads the instances that collided.
+        const roundTrip = Math.max(1, this.now() - started);
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * roundTrip * (attempt + 1)));
       }
     } catch (error) {
       this.stats.storeFailures += 1;
-      this.renewalCap = undefined;
       this.fallback(now, error);
       return;
     }
-    this.renewalCap = undefined;
     this.stats.renewals += 1;
     this.pendingSettlements = [];
     this.applyGrant(grant, ask);
@@ -336,7 +335,8 @@ export class LeasedApiBudget implements ApiBudget {
     this.executionSinceRenewal = 0;
     this.wake();
     const holding = this.slots > 0 || this.grants.length > 0 || this.pendingSettlements.length > 0;
-    if (!holding && ask.slots === 0) return;
+    // The document still counts the slots this renewal gave up (see inUse): one more renewal frees them.
+    if (!holding && ask.slots === 0 && ask.inUse === 0) return;
     const half = this.limits.leaseMs / 2;
     // Nothing granted while work waits: come back when the spending that fills the window retires.
     const starved = this.waiters.length > 0 && (grant.slots === 0 || this.remainingRequests(now) === 0);
@@ -388,7 +388,7 @@ export class LeasedApiBudget implements ApiBudget {
       const read = (await this.store.read()) ?? emptyBudgetDocument(this.store.id);
       const planned = planLease(
         read,
-        { ...ask, slots: 0, requests: 0, executionMs: 0 },
+        { ...ask, slots: 0, inUse: this.inFlight, requests: 0, executionMs: 0 },
         this.now(),
         this.limits,
       );

@@ -1,0 +1,224 @@
+// Scale-out benchmark: the throughput of several sync hosts (separate processes sharing one
+// Dataverse budget through Cosmos) next to one host alone, against one simulator whose service
+// protection limits are scaled down so that the budget, not the CPU, bounds both runs. The goal is
+// that coordination costs little: N hosts together within 20% of one host.
+// Run: npm run bench -- scale   (--hosts N, --rows R per entity, --full for 1,500 rows per entity,
+// --without-budget to add N hosts each with only its own per-process governor)
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { startCosmosStandIn } from '../local/cosmos/cosmos.server';
+import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../local/dataverse/simulator.options';
+import { startDataverseSimulator, type DataverseSimulator } from '../local/dataverse/simulator.server';
+import { CONTAINERS } from '../shared/config/entity.catalog';
+import { createCosmosClient } from '../shared/cosmos/cosmos.client';
+import { provisionCosmos } from '../shared/cosmos/cosmos.provisioning';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number): number => {
+  const at = args.indexOf(name);
+  return at >= 0 ? Number(args[at + 1]) : fallback;
+};
+const HOSTS = option('--hosts', 4);
+const ROWS = args.includes('--full') ? 1500 : option('--rows', 500);
+const PAGE_SIZE = 10;
+const ENTITIES = ['contact', 'lead', 'account', 'opportunity'];
+/**
+ * 10 requests/s, 0.5 s of execution per second and 4 requests in flight at most: low enough that on
+ * a shared 2-core machine the limits, not the CPU, bound one host pulling four entities at once.
+ */
+const LIMITS = {
+  requestsPerWindow: 40,
+  windowSeconds: 4,
+  executionMsPerWindow: 2000,
+  concurrentRequests: 4,
+  retryAfterSeconds: 1,
+  maxRetryAfterSeconds: 2,
+};
+const LEASE_SECONDS = 0.5;
+const HOST = join(__dirname, '..', 'tests', 'integration', 'support', 'sync-host.child.ts');
+
+interface RunFigures {
+  label: string;
+  hosts: number;
+  rows: number;
+  requests: number;
+  throttled: number;
+  violations: number;
+  maxInFlight: number;
+  /** First Dataverse request to the last answer. */
+  spanMs: number;
+  /** From the start signal to the last host's exit (modules are loaded before). */
+  wallMs: number;
+  failedHosts: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Host {
+  ready: Promise<void>;
+  finished: Promise<boolean>;
+  go(): void;
+}
+
+/** One host process, loaded and waiting for `go()` so that start-up is not part of the timing. */
+const startHost = (env: NodeJS.ProcessEnv, entities: string[]): Host => {
+  const child = spawn(process.execPath, ['--import', 'tsx', HOST, entities.join(','), String(PAGE_SIZE)], {
+    cwd: join(__dirname, '..'),
+    env: { ...env, SYNC_HOST_GATE: '1' },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  let out = '';
+  let markReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+    if (out.includes('READY')) markReady();
+  });
+  const finished = new Promise<boolean>((resolve) => {
+    child.on('close', () => {
+      markReady();
+      resolve(/DONE \{"code":0/.test(out));
+    });
+  });
+  return { ready, finished, go: () => child.stdin.end('go\n') };
+};
+
+async function run(
+  label: string,
+  sim: DataverseSimulator,
+  cosmos: { endpoint: string; key: string },
+  database: string,
+  hosts: number,
+  budget: 'shared' | 'process',
+): Promise<RunFigures> {
+  const client = createCosmosClient({
+    COSMOS_ENDPOINT: cosmos.endpoint,
+    COSMOS_KEY: cosmos.key,
+    COSMOS_DATABASE: database,
+  });
+  await provisionCosmos(client, database, 'create');
+  // The simulator's window must be empty of the previous run's requests: its limits are per client.
+  await sleep(LIMITS.windowSeconds * 1000 + 500);
+  sim.control.resetCounters();
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    DATAVERSE_URL: sim.url,
+    DATAVERSE_TENANT_ID: sim.tenantId,
+    DATAVERSE_CLIENT_ID: DEFAULT_CLIENT_ID,
+    DATAVERSE_CLIENT_SECRET: DEFAULT_CLIENT_SECRET,
+    DATAVERSE_TOKEN_ENDPOINT: sim.tokenEndpoint,
+    DATAVERSE_MAX_CONCURRENCY: '8',
+    DATAVERSE_BUDGET: budget,
+    DATAVERSE_BUDGET_REQUESTS: String(LIMITS.requestsPerWindow),
+    DATAVERSE_BUDGET_WINDOW_SECONDS: String(LIMITS.windowSeconds),
+    DATAVERSE_BUDGET_EXECUTION_SECONDS: String(LIMITS.executionMsPerWindow / 1000),
+    DATAVERSE_BUDGET_CONCURRENCY: String(LIMITS.concurrentRequests),
+    DATAVERSE_BUDGET_LEASE_SECONDS: String(LEASE_SECONDS),
+    COSMOS_ENDPOINT: cosmos.endpoint,
+    COSMOS_KEY: cosmos.key,
+    COSMOS_DATABASE: database,
+  };
+  // One host takes every entity (pulled four at once); N hosts share them out.
+  const shares = Array.from({ length: hosts }, (_, i) => ENTITIES.filter((_, j) => j % hosts === i));
+  const hostProcesses = shares
+    .filter((share) => share.length > 0)
+    .map((entities) => startHost(env, entities));
+  await Promise.all(hostProcesses.map((host) => host.ready));
+  const started = Date.now();
+  for (const host of hostProcesses) host.go();
+  const outcomes = await Promise.all(hostProcesses.map((host) => host.finished));
+  const wallMs = Date.now() - started;
+  const log = sim.control.requestLog();
+  const counters = sim.control.counters().total;
+  let rows = 0;
+  for (const key of ['people', 'accounts', 'opportunities'] as const) {
+    const { resources } = await client
+      .database(database)
+      .container(CONTAINERS[key].id)
+      .items.query<number>('SELECT VALUE COUNT(1) FROM c')
+      .fetchAll();
+    rows += resources[0] ?? 0;
+  }
+  client.dispose();
+  return {
+    label,
+    hosts,
+    rows,
+    requests: counters.requests,
+    throttled: counters.throttled,
+    violations: counters.retryAfterViolations,
+    maxInFlight: counters.maxInFlight,
+    spanMs: Math.max(...log.map((e) => e.end)) - Math.min(...log.map((e) => e.start)),
+    wallMs,
+    failedHosts: outcomes.filter((ok) => !ok).length,
+  };
+}
+
+const perSecond = (count: number, ms: number) => ((count / Math.max(1, ms)) * 1000).toFixed(1);
+
+async function main(): Promise<void> {
+  const sim = await startDataverseSimulator({
+    seed: 17,
+    records: ROWS,
+    counts: {
+      contact: ROWS,
+      lead: ROWS,
+      account: ROWS,
+      opportunity: ROWS,
+      systemuser: 3,
+      team: 0,
+      task: 0,
+      list: 0,
+      campaign: 0,
+      connection: 0,
+    },
+    limits: LIMITS,
+    requestLogSize: 100_000,
+  });
+  sim.control.setFaults({ latencyMs: [10, 20] });
+  const cosmos = await startCosmosStandIn();
+  console.log(
+    `limits: ${LIMITS.requestsPerWindow} requests and ${LIMITS.executionMsPerWindow / 1000} s execution per ${LIMITS.windowSeconds} s, ${LIMITS.concurrentRequests} in flight; lease ${LEASE_SECONDS} s; ${ROWS} rows x ${ENTITIES.length} entities, pages of ${PAGE_SIZE}, 10-20 ms per request`,
+  );
+  const results: RunFigures[] = [];
+  try {
+    results.push(await run('1 host, shared budget', sim, cosmos, 'scale-one', 1, 'shared'));
+    results.push(await run(`${HOSTS} hosts, shared budget`, sim, cosmos, 'scale-many', HOSTS, 'shared'));
+    if (args.includes('--without-budget')) {
+      results.push(
+        await run(`${HOSTS} hosts, per-process only`, sim, cosmos, 'scale-uncoordinated', HOSTS, 'process'),
+      );
+    }
+  } finally {
+    await cosmos.close();
+    await sim.close();
+  }
+  console.table(
+    results.map((r) => ({
+      run: r.label,
+      rows: r.rows,
+      requests: r.requests,
+      'span s': (r.spanMs / 1000).toFixed(1),
+      'requests/s': perSecond(r.requests, r.spanMs),
+      'rows/s': perSecond(r.rows, r.spanMs),
+      'hosts s': (r.wallMs / 1000).toFixed(1),
+      throttled: r.throttled,
+      violations: r.violations,
+      'max in flight': r.maxInFlight,
+      'failed hosts': r.failedHosts,
+    })),
+  );
+  const [one, many] = results;
+  if (one && many) {
+    const ratio = many.rows / Math.max(1, many.spanMs) / (one.rows / Math.max(1, one.spanMs));
+    console.log(
+      `${HOSTS} hosts reach ${(ratio * 100).toFixed(0)}% of one host's rows/s (goal: at least 80%); the service allows ${perSecond(LIMITS.requestsPerWindow, LIMITS.windowSeconds * 1000)} requests/s, the budget ${perSecond(LIMITS.requestsPerWindow, LIMITS.windowSeconds * 1000 + 3 * LEASE_SECONDS * 1000 + LEASE_SECONDS * 100)} sustained (its window is 3 leases and the skew longer)`,
+    );
+  }
+  if (results.some((r) => r.failedHosts > 0)) process.exitCode = 1;
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});
