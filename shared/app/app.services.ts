@@ -1,7 +1,8 @@
 import type { CosmosClient } from '@azure/cosmos';
 import type { ServiceBusClient } from '@azure/service-bus';
 import { ConfigError } from '../config/config.errors';
-import { loadEnv, type EnvFor } from '../config/env.schema';
+import { loadEnv, type DataverseEnv, type EnvFor } from '../config/env.schema';
+import type { MsalTokenProviderOptions } from '../dataverse/token.provider';
 import { CONTAINERS, type ContainerKey, type EntityCatalog } from '../config/entity.catalog';
 import { buildCatalog, loadSyncConfig, type SyncConfig } from '../config/sync-config.schema';
 import { ApiBudgetRepository, budgetDocumentId } from '../cosmos/api-budget.repository';
@@ -152,18 +153,7 @@ export async function createAppServices(
       }
       connection = createDataverseConnection({
         ...(budget !== undefined ? { budget } : {}),
-        auth: {
-          url: dv.DATAVERSE_URL,
-          tenantId: dv.DATAVERSE_TENANT_ID,
-          clientId: dv.DATAVERSE_CLIENT_ID,
-          ...(dv.DATAVERSE_CLIENT_SECRET !== undefined ? { clientSecret: dv.DATAVERSE_CLIENT_SECRET } : {}),
-          ...(dv.DATAVERSE_CLIENT_CERTIFICATE_PATH !== undefined
-            ? { certificatePath: dv.DATAVERSE_CLIENT_CERTIFICATE_PATH }
-            : {}),
-          ...(dv.DATAVERSE_TOKEN_ENDPOINT !== undefined
-            ? { tokenEndpoint: dv.DATAVERSE_TOKEN_ENDPOINT }
-            : {}),
-        },
+        auth: dataverseAuth(dv),
         governor: { maxConcurrency: dv.DATAVERSE_MAX_CONCURRENCY },
       });
     }
@@ -314,6 +304,20 @@ const gatewayRoles = (gateway: DataversePersonRowGateway) => ({
   lists: gateway,
   choices: gateway,
 });
+
+/** The Dataverse sign-in the settings describe (client secret or certificate, token endpoint override). */
+export function dataverseAuth(dv: DataverseEnv): MsalTokenProviderOptions {
+  return {
+    url: dv.DATAVERSE_URL,
+    tenantId: dv.DATAVERSE_TENANT_ID,
+    clientId: dv.DATAVERSE_CLIENT_ID,
+    ...(dv.DATAVERSE_CLIENT_SECRET !== undefined ? { clientSecret: dv.DATAVERSE_CLIENT_SECRET } : {}),
+    ...(dv.DATAVERSE_CLIENT_CERTIFICATE_PATH !== undefined
+      ? { certificatePath: dv.DATAVERSE_CLIENT_CERTIFICATE_PATH }
+      : {}),
+    ...(dv.DATAVERSE_TOKEN_ENDPOINT !== undefined ? { tokenEndpoint: dv.DATAVERSE_TOKEN_ENDPOINT } : {}),
+  };
+}
 
 /** One set of services per process, created on first use so a bad setting fails that invocation loudly. */
 export function lazyServices(source: Record<string, string | undefined>): () => Promise<AppServices> {

@@ -6,6 +6,7 @@ import { createDataverseConnection } from '../dataverse';
 import { DataverseWebhookRegistry } from '../dataverse/webhook.registry';
 import type { StepKey } from '../domain/webhook-registration.rules';
 import { describeError } from '../errors/app.errors';
+import { dataverseAuth } from '../app/app.services';
 import { acceptedSecrets } from '../app/notify.route';
 import { RealtimeRegistration } from '../sync/realtime.use-case';
 import { EXIT, type CommandIo } from './command.support';
@@ -37,16 +38,7 @@ async function registration(io: CommandIo): Promise<{ realtime: RealtimeRegistra
   const catalog = buildCatalog(await loadSyncConfig(env.SYNC_CONFIG));
   catalog.enabled(env.SYNC_ENTITIES);
   const connection = createDataverseConnection({
-    auth: {
-      url: env.DATAVERSE_URL,
-      tenantId: env.DATAVERSE_TENANT_ID,
-      clientId: env.DATAVERSE_CLIENT_ID,
-      ...(env.DATAVERSE_CLIENT_SECRET !== undefined ? { clientSecret: env.DATAVERSE_CLIENT_SECRET } : {}),
-      ...(env.DATAVERSE_CLIENT_CERTIFICATE_PATH !== undefined
-        ? { certificatePath: env.DATAVERSE_CLIENT_CERTIFICATE_PATH }
-        : {}),
-      ...(env.DATAVERSE_TOKEN_ENDPOINT !== undefined ? { tokenEndpoint: env.DATAVERSE_TOKEN_ENDPOINT } : {}),
-    },
+    auth: dataverseAuth(env),
     governor: { maxConcurrency: env.DATAVERSE_MAX_CONCURRENCY },
   });
   const [secret] = acceptedSecrets(env.NOTIFY_SECRET);

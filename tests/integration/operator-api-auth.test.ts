@@ -14,7 +14,7 @@ const principal = (name: string, roles: string[]) =>
 describe('operator HTTP API behind App Service authentication: app roles', () => {
   const stack = useHostStack({
     records: 10,
-    env: { SYNC_ENTITIES: 'account', API_AUTHORIZATION: 'app-roles' },
+    env: { SYNC_ENTITIES: 'account', API_AUTHORIZATION: 'app-roles', NOTIFY_SECRET: 'webhook-secret' },
   });
   const call = async (method: 'GET' | 'POST', path: string, caller?: string) => {
     const response = await fetch(`http://127.0.0.1:${stack().host?.httpPort}/api/${path}`, {
@@ -43,6 +43,26 @@ describe('operator HTTP API behind App Service authentication: app roles', () =>
       });
     }
     expect((await call('GET', 'status', 'not base64 json')).status).toBe(401);
+  });
+
+  it("lets Dataverse's webhook in by its secret alone: no app role, and an app role is no secret", async () => {
+    const notify = async (headers: Record<string, string>) =>
+      (
+        await fetch(`http://127.0.0.1:${stack().host?.httpPort}/api/notify`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({
+            MessageName: 'Update',
+            PrimaryEntityName: 'account',
+            PrimaryEntityId: '5b2d9a0e-0c1f-4c57-9d3a-000000000001',
+            OrganizationId: stack().dataverse.control.organizationId(),
+            InitiatingUserId: stack().dataverse.control.defaultUserId(),
+            Depth: 1,
+          }),
+        })
+      ).status;
+    expect(await notify({ 'x-notify-key': 'webhook-secret' })).toBe(202);
+    expect(await notify({ 'x-ms-client-principal': principal('operator', ['Sync.Operate']) })).toBe(401);
   });
 
   it('lets Sync.Read read and refuses it anything that changes something', async () => {

@@ -54,15 +54,19 @@ describe('real-time path: webhook registration, notifications, forgeries and los
   };
   const notifyJobs = () =>
     stack().logs.filter((l) => l.message.includes('pull job started') && l.message.includes('notify')).length;
-  const contactPerson = async (): Promise<Person> => {
+  /** Synced contacts whose Dynamics row is active (an edit of them reaches Cosmos). */
+  const activeContacts = async (top: number): Promise<Person[]> => {
     const { resources } = await people()
       .items.query<Person>(
-        'SELECT TOP 5 * FROM c WHERE c.type = "contact" AND NOT IS_DEFINED(c.sync.excluded) AND NOT IS_DEFINED(c.sync.deletedInDynamics)',
+        `SELECT TOP ${top} * FROM c WHERE c.type = "contact" AND NOT IS_DEFINED(c.sync.excluded) AND NOT IS_DEFINED(c.sync.deletedInDynamics)`,
       )
       .fetchAll();
-    const person = resources.find(
+    return resources.filter(
       (p) => sim().control.getRow('contact', String(p.dynamics.contactId))?.statecode === 0,
     );
+  };
+  const contactPerson = async (): Promise<Person> => {
+    const [person] = await activeContacts(5);
     if (person === undefined) throw new Error('no active synced contact');
     return person;
   };
@@ -161,14 +165,7 @@ describe('real-time path: webhook registration, notifications, forgeries and los
   });
 
   it('folds a burst of edits of one table into few pull jobs', async () => {
-    const { resources } = await people()
-      .items.query<Person>(
-        'SELECT TOP 10 * FROM c WHERE c.type = "contact" AND NOT IS_DEFINED(c.sync.excluded)',
-      )
-      .fetchAll();
-    const active = resources.filter(
-      (p) => sim().control.getRow('contact', String(p.dynamics.contactId))?.statecode === 0,
-    );
+    const active = await activeContacts(10);
     const jobs = notifyJobs();
     const title = `Burst ${Date.now()}`;
     for (const p of active)
