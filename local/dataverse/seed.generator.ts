@@ -723,6 +723,8 @@ export const seedOrganisation = ({ store, seed, counts, customTables, appUsers }
       rows.push({ id, values, targets });
     }
     byTable.push([custom.logicalName, rows]);
+    // A later custom table may look rows of this one up (a custom row linked to a custom row).
+    pools[custom.logicalName] = rows;
   }
 
   // Last, from their own stream: the rows above stay as they were before these tables existed.

@@ -21,6 +21,7 @@ import {
   type PushRetryScheduler,
   type RecordStore,
 } from '../sync/ports';
+import { resolveLinkedPerson, type LinkedPerson } from '../sync/custom-link.query';
 import { ManualActions } from '../sync/manual-actions.use-case';
 import { PersonActions } from '../sync/person.use-case';
 import { readSyncStatus, type SyncStatusView } from '../sync/status.query';
@@ -135,6 +136,8 @@ export interface SyncComposition {
   actions: ManualActions;
   /** The person view and person actions (Dynamics is reached on first use). */
   persons(): PersonActions;
+  /** The person a custom record's links lead to, through other custom records if need be. */
+  linkedPerson(entity: string, id: string): Promise<LinkedPerson>;
 }
 
 /**
@@ -331,6 +334,12 @@ export function composeSync(adapters: SyncAdapters, settings: SyncSettings): Syn
       });
     },
     createPerson: (request, log) => creator(log).run(request),
+    linkedPerson: (entity, id) =>
+      resolveLinkedPerson(entity, id, {
+        config: settings.syncConfig,
+        custom: adapters.recordsFor('custom'),
+        people: adapters.recordsFor('people'),
+      }),
     persons: () =>
       new PersonActions({
         people: adapters.recordsFor('people'),

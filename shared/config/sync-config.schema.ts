@@ -74,8 +74,11 @@ const customEntitySchema = z.object({
   entitySet: name,
   key: name,
   columns: z.array(name).min(1),
-  // The reference product requires every custom entity to hang off a lead, contact or account.
-  link: z.object({ column: name, target: z.enum(['lead', 'contact', 'account']) }),
+  /**
+   * The lookup that ties each row to a lead, contact or account (as the reference product requires),
+   * or to a row of another custom entity declared here, which is tied further the same way.
+   */
+  link: z.object({ column: name, target: name }),
 });
 
 const guid = z
@@ -116,6 +119,36 @@ export const syncConfigSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
+    const custom = new Map(config.customEntities.map((e) => [e.logicalName, e.link.target]));
+    for (const [i, entity] of config.customEntities.entries()) {
+      const target = entity.link.target;
+      const path = ['customEntities', i, 'link', 'target'];
+      if (!['lead', 'contact', 'account'].includes(target) && !custom.has(target)) {
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `custom entity "${entity.logicalName}" links to "${target}", which is no lead, contact, account or custom entity declared here`,
+        });
+        continue;
+      }
+      // Follow the chain: it must end at a lead, contact or account, not come back.
+      const seen = new Set([entity.logicalName]);
+      for (
+        let next: string | undefined = target;
+        next !== undefined && custom.has(next);
+        next = custom.get(next)
+      ) {
+        if (seen.has(next)) {
+          ctx.addIssue({
+            code: 'custom',
+            path,
+            message: `custom entity "${entity.logicalName}": its links go round in a circle through "${next}"`,
+          });
+          break;
+        }
+        seen.add(next);
+      }
+    }
     for (const table of ['lead', 'contact'] as const) {
       const fed = new Map((config.fields[table] ?? []).map((rule) => [rule.dynamics, rule.marketing]));
       for (const [i, constant] of (config.constants[table] ?? []).entries()) {
