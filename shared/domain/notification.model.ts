@@ -84,3 +84,27 @@ export function windowEnd(at: Date, windowMs: number): Date {
   if (windowMs <= 0) return at;
   return new Date(Math.ceil(at.getTime() / windowMs) * windowMs);
 }
+
+export interface NotifyJobSlot {
+  /** The window's end: part of the message id, so the window's notifications share it. */
+  slot: Date;
+  /** 0 the window's closing job, 1 its opening job. */
+  sequence: number;
+  /** Undefined: due at once. */
+  scheduledAt?: Date;
+}
+
+/**
+ * The jobs one window of notifications of an entity makes, each sent once whatever the number of
+ * notifications: an opening job due at once, so the first change of a window is read without waiting
+ * for its end, and a closing job due at the window's end, which starts after every notification of the
+ * window arrived and so reads every change they stand for. With no window each notification is its own.
+ */
+export function notifyJobSlots(at: Date, windowMs: number): NotifyJobSlot[] {
+  const slot = windowEnd(at, windowMs);
+  if (slot.getTime() <= at.getTime()) return [{ slot, sequence: 0 }];
+  return [
+    { slot, sequence: 1 },
+    { slot, sequence: 0, scheduledAt: slot },
+  ];
+}

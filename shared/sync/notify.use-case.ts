@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   decideNotification,
-  windowEnd,
+  notifyJobSlots,
   type ExecutionContext,
   type NotificationDecision,
 } from '../domain/notification.model';
@@ -31,9 +31,9 @@ const IDENTITY_TTL_MS = 10 * 60_000;
 /**
  * A Dataverse webhook said a row of a table changed: queue a pull of that entity (the delta feed
  * reads what changed, so ordering, filters, deletes, merges and the loop guard stay the pull's).
- * The job's message id is the entity and the end of the notification's window, and it is scheduled
- * for that moment: Service Bus duplicate detection keeps one job per entity and window, and that job
- * starts only after every notification it stands for has arrived.
+ * Message ids are the entity and the end of the notification's window: Service Bus duplicate
+ * detection keeps one opening job (due at once) and one closing job (due at the window's end, after
+ * every notification it stands for has arrived) per entity and window (see notifyJobSlots).
  */
 export class NotifyUseCase {
   private identity: { at: number; organizationId: string; userId: string } | undefined;
@@ -51,35 +51,43 @@ export class NotifyUseCase {
       applicationUserId: me.userId,
     });
     if (decision.kind !== 'pull') return decision;
-    const slot = windowEnd(now, this.deps.windowMs);
-    const job = pullJobSchema.parse({
-      kind: 'pull',
-      entity: decision.entity,
-      reason: 'notify',
-      correlationId: (this.deps.newId ?? randomUUID)(),
-      slot: slot.toISOString(),
-      requestedAt: now.toISOString(),
-      sequence: 0,
-    });
-    const messageId = pullJobMessageId(job);
+    const jobs = notifyJobSlots(now, this.deps.windowMs).map((at) => ({
+      at,
+      job: pullJobSchema.parse({
+        kind: 'pull',
+        entity: decision.entity,
+        reason: 'notify',
+        correlationId: (this.deps.newId ?? randomUUID)(),
+        slot: at.slot.toISOString(),
+        requestedAt: now.toISOString(),
+        sequence: at.sequence,
+      }),
+    }));
     // A burst posts hundreds of notifications at once: this process sends each job once and lets the
     // rest wait for that send; Service Bus duplicate detection still folds what other instances send.
-    let sending = this.sending.get(messageId);
-    if (sending === undefined) {
-      sending = this.deps.queue.send(this.deps.pullQueue, [
-        {
-          body: job,
-          messageId,
-          sessionId: job.entity,
-          correlationId: job.correlationId,
-          subject: 'pull',
-          ...(slot.getTime() > now.getTime() ? { scheduledAt: slot } : {}),
-        },
-      ]);
-      this.remember(messageId, sending, slot, now);
-    }
-    await sending;
-    return { status: 'queued', job };
+    await Promise.all(
+      jobs.map(({ at, job }) => {
+        const messageId = pullJobMessageId(job);
+        let sending = this.sending.get(messageId);
+        if (sending === undefined) {
+          sending = this.deps.queue.send(this.deps.pullQueue, [
+            {
+              body: job,
+              messageId,
+              sessionId: job.entity,
+              correlationId: job.correlationId,
+              subject: 'pull',
+              ...(at.scheduledAt !== undefined ? { scheduledAt: at.scheduledAt } : {}),
+            },
+          ]);
+          this.remember(messageId, sending, at.slot, now);
+        }
+        return sending;
+      }),
+    );
+    const closing = jobs.find(({ at }) => at.sequence === 0) ?? jobs[0];
+    if (closing === undefined) throw new Error('a notification makes at least one job');
+    return { status: 'queued', job: closing.job };
   }
 
   private remember(messageId: string, sending: Promise<void>, slot: Date, now: Date): void {

@@ -2,6 +2,7 @@ import { acceptedSecrets, matchesSecret } from '../../shared/app/notify.route';
 import {
   decideNotification,
   executionContextSchema,
+  notifyJobSlots,
   windowEnd,
   type ExecutionContext,
 } from '../../shared/domain/notification.model';
@@ -55,6 +56,32 @@ describe('windowEnd', () => {
     ['2026-01-01T00:00:02.001Z', 0, '2026-01-01T00:00:02.001Z'],
   ])('%s in windows of %i ms ends at %s', (at, windowMs, end) => {
     expect(windowEnd(new Date(at), windowMs).toISOString()).toBe(end);
+  });
+});
+
+describe('notifyJobSlots', () => {
+  const iso = (d: Date | undefined) => d?.toISOString();
+  it.each([
+    [
+      'inside a window: an opening job now and a closing one at its end',
+      '2026-01-01T00:00:00.100Z',
+      2000,
+      [
+        [1, '2026-01-01T00:00:02.000Z', undefined],
+        [0, '2026-01-01T00:00:02.000Z', '2026-01-01T00:00:02.000Z'],
+      ],
+    ],
+    [
+      'on a window boundary: one job now',
+      '2026-01-01T00:00:02.000Z',
+      2000,
+      [[0, '2026-01-01T00:00:02.000Z', undefined]],
+    ],
+    ['no window: one job now', '2026-01-01T00:00:02.001Z', 0, [[0, '2026-01-01T00:00:02.001Z', undefined]]],
+  ])('%s', (_name, at, windowMs, expected) => {
+    expect(
+      notifyJobSlots(new Date(at), windowMs).map((j) => [j.sequence, iso(j.slot), iso(j.scheduledAt)]),
+    ).toEqual(expected);
   });
 });
 
