@@ -1,24 +1,13 @@
 import type { Owner } from '../../shared/domain/document.schema';
 import { directoryOwner, ownerOfRow, ownerProblem, sameOwner } from '../../shared/domain/owner.rules';
 import type { GenericRecord } from '../../shared/domain/record.model';
+import { sourceMeta } from './domain-fixtures';
 
-const meta = {
-  id: 'x',
-  table: 't',
-  etag: 'W/"1"',
-  versionnumber: 1,
-  modifiedon: null,
-  statecode: null,
-  statuscode: null,
-  merged: false,
-  masterId: null,
-  hash: 'h',
-};
 const record = (entity: string, values: GenericRecord['values']): GenericRecord => ({
   id: 'u1',
   entity,
   values,
-  dynamics: meta,
+  dynamics: sourceMeta('u1', entity),
   sync: { updatedAt: 'now' },
 });
 const ada: Owner = { id: 'u1', type: 'systemuser', name: 'Ada', email: 'ada@x.example' };
