@@ -40,7 +40,15 @@ async function main(): Promise<void> {
       // the multi-select column new_interests mapped to the people's `interests`.
       SYNC_ENTITIES:
         process.env.SYNC_ENTITIES ??
-        [...DEFAULT_ENTITIES, 'list', 'listmember', 'connectionrole', 'connection'].join(','),
+        [
+          ...DEFAULT_ENTITIES,
+          'list',
+          'listmember',
+          'campaign',
+          'campaignitem',
+          'connectionrole',
+          'connection',
+        ].join(','),
       SYNC_CONFIG: process.env.SYNC_CONFIG ?? path.join(__dirname, 'sync-config.local.json'),
     },
     // Without an onError of its own the host logs a function's failure through `log`, as an error.

@@ -182,6 +182,25 @@ export const BUILT_IN_ENTITIES: readonly EntityDefinition[] = [
     custom: false,
     columns: ['_listid_value', '_entityid_value', 'modifiedon', 'versionnumber'],
   },
+  // The campaigns that distribute marketing lists: a membership says which campaigns it puts a person in.
+  {
+    logicalName: 'campaign',
+    entitySet: 'campaigns',
+    key: 'campaignid',
+    container: 'relations',
+    direction: 'pull',
+    custom: false,
+    columns: ['name', 'codename', 'statecode', 'statuscode', 'modifiedon', 'versionnumber'],
+  },
+  {
+    logicalName: 'campaignitem',
+    entitySet: 'campaignitems',
+    key: 'campaignitemid',
+    container: 'relations',
+    direction: 'pull',
+    custom: false,
+    columns: ['_campaignid_value', 'entityid', 'entitytype', 'modifiedon', 'versionnumber'],
+  },
   // Stakeholders of opportunities: a connection names its two ends and the role of each.
   {
     logicalName: 'connectionrole',

@@ -36,6 +36,24 @@ export class CosmosRelationQueries implements RelationQueries {
     );
   }
 
+  campaignItemsOfLists(listIds: readonly string[]): Promise<GenericRecord[]> {
+    return this.byIds(
+      this.relations,
+      "SELECT * FROM c WHERE c.entity = 'campaignitem' AND ARRAY_CONTAINS(@ids, c['values'].entityid)",
+      listIds,
+      'reading the campaigns of lists',
+    );
+  }
+
+  campaignItemsOfCampaigns(campaignIds: readonly string[]): Promise<GenericRecord[]> {
+    return this.byIds(
+      this.relations,
+      "SELECT * FROM c WHERE c.entity = 'campaignitem' AND ARRAY_CONTAINS(@ids, c['values'].campaignid.id)",
+      campaignIds,
+      'reading the lists of campaigns',
+    );
+  }
+
   connectionsOf(recordIds: readonly string[]): Promise<GenericRecord[]> {
     return this.byIds(
       this.relations,

@@ -46,6 +46,9 @@ const BUILT_IN_TYPES: Record<string, ColumnType> = {
   ismaster: 'bool',
   effectivestart: 'datetime',
   effectiveend: 'datetime',
+  codename: 'string',
+  entityid: 'string',
+  entitytype: 'string',
 };
 
 export function columnType(column: string, custom: boolean): ColumnType {

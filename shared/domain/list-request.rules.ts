@@ -143,7 +143,9 @@ export function withListResults<T extends object>(
   for (const { result, listName } of done) {
     if (result.outcome === 'failed') continue;
     memberships = (memberships ?? []).filter((m) => m.listId !== result.listId);
-    if (result.outcome === 'added') memberships.push({ listId: result.listId, name: listName ?? null });
+    // The list's campaigns come with the next pull of list members.
+    if (result.outcome === 'added')
+      memberships.push({ listId: result.listId, name: listName ?? null, campaigns: [] });
   }
   const { [LIST_REQUESTS_KEY]: _requests, ...rest } = source;
   return {

@@ -7,10 +7,17 @@ import type { GenericRecord, LookupValue, PersonRecord } from './record.model';
  * always give the same answer, so working it out again after a replayed page writes nothing.
  */
 
-/** A static marketing list the person is a member of in Dynamics. */
+/** A campaign that distributes a marketing list. */
+export interface CampaignRef {
+  campaignId: string;
+  name: string | null;
+}
+
+/** A static marketing list the person is a member of in Dynamics, and the campaigns it puts them in. */
 export interface Membership {
   listId: string;
   name: string | null;
+  campaigns: CampaignRef[];
 }
 
 /** Someone's role on an opportunity: its contact customer, or a stakeholder through a connection. */
@@ -79,6 +86,7 @@ export function membershipsOf(
   rowIds: readonly string[],
   members: readonly GenericRecord[],
   lists: ReadonlyMap<string, GenericRecord>,
+  campaignsOfList: ReadonlyMap<string, CampaignRef[]> = new Map(),
 ): Membership[] {
   const rows = new Set(rowIds);
   const out = new Map<string, Membership>();
@@ -89,9 +97,39 @@ export function membershipsOf(
     if (entity === undefined || listId === undefined || !rows.has(entity.id)) continue;
     const list = lists.get(listId);
     if (!exists(list) || list.values.type === true) continue;
-    out.set(listId, { listId, name: text(list, 'listname') });
+    out.set(listId, { listId, name: text(list, 'listname'), campaigns: campaignsOfList.get(listId) ?? [] });
   }
   return [...out.values()].sort(byListName);
+}
+
+/**
+ * The campaigns each list is distributed by: campaign items of lists, of campaigns that still exist
+ * (a completed campaign still counts: it did put its people in). Sorted by name, then id.
+ */
+export function campaignsByList(
+  items: readonly GenericRecord[],
+  campaigns: ReadonlyMap<string, GenericRecord>,
+): Map<string, CampaignRef[]> {
+  const out = new Map<string, CampaignRef[]>();
+  for (const item of items) {
+    // A campaign also distributes products and sales literature; only its lists put people in it.
+    if (item.entity !== 'campaignitem' || !exists(item) || item.values.entitytype !== 'list') continue;
+    const listId = item.values.entityid;
+    const campaignId = lookup(item, 'campaignid')?.id;
+    if (typeof listId !== 'string' || campaignId === undefined) continue;
+    const campaign = campaigns.get(campaignId);
+    if (!exists(campaign)) continue;
+    const refs = out.get(listId.toLowerCase()) ?? [];
+    if (!refs.some((ref) => ref.campaignId === campaignId))
+      refs.push({ campaignId, name: text(campaign, 'name') });
+    out.set(listId.toLowerCase(), refs);
+  }
+  for (const refs of out.values()) {
+    refs.sort(
+      (a, b) => (a.name ?? '').localeCompare(b.name ?? '') || a.campaignId.localeCompare(b.campaignId),
+    );
+  }
+  return out;
 }
 
 /** Memberships in the order they are kept: by list name, then id. */

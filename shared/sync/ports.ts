@@ -303,6 +303,10 @@ export interface RelationQueries {
   membersOf(rowIds: readonly string[]): Promise<GenericRecord[]>;
   /** listmember records of these lists. */
   membersOfLists(listIds: readonly string[]): Promise<GenericRecord[]>;
+  /** campaignitem records that put one of these lists in a campaign. */
+  campaignItemsOfLists(listIds: readonly string[]): Promise<GenericRecord[]>;
+  /** campaignitem records of these campaigns. */
+  campaignItemsOfCampaigns(campaignIds: readonly string[]): Promise<GenericRecord[]>;
   /** connection records with one of these records at either end. */
   connectionsOf(recordIds: readonly string[]): Promise<GenericRecord[]>;
   /** connection records naming one of these connection roles. */

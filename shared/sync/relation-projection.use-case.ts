@@ -1,5 +1,6 @@
 import { isPerson, type GenericRecord, type PersonRecord, type RecordDocument } from '../domain/record.model';
 import {
+  campaignsByList,
   membershipsOf,
   personRoleRows,
   personRolesOf,
@@ -29,6 +30,8 @@ export const PROJECTED_ENTITIES: ReadonlySet<string> = new Set([
   'opportunity',
   'connection',
   'connectionrole',
+  'campaign',
+  'campaignitem',
 ]);
 
 const MAX_WRITE_ATTEMPTS = 5;
@@ -63,9 +66,15 @@ export class RelationProjection {
         const members = generic((await this.deps.relations.findForPage(rowIds)).docs);
         return this.updatePeople(members.flatMap((m) => lookupId(m, 'entityid')?.id ?? []));
       }
-      case 'list': {
-        const members = await this.deps.queries.membersOfLists(rowIds);
-        return this.updatePeople(members.flatMap((m) => lookupId(m, 'entityid')?.id ?? []));
+      case 'list':
+        return this.afterLists(rowIds);
+      case 'campaignitem': {
+        const items = generic((await this.deps.relations.findForPage(rowIds)).docs);
+        return this.afterLists(items.flatMap((item) => listOf(item) ?? []));
+      }
+      case 'campaign': {
+        const items = await this.deps.queries.campaignItemsOfCampaigns(rowIds);
+        return this.afterLists(items.flatMap((item) => listOf(item) ?? []));
       }
       case 'opportunity':
         return this.updateOpportunities(rowIds);
@@ -78,6 +87,13 @@ export class RelationProjection {
         return this.updateOpportunities(connections.flatMap(opportunityEnds));
       }
     }
+  }
+
+  /** A list renamed or deleted, or put in or taken out of a campaign: its members' memberships change. */
+  private async afterLists(listIds: readonly string[]): Promise<void> {
+    if (listIds.length === 0) return;
+    const members = await this.deps.queries.membersOfLists([...new Set(listIds)]);
+    await this.updatePeople(members.flatMap((m) => lookupId(m, 'entityid')?.id ?? []));
   }
 
   /**
@@ -114,15 +130,21 @@ export class RelationProjection {
         this.deps.queries.opportunitiesWithRoles(rows),
       ]);
       const listIds = [...new Set(members.flatMap((m) => lookupId(m, 'listid')?.id ?? []))];
-      const lists = new Map(
-        generic((await this.deps.relations.findForPage(listIds)).docs).map((list) => [list.id, list]),
+      const items = await this.deps.queries.campaignItemsOfLists(listIds);
+      const campaignIds = [...new Set(items.flatMap((item) => lookupId(item, 'campaignid')?.id ?? []))];
+      const records = new Map(
+        generic((await this.deps.relations.findForPage([...listIds, ...campaignIds])).docs).map((r) => [
+          r.id,
+          r,
+        ]),
       );
+      const campaigns = campaignsByList(items, records);
       const writes: PersonRecord[] = [];
       for (const person of people) {
         const own = personRowIds(person);
         const next = withRelations(
           person,
-          membershipsOf(own, members, lists),
+          membershipsOf(own, members, records, campaigns),
           personRolesOf(own, opportunities),
         );
         if (next !== undefined) writes.push(next);
@@ -189,6 +211,12 @@ export class RelationProjection {
     return out;
   }
 }
+
+/** The list a campaign item puts in its campaign. */
+const listOf = (item: GenericRecord): string | undefined => {
+  const id = item.values.entityid;
+  return typeof id === 'string' ? id.toLowerCase() : undefined;
+};
 
 /** The opportunities at either end of a connection. */
 function opportunityEnds(connection: GenericRecord): string[] {

@@ -3,11 +3,21 @@ import { useStarted } from './lifecycle.helpers';
 import { quietLog } from './pull-stack.fixture';
 import { startRelationsStack, type Doc, type SimRow } from './relations.fixture';
 
-type Membership = { listId: string; name: string | null };
+type Campaign = { campaignId: string; name: string | null };
+type Membership = { listId: string; name: string | null; campaigns: Campaign[] };
 
 /** Each person's memberships as Dynamics holds them: listmember rows of static lists. */
 function expectedMemberships(rows: (table: string) => SimRow[]): Map<string, Membership[]> {
   const lists = new Map(rows('list').map((list) => [String(list.listid), list]));
+  const campaigns = new Map(rows('campaign').map((c) => [String(c.campaignid), String(c.name)]));
+  const campaignsOf = (listId: string): Campaign[] =>
+    rows('campaignitem')
+      .filter((item) => item.entityid === listId && item.entitytype === 'list')
+      .map((item) => ({
+        campaignId: String(item._campaignid_value),
+        name: campaigns.get(String(item._campaignid_value)) ?? null,
+      }))
+      .sort((a, b) => (a.name ?? '').localeCompare(b.name ?? '') || a.campaignId.localeCompare(b.campaignId));
   const out = new Map<string, Membership[]>();
   for (const member of rows('listmember')) {
     const list = lists.get(String(member._listid_value));
@@ -15,7 +25,11 @@ function expectedMemberships(rows: (table: string) => SimRow[]): Map<string, Mem
     const entity = String(member._entityid_value);
     out.set(entity, [
       ...(out.get(entity) ?? []),
-      { listId: String(list.listid), name: String(list.listname) },
+      {
+        listId: String(list.listid),
+        name: String(list.listname),
+        campaigns: campaignsOf(String(list.listid)),
+      },
     ]);
   }
   for (const [entity, memberships] of out) {
@@ -58,7 +72,7 @@ describe('marketing lists: memberships pulled onto people, membership changes pu
 
   it('puts every static-list membership on its person, whichever of lists, members and people arrive first', async () => {
     // Members before the people they name: the memberships are added when the people arrive.
-    await stack().pull('list', 'listmember', 'lead', 'contact');
+    await stack().pull('campaign', 'campaignitem', 'list', 'listmember', 'lead', 'contact');
     const expected = expectedMemberships((t) => stack().rows(t));
     expect(expected.size).toBeGreaterThan(5);
     const people = await stack().all('people');
@@ -106,11 +120,45 @@ describe('marketing lists: memberships pulled onto people, membership changes pu
     stack().stack.dataverse.control.updateRow('list', renamed, { listname: 'Renamed in Dynamics' });
     await stack().pull('list');
     const named = (await stack().doc('people', other.id)).memberships as Membership[];
-    expect(named).toContainEqual({ listId: renamed, name: 'Renamed in Dynamics' });
+    expect(named).toContainEqual(expect.objectContaining({ listId: renamed, name: 'Renamed in Dynamics' }));
 
     const before = (await stack().all('people')).map((p) => [p.id, p._etag]);
     await stack().services.sync.pullEntity('listmember', { resyncLoadId: 'replay' }, { log: quietLog });
     expect((await stack().all('people')).map((p) => [p.id, p._etag])).toEqual(before);
+  });
+
+  it('names the campaigns each membership puts a person in, and follows a renamed campaign and a list taken out of one', async () => {
+    const items = stack()
+      .rows('campaignitem')
+      .filter((item) => item.entitytype === 'list');
+    const inCampaign = (await stack().all('people')).find((p) =>
+      ((p.memberships ?? []) as Membership[]).some((m) => m.campaigns.length > 0),
+    ) as Doc;
+    const membership = (inCampaign.memberships as Membership[]).find(
+      (m) => m.campaigns.length > 0,
+    ) as Membership;
+    const campaign = membership.campaigns[0] as Campaign;
+    expect(
+      items.some((i) => i.entityid === membership.listId && i._campaignid_value === campaign.campaignId),
+    ).toBe(true);
+
+    stack().stack.dataverse.control.updateRow('campaign', campaign.campaignId, { name: 'Autumn relaunch' });
+    await stack().pull('campaign');
+    const renamed = (await stack().doc('people', inCampaign.id)).memberships as Membership[];
+    expect(renamed.find((m) => m.listId === membership.listId)?.campaigns).toContainEqual({
+      campaignId: campaign.campaignId,
+      name: 'Autumn relaunch',
+    });
+
+    const item = items.find(
+      (i) => i.entityid === membership.listId && i._campaignid_value === campaign.campaignId,
+    ) as SimRow;
+    stack().stack.dataverse.control.deleteRow('campaignitem', String(item.campaignitemid));
+    await stack().pull('campaignitem');
+    const after = (await stack().doc('people', inCampaign.id)).memberships as Membership[];
+    expect(
+      after.find((m) => m.listId === membership.listId)?.campaigns.map((c) => c.campaignId),
+    ).not.toContain(campaign.campaignId);
   });
 
   it('adds and removes a person through AddMemberList and RemoveMemberList, idempotently', async () => {
@@ -127,7 +175,7 @@ describe('marketing lists: memberships pulled onto people, membership changes pu
     expect(membersOf()).toHaveLength(1);
     let doc = await stack().doc('people', person.id);
     expect(doc.listRequests).toBeUndefined();
-    expect(doc.memberships).toContainEqual({ listId, name: listName });
+    expect(doc.memberships).toContainEqual(expect.objectContaining({ listId, name: listName }));
     expect(doc.listRequestResults).toEqual([
       expect.objectContaining({ listId, action: 'add', outcome: 'added' }),
     ]);
@@ -139,7 +187,9 @@ describe('marketing lists: memberships pulled onto people, membership changes pu
 
     // The pull confirms it and keeps it.
     await stack().pull('listmember');
-    expect((await stack().doc('people', person.id)).memberships).toContainEqual({ listId, name: listName });
+    expect((await stack().doc('people', person.id)).memberships).toContainEqual(
+      expect.objectContaining({ listId, name: listName }),
+    );
 
     await stack().edit(person.id, {
       listRequests: [

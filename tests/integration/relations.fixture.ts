@@ -12,7 +12,8 @@ export type Doc = Record<string, unknown> & { id: string };
 export type SimRow = Record<string, unknown>;
 
 /** Lists, members, connections and the multi-select column, on top of the people they relate. */
-export const RELATION_ENTITIES = 'lead,contact,account,opportunity,list,listmember,connectionrole,connection';
+export const RELATION_ENTITIES =
+  'lead,contact,account,opportunity,list,listmember,campaign,campaignitem,connectionrole,connection';
 
 export interface RelationsStack {
   stack: LocalStack;

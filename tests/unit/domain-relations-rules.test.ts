@@ -1,10 +1,12 @@
 import type { GenericRecord } from '../../shared/domain/record.model';
 import {
+  campaignsByList,
   membershipsOf,
   personRolesOf,
   rolesOf,
   withRelations,
   withRoles,
+  type Membership,
   type OpportunityRole,
 } from '../../shared/domain/relations.rules';
 import type { PersonRecord } from '../../shared/domain/record.model';
@@ -40,15 +42,19 @@ const member = (id: string, list: string, row: string, flags = {}) =>
   record('listmember', id, { listid: ref(list, 'list'), entityid: ref(row, 'contact') }, flags);
 
 describe('memberships', () => {
-  it.each<[string, GenericRecord[], { listId: string; name: string | null }[]]>([
-    ['a static list', [member('m1', 'l-news', 'c1')], [{ listId: 'l-news', name: 'Newsletter' }]],
+  it.each<[string, GenericRecord[], Membership[]]>([
+    [
+      'a static list',
+      [member('m1', 'l-news', 'c1')],
+      [{ listId: 'l-news', name: 'Newsletter', campaigns: [] }],
+    ],
     ['a removed member', [member('m1', 'l-news', 'c1', { deleted: true })], []],
     ['a deleted list', [member('m1', 'l-gone', 'c1')], []],
     ['a dynamic list (no members of its own)', [member('m1', 'l-dyn', 'c1')], []],
     [
       'an inactive list keeps its members',
       [member('m1', 'l-closed', 'c1')],
-      [{ listId: 'l-closed', name: 'Archive' }],
+      [{ listId: 'l-closed', name: 'Archive', campaigns: [] }],
     ],
     ['another person', [member('m1', 'l-news', 'c2')], []],
     ['an unknown list (not pulled yet)', [member('m1', 'l-new', 'c1')], []],
@@ -56,12 +62,48 @@ describe('memberships', () => {
       'the lead and the contact on one list: once, sorted by name',
       [member('m1', 'l-news', 'c1'), member('m2', 'l-news', 'lead1'), member('m3', 'l-closed', 'lead1')],
       [
-        { listId: 'l-closed', name: 'Archive' },
-        { listId: 'l-news', name: 'Newsletter' },
+        { listId: 'l-closed', name: 'Archive', campaigns: [] },
+        { listId: 'l-news', name: 'Newsletter', campaigns: [] },
       ],
     ],
   ])('%s', (_case, members, expected) => {
     expect(membershipsOf(['c1', 'lead1'], members, lists)).toEqual(expected);
+  });
+
+  const campaign = (id: string, name: string, flags = {}) => record('campaign', id, { name }, flags);
+  const item = (id: string, campaignId: string, entityid: string, entitytype = 'list', flags = {}) =>
+    record('campaignitem', id, { campaignid: ref(campaignId, 'campaign'), entityid, entitytype }, flags);
+  const campaigns = new Map(
+    [
+      campaign('k-spring', 'Spring launch'),
+      campaign('k-fair', 'Trade fair'),
+      campaign('k-gone', 'Old', { deleted: true }),
+    ].map((c) => [c.id, c]),
+  );
+
+  it.each<[string, GenericRecord[], [string, string[]][]]>([
+    [
+      'a list in two campaigns, sorted by name',
+      [item('i1', 'k-spring', 'l-news'), item('i2', 'k-fair', 'l-news')],
+      [['l-news', ['Spring launch', 'Trade fair']]],
+    ],
+    ['an item taken out of its campaign', [item('i1', 'k-spring', 'l-news', 'list', { deleted: true })], []],
+    ['a deleted campaign', [item('i1', 'k-gone', 'l-news')], []],
+    ['a product the campaign also distributes', [item('i1', 'k-spring', 'p1', 'product')], []],
+  ])('campaigns of lists: %s', (_case, items, expected) => {
+    const found = campaignsByList(items, campaigns);
+    expect([...found].map(([list, refs]) => [list, refs.map((r) => r.name)])).toEqual(expected);
+  });
+
+  it('a membership names the campaigns of its list', () => {
+    const byList = campaignsByList([item('i1', 'k-spring', 'l-news')], campaigns);
+    expect(membershipsOf(['c1'], [member('m1', 'l-news', 'c1')], lists, byList)).toEqual([
+      {
+        listId: 'l-news',
+        name: 'Newsletter',
+        campaigns: [{ campaignId: 'k-spring', name: 'Spring launch' }],
+      },
+    ]);
   });
 });
 
@@ -159,8 +201,8 @@ describe('opportunity roles', () => {
   it('a person with none gets no empty fields; one whose last role goes gets empty ones', () => {
     const person = { id: 'p', entity: 'person', type: 'contact' } as unknown as PersonRecord;
     expect(withRelations(person, [], [])).toBeUndefined();
-    const member = withRelations(person, [{ listId: 'l', name: 'L' }], []) as PersonRecord;
-    expect(member).toMatchObject({ memberships: [{ listId: 'l', name: 'L' }] });
+    const member = withRelations(person, [{ listId: 'l', name: 'L', campaigns: [] }], []) as PersonRecord;
+    expect(member).toMatchObject({ memberships: [{ listId: 'l', name: 'L', campaigns: [] }] });
     expect((member as Record<string, unknown>).opportunityRoles).toBeUndefined();
     expect(withRelations(member, [], [])).toMatchObject({ memberships: [] });
   });
