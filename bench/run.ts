@@ -1,11 +1,15 @@
 // Runs every bench/*.bench.ts one after another, each in its own process, and prints their output.
-// `npm run bench -- pull` runs only the benches whose file name contains "pull".
+// `npm run bench -- pull` runs only the benches whose file name contains "pull"; options such as
+// `--full` are passed to each benchmark that runs.
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const main = async (): Promise<number> => {
-  const filters = process.argv.slice(2).filter((arg) => arg !== '--');
+  const args = process.argv.slice(2).filter((arg) => arg !== '--');
+  // Options (`--full`) go to every benchmark that runs; the other words pick the benchmarks.
+  const options = args.filter((arg) => arg.startsWith('--'));
+  const filters = args.filter((arg) => !arg.startsWith('--'));
   const files = readdirSync(__dirname)
     .filter((file) => file.endsWith('.bench.ts'))
     .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
@@ -20,7 +24,7 @@ const main = async (): Promise<number> => {
     const started = Date.now();
     // Sequential and one process each: benchmarks must not compete for the CPU or share a heap.
     const code = await new Promise<number>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, file)], {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, file), ...options], {
         cwd: join(__dirname, '..'),
         stdio: 'inherit',
       });
