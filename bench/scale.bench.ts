@@ -4,14 +4,17 @@
 // that coordination costs little: N hosts together within 20% of one host.
 // Run: npm run bench -- scale   (--hosts N, --rows R per entity, --full for 1,500 rows per entity,
 // --without-budget to add N hosts each with only its own per-process governor)
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { startCosmosStandIn } from '../local/cosmos/cosmos.server';
-import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../local/dataverse/simulator.options';
 import { startDataverseSimulator, type DataverseSimulator } from '../local/dataverse/simulator.server';
 import { CONTAINERS } from '../shared/config/entity.catalog';
 import { createCosmosClient } from '../shared/cosmos/cosmos.client';
 import { provisionCosmos } from '../shared/cosmos/cosmos.provisioning';
+import {
+  HOST_ENTITIES,
+  type HostSettings,
+  hostTableCounts,
+  startSyncHost,
+} from '../tests/integration/support/sync-hosts.fixture';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number): number => {
@@ -19,15 +22,16 @@ const option = (name: string, fallback: number): number => {
   return at >= 0 ? Number(args[at + 1]) : fallback;
 };
 const HOSTS = option('--hosts', 4);
-const ROWS = args.includes('--full') ? 1500 : option('--rows', 500);
+const ROWS = args.includes('--full') ? 1500 : option('--rows', 300);
 const PAGE_SIZE = 10;
-const ENTITIES = ['contact', 'lead', 'account', 'opportunity'];
+const ENTITIES = HOST_ENTITIES;
 /**
- * 10 requests/s, 0.5 s of execution per second and 4 requests in flight at most: low enough that on
- * a shared 2-core machine the limits, not the CPU, bound one host pulling four entities at once.
+ * 4 requests/s, 0.5 s of execution per second and 4 requests in flight at most: low enough that on a
+ * shared 2-core machine the limits, not the CPU, bound one host pulling four entities at once, so both
+ * runs meet the same ceiling and the difference is the price of coordination.
  */
 const LIMITS = {
-  requestsPerWindow: 40,
+  requestsPerWindow: 16,
   windowSeconds: 4,
   executionMsPerWindow: 2000,
   concurrentRequests: 4,
@@ -35,7 +39,9 @@ const LIMITS = {
   maxRetryAfterSeconds: 2,
 };
 const LEASE_SECONDS = 0.5;
-const HOST = join(__dirname, '..', 'tests', 'integration', 'support', 'sync-host.child.ts');
+/** What the budget grants at most per second over time: its window is 3 leases and the skew longer. */
+const SUSTAINED_PER_SECOND =
+  LIMITS.requestsPerWindow / (LIMITS.windowSeconds + 3 * LEASE_SECONDS + LEASE_SECONDS / 10);
 
 interface RunFigures {
   label: string;
@@ -54,35 +60,6 @@ interface RunFigures {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-interface Host {
-  ready: Promise<void>;
-  finished: Promise<boolean>;
-  go(): void;
-}
-
-/** One host process, loaded and waiting for `go()` so that start-up is not part of the timing. */
-const startHost = (env: NodeJS.ProcessEnv, entities: string[]): Host => {
-  const child = spawn(process.execPath, ['--import', 'tsx', HOST, entities.join(','), String(PAGE_SIZE)], {
-    cwd: join(__dirname, '..'),
-    env: { ...env, SYNC_HOST_GATE: '1' },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  let out = '';
-  let markReady: () => void = () => undefined;
-  const ready = new Promise<void>((resolve) => (markReady = resolve));
-  child.stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-    if (out.includes('READY')) markReady();
-  });
-  const finished = new Promise<boolean>((resolve) => {
-    child.on('close', () => {
-      markReady();
-      resolve(/DONE \{"code":0/.test(out));
-    });
-  });
-  return { ready, finished, go: () => child.stdin.end('go\n') };
-};
-
 async function run(
   label: string,
   sim: DataverseSimulator,
@@ -100,33 +77,27 @@ async function run(
   // The simulator's window must be empty of the previous run's requests: its limits are per client.
   await sleep(LIMITS.windowSeconds * 1000 + 500);
   sim.control.resetCounters();
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    DATAVERSE_URL: sim.url,
-    DATAVERSE_TENANT_ID: sim.tenantId,
-    DATAVERSE_CLIENT_ID: DEFAULT_CLIENT_ID,
-    DATAVERSE_CLIENT_SECRET: DEFAULT_CLIENT_SECRET,
-    DATAVERSE_TOKEN_ENDPOINT: sim.tokenEndpoint,
-    DATAVERSE_MAX_CONCURRENCY: '8',
-    DATAVERSE_BUDGET: budget,
-    DATAVERSE_BUDGET_REQUESTS: String(LIMITS.requestsPerWindow),
-    DATAVERSE_BUDGET_WINDOW_SECONDS: String(LIMITS.windowSeconds),
-    DATAVERSE_BUDGET_EXECUTION_SECONDS: String(LIMITS.executionMsPerWindow / 1000),
-    DATAVERSE_BUDGET_CONCURRENCY: String(LIMITS.concurrentRequests),
-    DATAVERSE_BUDGET_LEASE_SECONDS: String(LEASE_SECONDS),
-    COSMOS_ENDPOINT: cosmos.endpoint,
-    COSMOS_KEY: cosmos.key,
-    COSMOS_DATABASE: database,
+  const settings: HostSettings = {
+    sim,
+    cosmos,
+    database,
+    budget,
+    limits: LIMITS,
+    leaseSeconds: LEASE_SECONDS,
+    pageSize: PAGE_SIZE,
+    gated: true,
   };
   // One host takes every entity (pulled four at once); N hosts share them out.
   const shares = Array.from({ length: hosts }, (_, i) => ENTITIES.filter((_, j) => j % hosts === i));
   const hostProcesses = shares
     .filter((share) => share.length > 0)
-    .map((entities) => startHost(env, entities));
+    .map((entities) => startSyncHost(settings, entities));
   await Promise.all(hostProcesses.map((host) => host.ready));
   const started = Date.now();
   for (const host of hostProcesses) host.go();
-  const outcomes = await Promise.all(hostProcesses.map((host) => host.finished));
+  const outcomes = (await Promise.all(hostProcesses.map((host) => host.finished))).map(
+    (result) => result.done?.code === 0,
+  );
   const wallMs = Date.now() - started;
   const log = sim.control.requestLog();
   const counters = sim.control.counters().total;
@@ -160,18 +131,7 @@ async function main(): Promise<void> {
   const sim = await startDataverseSimulator({
     seed: 17,
     records: ROWS,
-    counts: {
-      contact: ROWS,
-      lead: ROWS,
-      account: ROWS,
-      opportunity: ROWS,
-      systemuser: 3,
-      team: 0,
-      task: 0,
-      list: 0,
-      campaign: 0,
-      connection: 0,
-    },
+    counts: hostTableCounts(ROWS),
     limits: LIMITS,
     requestLogSize: 100_000,
   });
@@ -201,6 +161,8 @@ async function main(): Promise<void> {
       'span s': (r.spanMs / 1000).toFixed(1),
       'requests/s': perSecond(r.requests, r.spanMs),
       'rows/s': perSecond(r.rows, r.spanMs),
+      // Near or above 100%: the budget bounded the run (a first burst may use the whole window).
+      'of budget rate': `${Math.round(((r.requests / Math.max(1, r.spanMs)) * 1000 * 100) / SUSTAINED_PER_SECOND)}%`,
       'hosts s': (r.wallMs / 1000).toFixed(1),
       throttled: r.throttled,
       violations: r.violations,
@@ -212,7 +174,7 @@ async function main(): Promise<void> {
   if (one && many) {
     const ratio = many.rows / Math.max(1, many.spanMs) / (one.rows / Math.max(1, one.spanMs));
     console.log(
-      `${HOSTS} hosts reach ${(ratio * 100).toFixed(0)}% of one host's rows/s (goal: at least 80%); the service allows ${perSecond(LIMITS.requestsPerWindow, LIMITS.windowSeconds * 1000)} requests/s, the budget ${perSecond(LIMITS.requestsPerWindow, LIMITS.windowSeconds * 1000 + 3 * LEASE_SECONDS * 1000 + LEASE_SECONDS * 100)} sustained (its window is 3 leases and the skew longer)`,
+      `${HOSTS} hosts reach ${(ratio * 100).toFixed(0)}% of one host's rows/s (goal: at least 80%); the service allows ${perSecond(LIMITS.requestsPerWindow, LIMITS.windowSeconds * 1000)} requests/s, the budget ${SUSTAINED_PER_SECOND.toFixed(1)} sustained`,
     );
   }
   if (results.some((r) => r.failedHosts > 0)) process.exitCode = 1;

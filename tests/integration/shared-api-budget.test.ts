@@ -1,12 +1,11 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../../local/dataverse/simulator.options';
+import { DEFAULT_CLIENT_ID } from '../../local/dataverse/simulator.options';
 import { CONTAINERS } from '../../shared/config/entity.catalog';
 import { provisionCosmos } from '../../shared/cosmos/cosmos.provisioning';
 import { startProvisionedCosmos } from './cosmos.fixture';
 import { useSimulator } from './dataverse-simulator.helpers';
 import { useStarted } from './lifecycle.helpers';
 import { waitFor } from './polling.helpers';
+import { HOST_ENTITIES, hostTableCounts, startSyncHost } from './support/sync-hosts.fixture';
 
 // The service protection limits scaled down so four hosts meet all three within seconds: 40
 // requests and 1 s of execution time per 2 s window, 3 requests in flight. Each host pulls one
@@ -19,77 +18,33 @@ const LIMITS = {
   retryAfterSeconds: 1,
   maxRetryAfterSeconds: 2,
 };
-const ENTITIES = ['contact', 'lead', 'account', 'opportunity'] as const;
 const ROWS = 240;
-const HOST = join(__dirname, 'support', 'sync-host.child.ts');
-
-interface HostResult {
-  code: number | null;
-  done?: { code: number; ms: number };
-  stderr: string;
-}
 
 describe('one Dataverse budget shared by several sync hosts (processes)', () => {
   const sim = useSimulator({
     seed: 13,
     records: ROWS,
-    counts: {
-      contact: ROWS,
-      lead: ROWS,
-      account: ROWS,
-      opportunity: ROWS,
-      systemuser: 3,
-      team: 0,
-      task: 0,
-      list: 0,
-      campaign: 0,
-      connection: 0,
-    },
+    counts: hostTableCounts(ROWS),
     limits: LIMITS,
   });
   const store = useStarted(() => startProvisionedCosmos('budget-shared'));
 
   /** Starts one host per entity at once, all against the one simulator. */
   const startHosts = (database: string, budget: 'shared' | 'process') =>
-    ENTITIES.map((entity) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', HOST, entity, '10'], {
-        cwd: join(__dirname, '..', '..'),
-        env: {
-          PATH: process.env.PATH,
-          DATAVERSE_URL: sim().url,
-          DATAVERSE_TENANT_ID: sim().tenantId,
-          DATAVERSE_CLIENT_ID: DEFAULT_CLIENT_ID,
-          DATAVERSE_CLIENT_SECRET: DEFAULT_CLIENT_SECRET,
-          DATAVERSE_TOKEN_ENDPOINT: sim().tokenEndpoint,
-          DATAVERSE_BUDGET: budget,
-          DATAVERSE_BUDGET_REQUESTS: String(LIMITS.requestsPerWindow),
-          DATAVERSE_BUDGET_WINDOW_SECONDS: String(LIMITS.windowSeconds),
-          DATAVERSE_BUDGET_EXECUTION_SECONDS: String(LIMITS.executionMsPerWindow / 1000),
-          DATAVERSE_BUDGET_CONCURRENCY: String(LIMITS.concurrentRequests),
-          DATAVERSE_BUDGET_LEASE_SECONDS: '0.25',
-          COSMOS_ENDPOINT: store().cosmos.endpoint,
-          COSMOS_KEY: store().cosmos.key,
-          COSMOS_DATABASE: database,
+    HOST_ENTITIES.map((entity) =>
+      startSyncHost(
+        {
+          sim: sim(),
+          cosmos: store().cosmos,
+          database,
+          budget,
+          limits: LIMITS,
+          leaseSeconds: 0.25,
+          pageSize: 10,
         },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      const finished = new Promise<HostResult>((resolve) => {
-        // 'close', not 'exit': the last line may still be in the pipe when the process ends.
-        child.on('close', (code) => {
-          const line = stdout.split('\n').find((l) => l.startsWith('DONE '));
-          resolve({
-            code,
-            ...(line ? { done: JSON.parse(line.slice(5)) as { code: number; ms: number } } : {}),
-            stderr,
-          });
-        });
-      });
-      return { child, finished };
-    });
+        [entity],
+      ),
+    );
 
   const count = async (database: string, container: 'people' | 'accounts' | 'opportunities') => {
     const { resources } = await store()
