@@ -221,6 +221,7 @@ export function composeSync(adapters: SyncAdapters, settings: SyncSettings): Syn
       retries: adapters.retries,
       profiles: people(),
       log,
+      checkpoints: adapters.checkpoints,
       batchSize: settings.pushBatchSize,
       ...(settings.pushRetry !== undefined ? { retry: settings.pushRetry } : {}),
       ...(adapters.dataverse().choices !== undefined ? { choices: adapters.dataverse().choices } : {}),

@@ -16,7 +16,9 @@ import {
 import { isPerson, type FieldValues, type PersonRecord } from '../domain/record.model';
 import { mapRow, type MappedRow } from '../domain/row.mapper';
 import type { Logger } from '../telemetry/logger';
+import { ORGANIZATION_CHANGED } from '../domain/checkpoint.state';
 import type {
+  CheckpointStore,
   ChoiceOptions,
   ErrorSink,
   PersonRowGateway,
@@ -53,6 +55,12 @@ export interface PushDeps {
    * it every value is sent and Dynamics refuses unknown ones.
    */
   choices?: ChoiceOptions;
+  /**
+   * The lead and contact checkpoints: while either is paused because the Dynamics organisation
+   * changed (a sandbox refresh), nothing is pushed; the edits stay pending, and the rebaseline's
+   * rewrite of every person brings them back to the pusher. Absent: not checked.
+   */
+  checkpoints?: Pick<CheckpointStore, 'get'>;
   /** PATCH requests per $batch (1..1000). */
   batchSize?: number;
   /** $batch requests in flight at once (the governor still caps all Dataverse traffic). */
@@ -174,6 +182,13 @@ export class PushUseCase {
   async pushDocuments(raws: readonly unknown[], options: PushRunOptions = {}): Promise<PushSummary> {
     const summary = emptySummary();
     summary.documents = raws.length;
+    if (await this.organizationChanged()) {
+      summary.skipped = raws.length;
+      this.deps.log.warn('push skipped: the Dynamics organisation changed; run dynamics-sync rebaseline', {
+        documents: raws.length,
+      });
+      return summary;
+    }
     const at = this.now().toISOString();
     const latest = new Map<string, PersonRecord>();
     const creates = new Map<string, SyncRequest>();
@@ -341,6 +356,16 @@ export class PushUseCase {
       });
     }
     return held;
+  }
+
+  /** Whether a person table is paused because Dynamics now answers as another organisation. */
+  private async organizationChanged(): Promise<boolean> {
+    const checkpoints = this.deps.checkpoints;
+    if (checkpoints === undefined) return false;
+    for (const table of ['lead', 'contact'] as const) {
+      if ((await checkpoints.get(table))?.paused?.code === ORGANIZATION_CHANGED) return true;
+    }
+    return false;
   }
 
   private rules(table: PersonTable) {

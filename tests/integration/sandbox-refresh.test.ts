@@ -6,6 +6,7 @@ import type { PersonRecord } from '../../shared/domain/record.model';
 import { InProcessJobQueue } from '../../shared/queue/in-process.job-queue';
 import { ManualActions } from '../../shared/sync/manual-actions.use-case';
 import { usePullStack, type PullStack } from './pull-stack.fixture';
+import { pushable, usePushStack } from './push-stack.fixture';
 
 type Row = Record<string, unknown>;
 
@@ -171,5 +172,34 @@ describe('dynamics-sync rebaseline', () => {
     // The match is asked of people by email, and it is recorded: a later pull finds the row by id.
     expect(await new CosmosPeopleQueries(store).byEmail(String(values.emailaddress1), 5)).toHaveLength(1);
     expect((await stack().pull('contact')).stats.written).toBe(0);
+  });
+});
+
+describe('pushes while the organisation changed', () => {
+  const stack = usePushStack({ records: 30, seed: 37 });
+
+  it('are held until the rebaseline, which brings the pending edit to the pusher again', async () => {
+    for (const entity of ['lead', 'contact']) await stack().pull(entity);
+    const person = pushable(await stack().people(), 'contact')[0] as PersonRecord;
+    const contactId = person.dynamics.contactId as string;
+    await refresh(stack());
+    expect((await stack().pull('contact')).paused?.code).toBe(ORGANIZATION_CHANGED);
+
+    await stack().edit(person.id, { jobTitle: 'Edited during the refresh' });
+    stack().sim.control.resetCounters();
+    const held = await stack()
+      .useCase({ checkpoints: stack().checkpoints })
+      .pushDocuments(await stack().people());
+    expect(held.skipped).toBe(held.documents);
+    expect(stack().sim.control.counters().total.writes).toBe(0);
+
+    await rebaseline(stack(), ['lead', 'contact']);
+    for (const entity of ['lead', 'contact']) expect((await stack().pull(entity)).outcome).toBe('done');
+    // The rebaseline rewrote every person: the change feed hands them to the pusher again.
+    const pushed = await stack()
+      .useCase({ checkpoints: stack().checkpoints })
+      .pushDocuments(await stack().people());
+    expect(pushed.pushed).toBeGreaterThanOrEqual(1);
+    expect(stack().sim.control.getRow('contact', contactId)?.jobtitle).toBe('Edited during the refresh');
   });
 });
