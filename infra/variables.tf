@@ -313,7 +313,7 @@ variable "notify_secret" {
 }
 
 variable "notify_window_seconds" {
-  description = "Notifications of one entity within this many seconds become one pull job."
+  description = "Notifications of one entity within this many seconds share their pull jobs (docs/realtime.md)."
   type        = number
   default     = 2
 

@@ -192,7 +192,7 @@ export const notifyEnvShape = {
   // The shared secret Dataverse sends (header or `code`); the previous one is accepted too while rotating.
   NOTIFY_SECRET: optionalText,
   NOTIFY_SECRET_PREVIOUS: optionalText,
-  // Notifications of one entity within this window become one pull job (Service Bus duplicate detection).
+  // Notifications of one entity within this window share their pull jobs (Service Bus duplicate detection).
   NOTIFY_WINDOW_SECONDS: intInRange(0, 60, 2),
   // Pins the organisation notifications must come from; WhoAmI's answer when empty.
   DATAVERSE_ORGANIZATION_ID: optionalText.pipe(
