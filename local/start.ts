@@ -36,7 +36,8 @@ async function main(): Promise<void> {
     env: {
       SYNC_SCHEDULE: process.env.SYNC_SCHEDULE ?? '*/15 * * * * *',
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-      // Everything the seed has: marketing lists and their members, opportunity stakeholders, and
+      // Everything the seed has: marketing lists and their members, opportunity stakeholders, team
+      // memberships (into the directory), and
       // the multi-select column new_interests mapped to the people's `interests`.
       SYNC_ENTITIES:
         process.env.SYNC_ENTITIES ??
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
           'campaignitem',
           'connectionrole',
           'connection',
+          'teammembership',
         ].join(','),
       SYNC_CONFIG: process.env.SYNC_CONFIG ?? path.join(__dirname, 'sync-config.local.json'),
     },
