@@ -37,8 +37,8 @@ async function main(): Promise<void> {
       SYNC_SCHEDULE: process.env.SYNC_SCHEDULE ?? '*/15 * * * * *',
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
       // Everything the seed has: marketing lists and their members, opportunity stakeholders, team
-      // memberships (into the directory), and
-      // the multi-select column new_interests mapped to the people's `interests`.
+      // memberships (into the directory), and the multi-select column new_interests mapped to the
+      // people's `interests`.
       SYNC_ENTITIES:
         process.env.SYNC_ENTITIES ??
         [
