@@ -36,7 +36,7 @@ const IDENTITY_TTL_MS = 10 * 60_000;
  * every notification it stands for has arrived) per entity and window (see notifyJobSlots).
  */
 export class NotifyUseCase {
-  private identity: { at: number; organizationId: string; userId: string } | undefined;
+  private identity: { at: number; answer: Promise<{ organizationId: string; userId: string }> } | undefined;
   private readonly sending = new Map<string, Promise<void>>();
   private readonly expiries: { messageId: string; at: number }[] = [];
 
@@ -102,15 +102,20 @@ export class NotifyUseCase {
     }
   }
 
-  private async whoAmI(now: Date): Promise<{ organizationId: string; userId: string }> {
+  /** One WhoAmI at a time: a burst at start-up waits for the first answer instead of asking again. */
+  private whoAmI(now: Date): Promise<{ organizationId: string; userId: string }> {
     if (this.identity !== undefined && now.getTime() - this.identity.at < IDENTITY_TTL_MS)
-      return this.identity;
-    const answer = await this.deps.identity.whoAmI();
-    this.identity = {
-      at: now.getTime(),
-      organizationId: answer.organizationId.toLowerCase(),
-      userId: answer.userId.toLowerCase(),
-    };
-    return this.identity;
+      return this.identity.answer;
+    const answer = this.deps.identity.whoAmI().then((me) => ({
+      organizationId: me.organizationId.toLowerCase(),
+      userId: me.userId.toLowerCase(),
+    }));
+    const entry = { at: now.getTime(), answer };
+    this.identity = entry;
+    // A failed WhoAmI is asked again by the next notification (Dataverse posts this one again).
+    answer.catch(() => {
+      if (this.identity === entry) this.identity = undefined;
+    });
+    return answer;
   }
 }
