@@ -7,6 +7,12 @@ import {
   versionToWrite,
 } from '../../shared/domain/document.schema';
 import { genericRecordSchema, personRecordSchema } from '../../shared/domain/record.model';
+import {
+  MEMBERSHIPS_KEY,
+  PERSON_ROLES_KEY,
+  ROLE_ROWS_KEY,
+  ROLES_KEY,
+} from '../../shared/domain/relations.rules';
 
 const V1 = join(__dirname, '..', 'fixtures', 'documents', 'v1');
 /** Documents as today's code stored them (captured by tests/fixtures/documents/capture-documents.ts). */
@@ -101,6 +107,23 @@ describe('document schema versions', () => {
     expect(versionToWrite({})).toBe(DOCUMENT_SCHEMA_VERSION);
     expect(upgradeDocument([] as unknown as object)).toEqual([]);
     expect(schemaVersionOf({ schemaVersion: 'two' })).toBe(1);
+  });
+
+  it('keeps the fields the relations work adds to people and opportunities (no new version needed)', () => {
+    const person = records.find(([name]) => name === 'person-qualified.json')?.[1] as Record<string, unknown>;
+    const opportunity = records.find(([name]) => name === 'opportunity.json')?.[1] as Record<string, unknown>;
+    const withRelations = {
+      ...person,
+      [MEMBERSHIPS_KEY]: [{ listId: 'l1', name: 'Newsletter', campaigns: [] }],
+      [PERSON_ROLES_KEY]: [{ opportunityId: 'o1', name: 'Deal', role: 'Stakeholder' }],
+    };
+    const opportunityWithRoles = {
+      ...opportunity,
+      [ROLES_KEY]: [{ personId: 'p1', role: 'Customer' }],
+      [ROLE_ROWS_KEY]: ['c1'],
+    };
+    expectKept(withRelations, personRecordSchema.parse(upgradeDocument(withRelations)));
+    expectKept(opportunityWithRoles, genericRecordSchema.parse(upgradeDocument(opportunityWithRoles)));
   });
 
   it("accepts fields other versions add (a person's lists and roles) and keeps them", () => {
