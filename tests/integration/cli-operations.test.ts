@@ -3,8 +3,7 @@ import { CONTAINERS } from '../../shared/config/entity.catalog';
 import { AuditRepository } from '../../shared/cosmos/audit.repository';
 import { SyncErrorRepository } from '../../shared/cosmos/sync-error.repository';
 import type { PersonRecord } from '../../shared/domain/record.model';
-import { useHostStack } from './host-stack.fixture';
-import { waitFor } from './polling.helpers';
+import { syncEveryEntity, useHostStack } from './host-stack.fixture';
 
 type Row = Record<string, unknown>;
 
@@ -32,12 +31,7 @@ describe('dynamics-sync operator commands: status, errors, retry, pause/resume/r
   };
 
   beforeAll(async () => {
-    await stack().host?.timers.tick('scheduler');
-    await waitFor(async () => {
-      const result = await run(['status', '--json']);
-      const status = JSON.parse(result.out) as { entities: { state: string }[] };
-      return status.entities.every((e) => e.state === 'synced') ? status : undefined;
-    }, 'every entity synced');
+    await syncEveryEntity(stack());
   });
 
   it('status prints a table and JSON, exit 0 when nothing fails', async () => {

@@ -5,7 +5,7 @@ import { buildCatalog, DEFAULT_SYNC_CONFIG } from '../../shared/config/sync-conf
 import { buildEntityProfile } from '../../shared/domain/entity.profile';
 import { PUSH_STATE_KEY, pendingEdits, pushSignature } from '../../shared/domain/push.planner';
 import type { GenericRecord, PersonRecord } from '../../shared/domain/record.model';
-import { useHostStack } from './host-stack.fixture';
+import { syncEveryEntity, useHostStack } from './host-stack.fixture';
 import { waitFor } from './polling.helpers';
 
 type Row = Record<string, unknown>;
@@ -54,12 +54,7 @@ describe('dynamics-sync verify: drift audit and repair', () => {
       String(stack().dataverse.control.createRow('account', { name, new_synctomkto: true }).accountid),
     );
     stack().dataverse.control.advanceClock(10 * 60_000);
-    await stack().host?.timers.tick('scheduler');
-    await waitFor(async () => {
-      const result = await run(['status', '--json']);
-      const status = JSON.parse(result.out) as { entities: { state: string }[] };
-      return status.entities.every((e) => e.state === 'synced') ? status : undefined;
-    }, 'every entity synced');
+    await syncEveryEntity(stack());
   });
 
   it('finds no drift after a sync, and refuses an unknown entity', async () => {

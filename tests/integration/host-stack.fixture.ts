@@ -3,8 +3,10 @@ import { ServiceBusClient, type ServiceBusMessage } from '@azure/service-bus';
 import { closeServices } from '../../functions/app.services';
 import type { HostLogEntry } from '../../local/host/function-host';
 import { startLocalStack, type LocalStack, type LocalStackOptions } from '../../local/stack';
+import { main } from '../../shared/cli/cli';
 import { cosmosClientFor } from './cosmos.fixture';
 import { useStarted } from './lifecycle.helpers';
+import { waitFor } from './polling.helpers';
 
 export interface HostStack extends LocalStack {
   /** The app's database on the Cosmos stand-in. */
@@ -66,3 +68,18 @@ export async function sendToQueue(
 /** {@link startHostStack} for the enclosing describe, started before its tests and closed after them. */
 export const useHostStack = (options: LocalStackOptions = {}): (() => HostStack) =>
   useStarted(() => startHostStack(options));
+
+/** Ticks the scheduler and waits until `dynamics-sync status` shows every entity synced. */
+export async function syncEveryEntity(stack: HostStack): Promise<void> {
+  await stack.host?.timers.tick('scheduler');
+  await waitFor(async () => {
+    const out: string[] = [];
+    await main(['node', 'dynamics-sync', 'status', '--json'], {
+      env: stack.env,
+      out: (line) => out.push(line),
+      err: () => undefined,
+    });
+    const status = JSON.parse(out.join('\n')) as { entities: { state: string }[] };
+    return status.entities.every((e) => e.state === 'synced') ? status : undefined;
+  }, 'every entity synced');
+}
