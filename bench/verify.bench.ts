@@ -1,6 +1,6 @@
 // The cost of verify (drift audit): Dataverse requests per 1,000 rows, counted by the simulator, and
 // the time it takes, after a sync --once has loaded the local stack. `npm run bench -- verify`;
-// `--full` loads ten times as many rows.
+// `--full` loads ten times as many rows; BENCH_VERIFY_RECORDS sets the seed size.
 import { createAppServices } from '../shared/app/app.services';
 import { verifyDrift } from '../shared/app/verify.composition';
 import { main as cli } from '../shared/cli/cli';
@@ -9,7 +9,7 @@ import { startLocalStack } from '../local/stack';
 import { runThenExit } from './support/run-then-exit';
 
 const FULL = process.argv.includes('--full');
-const RECORDS = FULL ? 20_000 : 2_000;
+const RECORDS = Number(process.env.BENCH_VERIFY_RECORDS ?? (FULL ? 20_000 : 2_000));
 
 runThenExit(async () => {
   const stack = await startLocalStack({ records: RECORDS, withoutHost: true });
