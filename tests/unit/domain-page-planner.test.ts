@@ -195,6 +195,35 @@ describe('page planner: people', () => {
     }
   });
 
+  it('a qualified lead whose contact is deleted: the person falls back to the lead, as a fresh load builds it', () => {
+    const qualified = leadRow({ statecode: 1, statuscode: 3, jobtitle: 'Engineer' }, 11);
+    const incremental = new Map<string, RecordDocument>();
+    apply(lead, incremental, { rows: [qualified] });
+    apply(contact, incremental, { rows: [contactRow({ _originatingleadid_value: LEAD, jobtitle: 'CTO' })] });
+    // A marketing edit not pushed yet survives the fall-back.
+    incremental.set(LEAD, { ...person(incremental, LEAD), phone: '+44 2' });
+    apply(contact, incremental, { deleted: [{ id: CONTACT }] }, T2);
+    const fresh = new Map<string, RecordDocument>();
+    apply(lead, fresh, { rows: [qualified] });
+    const after = person(incremental, LEAD);
+    const loaded = person(fresh, LEAD);
+    expect(after).toMatchObject({
+      type: 'lead',
+      jobTitle: 'Engineer',
+      phone: '+44 2',
+      dynamics: { etag: 'W/"11"' },
+    });
+    expect(after.sync.deletedInDynamics).toBeUndefined();
+    expect(after.sync.agreed).toEqual(loaded.sync.agreed);
+    expect(after.status).toEqual(loaded.status);
+    expect(after.dynamics.contact?.deletedAt).toBe(T2);
+    // Without a live lead the person is flagged deleted, as before.
+    const alone = new Map<string, RecordDocument>();
+    apply(contact, alone, { rows: [contactRow()] });
+    apply(contact, alone, { deleted: [{ id: CONTACT }] }, T2);
+    expect(person(alone, CONTACT).sync.deletedInDynamics).toEqual({ at: T2 });
+  });
+
   it('a lead update never overrides the contact-side values of a qualified person', () => {
     const store = new Map<string, RecordDocument>();
     apply(contact, store, { rows: [contactRow({ _originatingleadid_value: LEAD, jobtitle: 'CTO' })] });
