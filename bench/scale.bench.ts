@@ -2,8 +2,9 @@
 // Dataverse budget through Cosmos) next to one host alone, against one simulator whose service
 // protection limits are scaled down so that the budget, not the CPU, bounds both runs. The goal is
 // that coordination costs little: N hosts together within 20% of one host.
-// Run: npm run bench -- scale   (--hosts N, --rows R per entity, --full for 1,500 rows per entity,
-// --without-budget to add N hosts each with only its own per-process governor)
+// Run: npm run bench -- scale. bench/run.ts passes no arguments on, so the knobs are environment
+// variables: BENCH_SCALE_HOSTS (4), BENCH_SCALE_ROWS per entity (300; BENCH_SCALE_FULL=1 for 1,500),
+// BENCH_SCALE_WITHOUT_BUDGET=1 to add N hosts each with only its own per-process governor.
 import { startCosmosStandIn } from '../local/cosmos/cosmos.server';
 import { startDataverseSimulator, type DataverseSimulator } from '../local/dataverse/simulator.server';
 import { CONTAINERS } from '../shared/config/entity.catalog';
@@ -16,13 +17,14 @@ import {
   startSyncHost,
 } from '../tests/integration/support/sync-hosts.fixture';
 
-const args = process.argv.slice(2);
-const option = (name: string, fallback: number): number => {
-  const at = args.indexOf(name);
-  return at >= 0 ? Number(args[at + 1]) : fallback;
+const setting = (name: string, fallback: number): number => {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a whole number above 0`);
+  return value;
 };
-const HOSTS = option('--hosts', 4);
-const ROWS = args.includes('--full') ? 1500 : option('--rows', 300);
+const HOSTS = setting('BENCH_SCALE_HOSTS', 4);
+const ROWS = process.env.BENCH_SCALE_FULL === '1' ? 1500 : setting('BENCH_SCALE_ROWS', 300);
+const WITHOUT_BUDGET = process.env.BENCH_SCALE_WITHOUT_BUDGET === '1';
 const PAGE_SIZE = 10;
 const ENTITIES = HOST_ENTITIES;
 /**
@@ -144,7 +146,7 @@ async function main(): Promise<void> {
   try {
     results.push(await run('1 host, shared budget', sim, cosmos, 'scale-one', 1, 'shared'));
     results.push(await run(`${HOSTS} hosts, shared budget`, sim, cosmos, 'scale-many', HOSTS, 'shared'));
-    if (args.includes('--without-budget')) {
+    if (WITHOUT_BUDGET) {
       results.push(
         await run(`${HOSTS} hosts, per-process only`, sim, cosmos, 'scale-uncoordinated', HOSTS, 'process'),
       );
