@@ -219,6 +219,21 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosResult> {
       meanFaultGapMs: options.meanFaultGapMs ?? 10_000,
       meanActionGapMs: options.meanActionGapMs ?? 1_500,
     });
+    // When a request breaks a Retry-After, say when, and what the host was doing, for the replay.
+    let violations = 0;
+    const violationWatch = setInterval(() => {
+      const seen = sim.control.counters().total.retryAfterViolations;
+      if (seen === violations) return;
+      violations = seen;
+      const recent = sim.control
+        .requestLog()
+        .slice(-8)
+        .map((r) => `${r.status} ${r.method} ${r.path.slice(0, 60)} +${r.start - started}ms`);
+      say(
+        `retry-after violation (${seen} so far); host ${host.running ? 'up' : 'not ready'} after ${host.starts} starts; last requests: ${recent.join(' | ')}`,
+      );
+    }, 500);
+    stops.push(async () => clearInterval(violationWatch));
     const chaos = new ChaosDriver(sim, people, host, broker, tally, pools, defaultLimits, say);
     await chaos.run(plan.faults, plan.actions, options.durationMs);
     say('chaos over: faults off, host and broker up; waiting for the stack to catch up');
