@@ -179,7 +179,8 @@ async function main(): Promise<void> {
       `${HOSTS} hosts reach ${(ratio * 100).toFixed(0)}% of one host's rows/s (goal: at least 80%); the service allows ${perSecond(LIMITS.requestsPerWindow, LIMITS.windowSeconds * 1000)} requests/s, the budget ${SUSTAINED_PER_SECOND.toFixed(1)} sustained`,
     );
   }
-  if (results.some((r) => r.failedHosts > 0)) process.exitCode = 1;
+  // Hosts that give up are the expected outcome of the per-process run, not a failure of the benchmark.
+  if ([one, many].some((r) => r !== undefined && r.failedHosts > 0)) process.exitCode = 1;
 }
 
 main().catch((error: unknown) => {
