@@ -208,6 +208,25 @@ describe('parallel first load', () => {
     expect((await contactsInStore(stack())).size).toBe(synced().length);
   });
 
+  it('stops at the time budget and continues in the next job where it stopped', async () => {
+    const { source, ranges } = spying(stack());
+    let jobs = 0;
+    let outcome = 'continue';
+    // A budget already spent: each job reads one page (or one round of ranges) and hands over.
+    while (outcome === 'continue' && jobs < 100) {
+      jobs += 1;
+      outcome = (
+        await stack().pull('contact', { source, pageSize: PAGE, parallel: PARALLEL, timeBudgetMs: 0 })
+      ).outcome;
+    }
+    expect(outcome).toBe('done');
+    expect(jobs).toBeGreaterThan(Math.ceil(CONTACTS / PAGE));
+    // A range taken up again by a later job starts from its saved link, never from its start.
+    const starts = ranges.filter((r) => r.resumeLink === undefined).map((r) => rangeKey(r.range));
+    expect(new Set(starts).size).toBe(starts.length);
+    expect((await contactsInStore(stack())).size).toBe(synced().length);
+  });
+
   it('refuses a checkpoint whose partition progress is malformed, naming the field', async () => {
     await stack()
       .container('syncState')
