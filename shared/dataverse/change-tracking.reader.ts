@@ -11,16 +11,7 @@ import type {
   ReadRangeOptions,
   ReadRowsOptions,
 } from '../sync/ports';
-import {
-  and,
-  asGuid,
-  dateLiteral,
-  eq,
-  FilterExpression,
-  identifier,
-  or,
-  selectList,
-} from './odata.query';
+import { and, asGuid, dateLiteral, eq, FilterExpression, identifier, or, selectList } from './odata.query';
 
 /** Ids per query when reading rows by id: the filter stays well under Dataverse's URL length limit. */
 const IDS_PER_QUERY = 50;
@@ -201,8 +192,10 @@ export class ChangeTrackingReader implements ChangeSource {
 export function rangeFilter(range: ReadRangeOptions['range']): FilterExpression | undefined {
   if (range.nulls === true) return new FilterExpression('createdon eq null');
   const parts: FilterExpression[] = [];
-  if (range.from !== undefined) parts.push(new FilterExpression(`createdon ge ${dateLiteral(new Date(range.from))}`));
-  if (range.to !== undefined) parts.push(new FilterExpression(`createdon lt ${dateLiteral(new Date(range.to))}`));
+  if (range.from !== undefined)
+    parts.push(new FilterExpression(`createdon ge ${dateLiteral(new Date(range.from))}`));
+  if (range.to !== undefined)
+    parts.push(new FilterExpression(`createdon lt ${dateLiteral(new Date(range.to))}`));
   if (parts.length === 0) return undefined;
   return parts.length === 1 ? parts[0] : and(...parts);
 }

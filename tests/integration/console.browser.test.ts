@@ -325,7 +325,10 @@ describe('the operator console in Chromium, on the local stack', () => {
     try {
       await panel('validate').getByRole('button', { name: 'Run the checks' }).click();
       const contact = panel('validate').locator('li[data-check="table:contact"]');
-      await expectText(contact, /Failed.*change tracking is off.*How to fix: turn on Track changes for Contact/);
+      await expectText(
+        contact,
+        /Failed.*change tracking is off.*How to fix: turn on Track changes for Contact/,
+      );
       await expectText(panel('validate').locator('#checks-title'), /1 check failed/);
       await shot('validate');
     } finally {
