@@ -154,6 +154,7 @@ describe('Application Insights telemetry against a local HTTPS ingestion endpoin
     telemetry.metrics.dataverseRequests('lead', 5);
     telemetry.metrics.dataverseThrottled('lead', 1);
     telemetry.metrics.runDuration('lead', 12.5, 'succeeded');
+    telemetry.metrics.verifyDrift('contact', 4);
     await telemetry.flush();
 
     const points = metricPoints();
@@ -168,6 +169,9 @@ describe('Application Insights telemetry against a local HTTPS ingestion endpoin
     expect(lag?.count).toBe(2);
     const errors = points.find((p) => p.name === METRIC_NAMES.syncErrors);
     expect(errors?.properties).toEqual(expect.objectContaining({ entity: 'contact', kind: 'validation' }));
+    const drift = points.find((p) => p.name === METRIC_NAMES.verifyDrift);
+    expect(drift?.properties.entity).toBe('contact');
+    expect(drift?.max).toBe(4);
     // Every metric the alert rules query reached the endpoint.
     for (const name of Object.values(METRIC_NAMES)) expect(points.map((p) => p.name)).toContain(name);
   });

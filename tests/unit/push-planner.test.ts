@@ -104,6 +104,21 @@ describe('push planner: pending edits', () => {
     expect(planPush({ ...edited, dynamics }, leadRules)).toEqual({ kind: 'skip', reason: 'not_linked' });
   });
 
+  it.each([
+    ['open', 0, 'push'],
+    ['qualified', 1, 'skip'],
+    ['disqualified', 2, 'skip'],
+  ])(
+    'a %s lead (statecode %i) with an edit: %s (Dynamics refuses updates of a closed lead)',
+    (_name, state, kind) => {
+      const person = { ...personFrom('lead', { statecode: state }), jobTitle: 'CTO' };
+      const plan = planPush(person, leadRules);
+      expect(plan.kind).toBe(kind);
+      if (plan.kind === 'skip') expect(plan.reason).toBe('lead_closed');
+      expect(pendingEdits(person, leadRules)).toEqual({ jobTitle: 'CTO' });
+    },
+  );
+
   it('rejects wrong types and huge values before anything is sent', () => {
     const person = { ...personFrom('lead'), firstName: 42, jobTitle: 'x'.repeat(MAX_TEXT_LENGTH + 1) };
     const plan = planPush(person as PersonRecord, leadRules);
