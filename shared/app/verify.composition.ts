@@ -45,6 +45,11 @@ export interface VerifyReport {
   /** Dataverse requests the verify (and its repair) sent. */
   requests: number;
   entities: VerifyResult[];
+  /**
+   * Rows read again because only a lookup's display name differed (a renamed account, owner or
+   * contact), per entity: change tracking never reports those, so every verify refreshes them.
+   */
+  renamedReread: Record<string, number>;
   repair?: RepairSummary;
 }
 
@@ -86,6 +91,12 @@ export async function verifyDrift(
     return out;
   };
   let verified = await runAll();
+  const renamedReread: Record<string, number> = {};
+  for (const [index, { repair: list }] of verified.entries()) {
+    const entity = (profiles[index] as EntityProfile).logicalName;
+    const count = await reread(services, entity, list.renamedRowIds, log);
+    if (count > 0) renamedReread[entity] = count;
+  }
   let repair: RepairSummary | undefined;
   if (options.repair === true && verified.some((v) => v.result.drift > 0)) {
     repair = await repairDrift(services, profiles, verified, log);
@@ -101,12 +112,31 @@ export async function verifyDrift(
     findings: totals(results),
     requests: Math.max(0, requests() - requestsBefore),
     entities: results,
+    renamedReread,
     ...(repair !== undefined ? { repair } : {}),
   };
 }
 
 /** Rows read again per pull job: the size of an operator's retry (reread jobs take at most 1000). */
 const REREAD_BATCH = 1000;
+
+/**
+ * Reads rows again by id through the pull's own path: a row read again is planned and written like
+ * any change (an absent one is taken as deleted and flagged, never removed), and its errors are
+ * resolved. Answers how many distinct rows were asked for.
+ */
+async function reread(
+  services: AppServices,
+  entity: string,
+  rowIds: readonly string[],
+  log: Logger,
+): Promise<number> {
+  const ids = [...new Set(rowIds)];
+  for (let start = 0; start < ids.length; start += REREAD_BATCH) {
+    await services.sync.pullEntity(entity, { reread: ids.slice(start, start + REREAD_BATCH) }, { log });
+  }
+  return ids.length;
+}
 
 async function repairDrift(
   services: AppServices,
@@ -124,17 +154,8 @@ async function repairDrift(
   const personIds = new Set<string>();
   for (const [index, { repair }] of verified.entries()) {
     const profile = profiles[index] as EntityProfile;
-    const ids = [...new Set(repair.rowIds)];
-    // The pull's own path: a row read again is planned and written like any change (an absent one
-    // is taken as deleted and flagged, never removed), and its errors are resolved.
-    for (let start = 0; start < ids.length; start += REREAD_BATCH) {
-      await services.sync.pullEntity(
-        profile.logicalName,
-        { reread: ids.slice(start, start + REREAD_BATCH) },
-        { log },
-      );
-    }
-    if (ids.length > 0) summary.reread[profile.logicalName] = ids.length;
+    const count = await reread(services, profile.logicalName, repair.rowIds, log);
+    if (count > 0) summary.reread[profile.logicalName] = count;
     for (const id of repair.personIds) personIds.add(id);
   }
   if (personIds.size > 0) {

@@ -28,6 +28,8 @@ export const verifyResultSchema = z.object({
     inSync: z.number().int().nonnegative(),
     inFlight: z.number().int().nonnegative(),
     filteredOut: z.number().int().nonnegative(),
+    /** Rows whose only difference was a lookup's display name, read again (results saved before it: 0). */
+    renamed: z.number().int().nonnegative().default(0),
   }),
   /** The first findings, at most SAMPLE_SIZE: enough to act on, bounded whatever the drift. */
   sample: z.array(findingSchema).max(SAMPLE_SIZE),

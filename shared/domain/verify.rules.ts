@@ -96,6 +96,11 @@ export type RowVerdict =
   /** Excluded by the filter in Dynamics and so, rightly, absent or flagged in Cosmos. */
   | { kind: 'filtered_out' }
   | { kind: 'in_flight'; code: VerifyCode }
+  /**
+   * Only a lookup's display name differs: its target was renamed, which moves neither this row's
+   * version nor the change feed, so no pull would ever bring it. Not drift; verify reads it again.
+   */
+  | { kind: 'renamed'; id: string; lookups: string[] }
   | { kind: 'drift'; finding: Finding };
 
 /** Fields whose values differ, by name, sorted. */
@@ -147,14 +152,10 @@ export function classifyRow(
     { ...row.values, statecode: row.statecode, statuscode: row.statuscode },
     { ...stored.values, statecode: stored.statecode, statuscode: stored.statuscode },
   );
-  if (fields.length === 0) {
-    // Same values and state: what changed is a lookup's display name (its target was renamed or
-    // deleted), which moves neither this row's version nor the change feed.
-    return drift(
-      'stale',
-      Object.keys(row.lookupNames).sort(),
-      'the display name of a lookup changed in Dynamics; change tracking does not report that',
-    );
+  if (fields.length === 0 && stored.versionnumber === row.versionnumber) {
+    // Same version, values and state: what changed is a lookup's display name (its target was
+    // renamed or deleted), which moves neither this row's version nor the change feed.
+    return { kind: 'renamed', id: row.id, lookups: Object.keys(row.lookupNames).sort() };
   }
   return drift(
     'stale',
@@ -256,6 +257,8 @@ export interface VerifyCounts {
   inFlight: number;
   /** Rows the sync filter excludes, rightly absent or flagged in Cosmos. */
   filteredOut: number;
+  /** Rows whose only difference is a lookup's display name (read again by verify, not drift). */
+  renamed: number;
   findings: Record<VerifyCode, number>;
 }
 
@@ -265,6 +268,7 @@ export const emptyCounts = (): VerifyCounts => ({
   inSync: 0,
   inFlight: 0,
   filteredOut: 0,
+  renamed: 0,
   findings: {
     missing_in_cosmos: 0,
     gone_from_dynamics: 0,
@@ -294,6 +298,9 @@ export function countVerdict(
       return undefined;
     case 'in_flight':
       counts.inFlight += 1;
+      return undefined;
+    case 'renamed':
+      counts.renamed += 1;
       return undefined;
     case 'none':
       return undefined;

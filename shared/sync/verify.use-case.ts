@@ -45,6 +45,8 @@ export interface VerifyDeps {
 export interface RepairList {
   rowIds: string[];
   personIds: string[];
+  /** Rows whose only difference is a lookup's display name: read again by every verify. */
+  renamedRowIds: string[];
 }
 
 export interface EntityVerify {
@@ -81,8 +83,11 @@ export class VerifyUseCase {
     const requestsBefore = this.deps.requests();
     const counts = emptyCounts();
     const sample: Finding[] = [];
-    const repair: RepairList = { rowIds: [], personIds: [] };
+    const repair: RepairList = { rowIds: [], personIds: [], renamedRowIds: [] };
     const note = (verdict: RowVerdict | OrphanVerdict | PushVerdict) => {
+      if (verdict.kind === 'renamed' && repair.renamedRowIds.length < MAX_REPAIR_IDS) {
+        repair.renamedRowIds.push(verdict.id);
+      }
       const finding = countVerdict(counts, verdict);
       if (finding === undefined) return;
       if (sample.length < SAMPLE_SIZE) sample.push(finding);
@@ -112,6 +117,7 @@ export class VerifyUseCase {
         inSync: counts.inSync,
         inFlight: counts.inFlight,
         filteredOut: counts.filteredOut,
+        renamed: counts.renamed,
       },
       sample,
       requests: Math.max(0, this.deps.requests() - requestsBefore),

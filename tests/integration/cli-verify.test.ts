@@ -194,6 +194,39 @@ describe('dynamics-sync verify: drift audit and repair', () => {
     expect(again.out).toMatch(/no drift/);
     expect((await run(['resume', 'account'])).code).toBe(0);
   });
+  it("an account renamed in Dynamics: its contacts' company is refreshed by verify, which counts it apart from drift", async () => {
+    const people = (await container('people').items.readAll<PersonRecord>().fetchAll()).resources;
+    const holder = people.find(
+      (p) =>
+        p.type === 'contact' &&
+        p.sync.deletedInDynamics === undefined &&
+        p.sync.excluded === undefined &&
+        typeof stack().dataverse.control.getRow('contact', p.dynamics.contactId as string)
+          ?._parentcustomerid_value === 'string',
+    ) as PersonRecord;
+    const accountId = String(
+      stack().dataverse.control.getRow('contact', holder.dynamics.contactId as string)
+        ?._parentcustomerid_value,
+    );
+    const holders = rows('contact').filter((r) => r._parentcustomerid_value === accountId).length;
+    stack().dataverse.control.updateRow('account', accountId, { name: 'Renamed Parent Ltd' });
+    await syncEveryEntity(stack());
+    // The account's own change came through the feed; its contacts' rows did not change.
+    const stale = (await container('people').item(holder.id, holder.id).read<PersonRecord>()).resource;
+    expect(stale?.company).not.toBe('Renamed Parent Ltd');
+
+    const first = await verify('--entity', 'contact');
+    expect(first.code).toBe(0);
+    expect(first.report.drift).toBe(0);
+    expect(first.report.entities[0]?.counts.renamed).toBe(holders);
+    expect(first.report.renamedReread).toEqual({ contact: holders });
+    const fresh = (await container('people').item(holder.id, holder.id).read<PersonRecord>()).resource;
+    expect(fresh?.company).toBe('Renamed Parent Ltd');
+    const second = await verify('--entity', 'contact');
+    expect(second.report.entities[0]?.counts.renamed).toBe(0);
+    expect(second.report.renamedReread).toEqual({});
+  });
+
   it('POST /api/verify queues verify jobs the puller runs; their result shows in GET /api/status', async () => {
     const url = (path: string) => `http://127.0.0.1:${stack().host?.httpPort}/api/${path}`;
     const post = async (body: unknown) => {

@@ -103,12 +103,18 @@ describe('verify rules: a Dynamics row against its stored copy', () => {
       ['statecode'],
     ],
     [
-      'a lookup renamed (same values, same version)',
+      'a lookup renamed (same values, same version): not drift, read again',
       row({ hash: 'h10b', lookupNames: { parentcustomerid: 'New Name' } }),
       stored(),
       window(),
-      'stale',
-      ['parentcustomerid'],
+      'renamed',
+    ],
+    [
+      'a lookup renamed while the row is in flight',
+      row({ hash: 'h10b', modifiedon: NEW, lookupNames: { parentcustomerid: 'New Name' } }),
+      stored(),
+      window(),
+      'renamed',
     ],
     [
       'a stale copy of a row changed since the pull',
@@ -176,6 +182,21 @@ describe('verify rules: a Dynamics row against its stored copy', () => {
     } else {
       expect(verdict.kind).toBe(expected);
     }
+  });
+
+  it('a renamed lookup names the row and the lookups, and counts apart from drift', () => {
+    const verdict = classifyRow(
+      'contact',
+      row({ hash: 'h10b', lookupNames: { parentcustomerid: 'New', ownerid: 'Owner' } }),
+      stored(),
+      window(),
+      undefined,
+    );
+    expect(verdict).toEqual({ kind: 'renamed', id: 'r1', lookups: ['ownerid', 'parentcustomerid'] });
+    const counts = emptyCounts();
+    expect(countVerdict(counts, verdict)).toBeUndefined();
+    expect(counts.renamed).toBe(1);
+    expect(driftOf(counts)).toBe(0);
   });
 
   it('names the person holding a row under another id', () => {
