@@ -18,6 +18,7 @@ export function verifyTable(report: VerifyReport): string {
       'in sync',
       'in flight',
       'filtered',
+      'renamed',
       'missing',
       'gone',
       'stale',
@@ -33,6 +34,7 @@ export function verifyTable(report: VerifyReport): string {
       r.counts.inSync,
       r.counts.inFlight,
       r.counts.filteredOut,
+      r.counts.renamed,
       r.findings.missing_in_cosmos,
       r.findings.gone_from_dynamics,
       r.findings.stale,
@@ -48,6 +50,10 @@ export function verifyTable(report: VerifyReport): string {
       const person = f.personId !== undefined ? ` (person ${f.personId})` : '';
       lines.push(`${f.code} ${f.entity} ${f.id}${person}${fields}: ${f.detail}`);
     }
+  }
+  const renamed = Object.values(report.renamedReread).reduce((sum, n) => sum + n, 0);
+  if (renamed > 0) {
+    lines.push(`${renamed} rows with a renamed lookup (account, owner or contact) read again`);
   }
   if (report.repair !== undefined) {
     const reread = Object.values(report.repair.reread).reduce((sum, n) => sum + n, 0);
