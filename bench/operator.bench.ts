@@ -3,8 +3,11 @@
 // Run: npm run bench -- operator   (BENCH_OPERATOR_PEOPLE, BENCH_OPERATOR_ERRORS, BENCH_OPERATOR_ROUNDS)
 // The Cosmos stand-in has no index: every cross-partition question scans, where Cosmos DB answers
 // from its index. The stand-in, the host and this client share one process, so these are ceilings.
+// The host runs every function but the pusher: the seeded people are copies of one contact, which a
+// pusher would spend the run sending to Dynamics (in Azure it runs beside the API, not in its place).
 import { performance } from 'node:perf_hooks';
 import type { Container } from '@azure/cosmos';
+import { functionModules } from '../local/host/local-host';
 import { startLocalStack } from '../local/stack';
 import { createAppServices } from '../shared/app/app.services';
 import { CONTAINERS } from '../shared/config/entity.catalog';
@@ -82,7 +85,10 @@ async function main(): Promise<void> {
     records: 200,
     seed: 5,
     env: { SYNC_ENTITIES: 'lead,contact,account', SYNC_SCHEDULE: '0 0 0 * * *', LOG_LEVEL: 'error' },
-    host: { startTimers: false },
+    host: {
+      startTimers: false,
+      modules: functionModules().filter((file) => !file.endsWith('pusher.function.ts')),
+    },
   });
   const services = await createAppServices(stack.env);
   try {

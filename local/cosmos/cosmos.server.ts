@@ -1,6 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHttpServer } from '@vercel/cosmosdb-server';
+import { installLinearQueries } from './query-code.patch';
 
 /** Requests the stand-in answered, by kind: what a change costs in round trips. */
 export interface CosmosRequestCounts {
@@ -28,6 +29,7 @@ export const LOCAL_COSMOS_KEY =
 
 /** Starts @vercel/cosmosdb-server on loopback over plain HTTP (faster than its expired-certificate HTTPS). */
 export async function startCosmosStandIn(options: { port?: number } = {}): Promise<CosmosStandIn> {
+  installLinearQueries();
   // Keep-alive: the SDK reuses connections as it does against real Cosmos DB, instead of one TCP connect per request.
   const server = createHttpServer({ keepAlive: true });
   // Idle connections must outlive the client's: a server that closes first races a request the
