@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { DEFAULT_ENTITIES } from '../shared/config/env.schema';
+import { DEFAULT_ENTITIES, OPT_IN_ENTITIES } from '../shared/config/env.schema';
 import { CONTAINERS } from '../shared/config/entity.catalog';
 import { createCosmosClient } from '../shared/cosmos/cosmos.client';
 import type { HostLogEntry } from './host/function-host';
@@ -39,18 +39,7 @@ async function main(): Promise<void> {
       // Everything the seed has: marketing lists and their members, opportunity stakeholders, team
       // memberships (into the directory), and the multi-select column new_interests mapped to the
       // people's `interests`.
-      SYNC_ENTITIES:
-        process.env.SYNC_ENTITIES ??
-        [
-          ...DEFAULT_ENTITIES,
-          'list',
-          'listmember',
-          'campaign',
-          'campaignitem',
-          'connectionrole',
-          'connection',
-          'teammembership',
-        ].join(','),
+      SYNC_ENTITIES: process.env.SYNC_ENTITIES ?? [...DEFAULT_ENTITIES, ...OPT_IN_ENTITIES].join(','),
       SYNC_CONFIG: process.env.SYNC_CONFIG ?? path.join(__dirname, 'sync-config.local.json'),
     },
     // Without an onError of its own the host logs a function's failure through `log`, as an error.

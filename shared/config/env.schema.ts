@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { optionalText } from './setting.values';
 import { isSecretKey, redactSettingValue } from '../errors/redact.text';
 import { ConfigError } from './config.errors';
 
@@ -49,12 +50,19 @@ export const SETTING_NAMES = [
 export type SettingName = (typeof SETTING_NAMES)[number];
 
 export const DEFAULT_ENTITIES = ['lead', 'contact', 'account', 'opportunity', 'systemuser', 'team'] as const;
-
-const optionalText = z
-  .string()
-  .trim()
-  .transform((value) => (value === '' ? undefined : value))
-  .optional();
+/**
+ * Built-in entities synced only when SYNC_ENTITIES names them: marketing lists, campaigns and
+ * opportunity stakeholders (with the memberships and roles worked out from them), and team memberships.
+ */
+export const OPT_IN_ENTITIES = [
+  'list',
+  'listmember',
+  'campaign',
+  'campaignitem',
+  'connectionrole',
+  'connection',
+  'teammembership',
+] as const;
 
 /**
  * An endpoint URL. A user name, password, query string or fragment is refused: none is ever needed

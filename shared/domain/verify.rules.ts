@@ -284,28 +284,24 @@ export const driftOf = (counts: VerifyCounts): number =>
 /** Finding records kept per entity in the stored result and the answer: enough to act on, bounded. */
 export const SAMPLE_SIZE = 50;
 
+/** The counter each verdict without a finding adds to. */
+const TALLY = {
+  in_sync: 'inSync',
+  filtered_out: 'filteredOut',
+  in_flight: 'inFlight',
+  renamed: 'renamed',
+} as const satisfies Record<string, keyof VerifyCounts>;
+
 /** Folds a verdict into the counts; answers the finding to keep, if any. */
 export function countVerdict(
   counts: VerifyCounts,
   verdict: RowVerdict | OrphanVerdict | PushVerdict,
 ): Finding | undefined {
-  switch (verdict.kind) {
-    case 'in_sync':
-      counts.inSync += 1;
-      return undefined;
-    case 'filtered_out':
-      counts.filteredOut += 1;
-      return undefined;
-    case 'in_flight':
-      counts.inFlight += 1;
-      return undefined;
-    case 'renamed':
-      counts.renamed += 1;
-      return undefined;
-    case 'none':
-      return undefined;
-    case 'drift':
-      counts.findings[verdict.finding.code] += 1;
-      return verdict.finding;
+  if (verdict.kind === 'none') return undefined;
+  if (verdict.kind === 'drift') {
+    counts.findings[verdict.finding.code] += 1;
+    return verdict.finding;
   }
+  counts[TALLY[verdict.kind]] += 1;
+  return undefined;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { optionalText } from '../config/setting.values';
 
 /**
  * Settings the telemetry code reads, beyond SETTING_NAMES in shared/config/env.schema.ts. The
@@ -9,12 +10,6 @@ export const TELEMETRY_SETTING_NAMES = [
   'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
   'AZURE_CLIENT_ID',
 ] as const;
-
-const optionalText = z
-  .string()
-  .trim()
-  .transform((value) => (value === '' ? undefined : value))
-  .optional();
 
 export const telemetryEnvSchema = z.object({
   APPLICATIONINSIGHTS_CONNECTION_STRING: optionalText,

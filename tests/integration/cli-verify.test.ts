@@ -30,6 +30,11 @@ describe('dynamics-sync verify: drift audit and repair', () => {
   };
   const container = (key: 'people' | 'accounts') => stack().database.container(CONTAINERS[key].id);
   const rows = (table: string) => stack().dataverse.control.listRows(table) as Row[];
+  /** Rewrites a stored person's Dynamics part (and any other fields) behind the sync's back. */
+  const replaceDynamics = (person: PersonRecord, dynamics: object, other: object = {}) =>
+    container('people')
+      .item(person.id, person.id)
+      .replace({ ...person, dynamics: { ...person.dynamics, ...dynamics }, ...other });
   let qualifiedLeadId = '';
   const anyContactId = async () =>
     (await container('people').items.readAll<PersonRecord>().fetchAll()).resources.find(
@@ -83,34 +88,23 @@ describe('dynamics-sync verify: drift audit and repair', () => {
       (p) => p.type === 'lead' && p.dynamics.lead !== undefined && p.id !== qualifiedLeadId,
     ) as PersonRecord;
     const leadSource = leadPerson.dynamics.lead as NonNullable<PersonRecord['dynamics']['lead']>;
-    await container('people')
-      .item(leadPerson.id, leadPerson.id)
-      .replace({
-        ...leadPerson,
-        dynamics: {
-          ...leadPerson.dynamics,
-          lead: {
-            ...leadSource,
-            versionnumber: leadSource.versionnumber - 1,
-            hash: 'older',
-            values: { ...leadSource.values, jobtitle: 'Older Title' },
-          },
-        },
-      });
+    await replaceDynamics(leadPerson, {
+      lead: {
+        ...leadSource,
+        versionnumber: leadSource.versionnumber - 1,
+        hash: 'older',
+        values: { ...leadSource.values, jobtitle: 'Older Title' },
+      },
+    });
     const qualified = people.find((p) => p.id === qualifiedLeadId) as PersonRecord;
     expect(qualified.type).toBe('contact');
     stack().dataverse.control.deleteRow('contact', qualified.dynamics.contactId as string);
     const at = new Date().toISOString();
-    await container('people')
-      .item(qualified.id, qualified.id)
-      .replace({
-        ...qualified,
-        dynamics: {
-          ...qualified.dynamics,
-          contact: { ...(qualified.dynamics.contact as object), deletedAt: at },
-        },
-        sync: { ...qualified.sync, deletedInDynamics: { at } },
-      });
+    await replaceDynamics(
+      qualified,
+      { contact: { ...(qualified.dynamics.contact as object), deletedAt: at } },
+      { sync: { ...qualified.sync, deletedInDynamics: { at } } },
+    );
 
     // Contacts: a marketing edit whose pushes were parked.
     const contactPerson = people.find(

@@ -5,21 +5,17 @@ import { usePullStack } from './pull-stack.fixture';
 
 type Row = Record<string, unknown>;
 
-const membership = {
-  logicalName: 'new_membership',
-  entitySet: 'new_memberships',
-  key: 'new_membershipid',
+/** A custom table `new_<name>` with a name column and one lookup column linking it to `target`. */
+const customTable = (name: string, lookup: string, target: string) => ({
+  logicalName: `new_${name}`,
+  entitySet: `new_${name}s`,
+  key: `new_${name}id`,
   columns: ['new_name'],
-  link: { column: '_new_contactid_value', target: 'contact' },
-};
+  link: { column: `_${lookup}_value`, target },
+});
+const membership = customTable('membership', 'new_contactid', 'contact');
 /** Linked to a membership, which is linked to a contact: two levels. */
-const benefit = {
-  logicalName: 'new_benefit',
-  entitySet: 'new_benefits',
-  key: 'new_benefitid',
-  columns: ['new_name'],
-  link: { column: '_new_membershipid_value', target: 'new_membership' },
-};
+const benefit = customTable('benefit', 'new_membershipid', 'new_membership');
 
 describe('custom entities', () => {
   const stack = usePullStack({

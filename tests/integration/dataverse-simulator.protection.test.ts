@@ -6,6 +6,7 @@ import {
   type DataverseSimulator,
   type SimulatorOptions,
 } from '../../local/dataverse/simulator.server';
+import { DEFAULT_ENTITIES, OPT_IN_ENTITIES } from '../../shared/config/env.schema';
 import { apiCaller, getToken, useSimulator } from './dataverse-simulator.helpers';
 
 /** A client-credentials token request; `form` names the client and may replace the scope. */
@@ -270,22 +271,7 @@ describe('dataverse simulator: determinism and CLI', () => {
     const b = await startDataverseSimulator({ records: 100, seed: 99 });
     const c = await startDataverseSimulator({ records: 100, seed: 100 });
     try {
-      for (const table of [
-        'contact',
-        'lead',
-        'account',
-        'opportunity',
-        'systemuser',
-        'team',
-        'teammembership',
-        'task',
-        'list',
-        'listmember',
-        'campaign',
-        'campaignitem',
-        'connectionrole',
-        'connection',
-      ]) {
+      for (const table of [...DEFAULT_ENTITIES, ...OPT_IN_ENTITIES, 'task']) {
         expect(b.control.listRows(table)).toEqual(a.control.listRows(table));
       }
       expect(c.control.listRows('contact')).not.toEqual(a.control.listRows('contact'));

@@ -27,6 +27,9 @@ describe('person API: views side by side with Dynamics, and the person actions',
     return { status: response.status, json: (await response.json()) as Json };
   };
   const people = () => stack().database.container(CONTAINERS.people.id);
+  /** A person made on the marketing side: a people document with no Dynamics part. */
+  const marketingPerson = (id: string, email: string, fields: Record<string, unknown>) =>
+    people().items.create({ id, entity: 'person', email, ...fields });
   const doc = async (id: string) => (await people().item(id, id).read<Json>()).resource;
   const sim = () => stack().dataverse.control;
 
@@ -85,13 +88,7 @@ describe('person API: views side by side with Dynamics, and the person actions',
   });
 
   it('creates a marketing-only person in Dynamics, once, and links one whose email Dynamics knows', async () => {
-    await people().items.create({
-      id: 'mkt-new-1',
-      entity: 'person',
-      email: 'new.person@example.com',
-      firstName: 'Nova',
-      lastName: 'Person',
-    });
+    await marketingPerson('mkt-new-1', 'new.person@example.com', { firstName: 'Nova', lastName: 'Person' });
     const created = await post('persons/mkt-new-1/sync-to-dynamics', { as: 'lead' });
     expect(created).toMatchObject({ status: 200, json: { outcome: 'created', table: 'lead' } });
     const rowId = String(created.json.rowId);
@@ -102,12 +99,7 @@ describe('person API: views side by side with Dynamics, and the person actions',
     });
 
     const contact = await aContact();
-    await people().items.create({
-      id: 'mkt-known-1',
-      entity: 'person',
-      email: contact.email,
-      firstName: 'Twin',
-    });
+    await marketingPerson('mkt-known-1', String(contact.email), { firstName: 'Twin' });
     const linked = await post('persons/mkt-known-1/sync-to-dynamics', { as: 'lead' });
     // The email belongs to a contact synced under another person: no second person, no second row.
     expect(linked).toMatchObject({ status: 409, json: { error: { code: 'duplicate' } } });
@@ -115,10 +107,7 @@ describe('person API: views side by side with Dynamics, and the person actions',
   });
 
   it('creates a person that asks for it on the marketing side (syncToDynamics), through the pusher', async () => {
-    await people().items.create({
-      id: 'mkt-asks-1',
-      entity: 'person',
-      email: 'asks@example.com',
+    await marketingPerson('mkt-asks-1', 'asks@example.com', {
       lastName: 'Asker',
       syncToDynamics: { as: 'contact' },
     });

@@ -11,15 +11,9 @@ import {
   InMemoryErrorSink,
   InMemoryRunSink,
 } from '../../shared/sync/in-memory.sync-state';
-import type {
-  ChangePage,
-  ChangeSource,
-  ModifiedPage,
-  PersonRowGateway,
-  ReadChangesOptions,
-} from '../../shared/sync/ports';
+import type { ChangePage, ChangeSource, PersonRowGateway, ReadChangesOptions } from '../../shared/sync/ports';
 import { createLogger } from '../../shared/telemetry/logger';
-import { accountRow } from './domain-fixtures';
+import { accountRow, noModifiedPages } from './domain-fixtures';
 
 const quiet = createLogger({ debug() {}, info() {}, warn() {}, error() {} });
 const id = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
@@ -58,20 +52,9 @@ class FakeFeed implements ChangeSource {
     }
   }
 
-  // eslint-disable-next-line require-yield
-  async *queryModifiedSince(): AsyncGenerator<ModifiedPage> {
-    return;
-  }
-
-  // eslint-disable-next-line require-yield
-  async *readRows(): AsyncGenerator<ModifiedPage> {
-    return;
-  }
-
-  // eslint-disable-next-line require-yield
-  async *readRange(): AsyncGenerator<ModifiedPage> {
-    return;
-  }
+  queryModifiedSince = noModifiedPages;
+  readRows = noModifiedPages;
+  readRange = noModifiedPages;
 }
 
 /** The sync never pushes here: a gateway that says so if it is ever called. */

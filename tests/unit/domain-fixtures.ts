@@ -1,3 +1,4 @@
+import type { ModifiedPage } from '../../shared/sync/ports';
 import { BUILT_IN_ENTITIES } from '../../shared/config/entity.catalog';
 import { DEFAULT_SYNC_CONFIG, type SyncConfig } from '../../shared/config/sync-config.schema';
 import { buildEntityProfile, type EntityProfile } from '../../shared/domain/entity.profile';
@@ -121,3 +122,6 @@ export const accountRow = rowOf(
     new_synctomkto: true,
   },
 );
+
+/** A change source's reads a test does not use: each yields no page. */
+export async function* noModifiedPages(): AsyncGenerator<ModifiedPage> {}

@@ -1,5 +1,6 @@
 import { readAhead } from '../../shared/sync/read-ahead.source';
-import type { ChangePage, ChangeSource, ModifiedPage } from '../../shared/sync/ports';
+import type { ChangePage, ChangeSource } from '../../shared/sync/ports';
+import { noModifiedPages } from './domain-fixtures';
 
 function source(pages: number, log: string[], failAt?: number): ChangeSource {
   return {
@@ -20,18 +21,9 @@ function source(pages: number, log: string[], failAt?: number): ChangeSource {
         log.push('closed');
       }
     },
-    // eslint-disable-next-line require-yield
-    async *queryModifiedSince(): AsyncGenerator<ModifiedPage> {
-      return;
-    },
-    // eslint-disable-next-line require-yield
-    async *readRows(): AsyncGenerator<ModifiedPage> {
-      return;
-    },
-    // eslint-disable-next-line require-yield
-    async *readRange(): AsyncGenerator<ModifiedPage> {
-      return;
-    },
+    queryModifiedSince: noModifiedPages,
+    readRows: noModifiedPages,
+    readRange: noModifiedPages,
   };
 }
 
