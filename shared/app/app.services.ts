@@ -272,7 +272,6 @@ export async function createAppServices(
       return validateSync(validationProbes(services, dataverseUrl), {
         dataverseUrl,
         profiles,
-        filterColumn: syncConfig.syncFilterColumn,
       });
     },
     close: async () => {

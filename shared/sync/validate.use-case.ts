@@ -50,8 +50,6 @@ export type PrivilegeDepth = 'Basic' | 'Local' | 'Deep' | 'Global';
 export interface ValidationSettings {
   dataverseUrl: string;
   profiles: readonly EntityProfile[];
-  /** The sync filter column, when the configuration names one. */
-  filterColumn: string | undefined;
 }
 
 /** The privileges a push and the person actions need beyond reading every synced table. */
@@ -194,7 +192,8 @@ export async function validateSync(
       problems.push(`columns missing: ${missingColumns.join(', ')}`);
       fixes.push('remove them from SYNC_CONFIG or restore them in Dynamics');
     }
-    const filter = settings.filterColumn;
+    // Only tables the sync filter applies to (their profile has the column) need it.
+    const filter = profile.filterColumn;
     if (filter !== undefined && table.attributes.has(filter) && table.attributes.get(filter) !== 'Boolean') {
       problems.push(`the sync filter column ${filter} is ${table.attributes.get(filter)}, not Yes/No`);
       fixes.push(`make ${filter} a Yes/No column or name another in SYNC_CONFIG`);

@@ -138,6 +138,11 @@ describe('dynamics-sync operator commands: status, errors, retry, pause/resume/r
       status: 'warn',
       detail: expect.stringMatching(/sends and receives/),
     });
+    // Tables the sync filter does not apply to (lists, their members) pass without a filter column.
+    const relations = await checks({ SYNC_ENTITIES: 'lead,contact,account,list,listmember' });
+    for (const id of ['table:list', 'table:listmember']) {
+      expect(relations.check(id)).toMatchObject({ status: 'pass' });
+    }
 
     const wrongSecret = await checks({ DATAVERSE_CLIENT_SECRET: 'not-the-secret' });
     expect(wrongSecret.code).toBe(1);
