@@ -99,6 +99,9 @@ export class VerifyUseCase {
       const window = await this.window(profile);
       const seen = await this.compareRows(profile, window, counts, note);
       await this.compareStored(profile, window, seen, counts, note);
+      // A paused entity reads nothing on its own: it may be paused because Dynamics is another
+      // organisation now. Its renamed rows are counted, and read again once it is resumed.
+      if (window.paused) repair.renamedRowIds.length = 0;
     } catch (failure) {
       error = { code: errorCodeOf(failure), message: describeError(failure).slice(0, 1000) };
       this.deps.log.error('verify failed', { entity, ...error });
