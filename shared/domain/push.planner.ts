@@ -16,6 +16,7 @@ import {
 } from './person.values';
 import {
   fieldValueSchema,
+  isActiveState,
   personRecordSchema,
   type FieldValue,
   type FieldValues,
@@ -351,11 +352,6 @@ export interface PlanOptions {
 
 const NO_FIELDS: ReadonlySet<string> = new Set();
 
-function isClosed(row: PersonRecord['dynamics']['lead']): boolean {
-  const state = row?.statecode;
-  return state !== undefined && state !== null && state.value !== 0;
-}
-
 export function pushSignature(target: PushTarget, changes: FieldValues): string {
   return contentHash({ table: target.table, rowId: target.rowId, etag: target.etag, changes });
 }
@@ -381,7 +377,8 @@ export function planPush(
   if (person.sync.merged !== undefined) return { kind: 'skip', reason: 'merged' };
   // Dynamics refuses every update of a qualified or disqualified lead but a reopen, and the push never
   // writes the state: the edits stay in Cosmos instead of failing on every pass.
-  if (table === 'lead' && isClosed(person.dynamics.lead)) return { kind: 'skip', reason: 'lead_closed' };
+  if (table === 'lead' && !isActiveState(person.dynamics.lead?.statecode))
+    return { kind: 'skip', reason: 'lead_closed' };
   const changes = pendingEdits(person, rules, options.held);
   if (Object.keys(changes).length === 0) {
     return state !== undefined && state.status !== 'creating'

@@ -8,6 +8,10 @@ export const choiceValueSchema = z.object({
 });
 export type ChoiceValue = z.output<typeof choiceValueSchema>;
 
+/** A row's state is active (statecode 0), or the table has no state: not closed, deactivated or qualified. */
+export const isActiveState = (statecode: ChoiceValue | null | undefined): boolean =>
+  statecode === undefined || statecode === null || statecode.value === 0;
+
 /** A lookup keeps the target table, because owner and customer lookups can point at several tables. */
 export const lookupValueSchema = z.object({ id: z.string(), table: z.string().nullable() });
 export type LookupValue = z.output<typeof lookupValueSchema>;

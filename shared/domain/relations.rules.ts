@@ -1,5 +1,5 @@
 import { sameValue } from './content.hash';
-import type { GenericRecord, LookupValue, PersonRecord } from './record.model';
+import { isActiveState, type GenericRecord, type LookupValue, type PersonRecord } from './record.model';
 
 /*
  * What a person's marketing lists and an opportunity's roles are, worked out from the records the
@@ -67,11 +67,8 @@ const exists = (record: GenericRecord | undefined): record is GenericRecord =>
   record !== undefined && record.sync.deletedInDynamics === undefined;
 
 /** A record that exists and is active (statecode 0 or none): a deactivated connection is an ended role. */
-const live = (record: GenericRecord | undefined): record is GenericRecord => {
-  if (!exists(record)) return false;
-  const state = record.dynamics.statecode?.value;
-  return state === undefined || state === 0;
-};
+const live = (record: GenericRecord | undefined): record is GenericRecord =>
+  exists(record) && isActiveState(record.dynamics.statecode);
 
 /** The person's rows in Dynamics: its lead and its contact. */
 export function personRowIds(person: PersonRecord): string[] {
