@@ -26,6 +26,8 @@ export interface TableState {
   tracked: boolean;
   /** Bumped by a forced token expiry: tokens of an older epoch are refused. */
   tokenEpoch: number;
+  /** Bumped by every change to the rows, rolled-back ones too: what a derived index is valid for. */
+  revision: number;
 }
 
 export interface WriteResult {
@@ -106,6 +108,7 @@ export class DataStore {
         log: [],
         tracked: !untracked.includes(def.logicalName),
         tokenEpoch: 0,
+        revision: 0,
       };
       this.tables.set(def.logicalName, state);
       this.bySet.set(def.entitySetName, state);
@@ -170,6 +173,7 @@ export class DataStore {
     state.rows.set(id, row);
     state.sortedIds.push(id);
     state.log.push({ version, id, deleted: false });
+    state.revision++;
     return row;
   }
 
@@ -213,6 +217,7 @@ export class DataStore {
     const row: Row = { id: key, version, values, targets };
     this.recordUndo(state, key, previous);
     state.rows.set(key, row);
+    state.revision++;
     if (!previous) state.sortedIds.splice(lowerBound(state.sortedIds, key), 0, key);
     state.log.push({ version, id: key, deleted: false });
     this.writes++;
@@ -227,6 +232,7 @@ export class DataStore {
     const version = ++this.versionCounter;
     this.recordUndo(state, key, previous);
     state.rows.delete(key);
+    state.revision++;
     const at = lowerBound(state.sortedIds, key);
     if (state.sortedIds[at] === key) state.sortedIds.splice(at, 1);
     state.log.push({ version, id: key, deleted: true });
@@ -267,6 +273,7 @@ export class DataStore {
       const { table, id, previous } = entry;
       const at = lowerBound(table.sortedIds, id);
       const present = table.sortedIds[at] === id;
+      table.revision++;
       if (previous) {
         table.rows.set(id, previous);
         if (!present) table.sortedIds.splice(at, 0, id);

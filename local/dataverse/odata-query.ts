@@ -141,7 +141,7 @@ const compatible = (a: string, b: string): boolean =>
   (isNumericEdm(a) && isNumericEdm(b)) ||
   ((a === 'Edm.DateTimeOffset' || a === 'Edm.Date') && (b === 'Edm.DateTimeOffset' || b === 'Edm.Date'));
 
-const toTime = (v: unknown): number =>
+export const toTime = (v: unknown): number =>
   typeof v === 'string' ? Date.parse(v.length === 10 ? `${v}T00:00:00Z` : v) : NaN;
 
 const compareValues = (a: unknown, b: unknown, edm: string): number => {
@@ -169,9 +169,58 @@ function both(l: Predicate, r: Predicate): Predicate {
   return (v) => l(v) && r(v);
 }
 
+/**
+ * The bounds a filter puts on one datetime column in its top-level conjunction (`createdon ge X and
+ * createdon lt Y and ...`): every matching row lies inside them, so the pager may read the range
+ * from an index instead of testing every row. The filter itself still decides each row.
+ */
+export interface TimeRange {
+  column: string;
+  from: number;
+  fromInclusive: boolean;
+  to: number;
+  toInclusive: boolean;
+}
+
+export interface FilterPlan {
+  predicate: Predicate;
+  range: TimeRange | undefined;
+}
+
+interface TimeBound {
+  column: string;
+  op: string;
+  time: number;
+}
+
+/** The narrowest range the bounds on the first bounded column allow. */
+const rangeOf = (bounds: readonly TimeBound[]): TimeRange | undefined => {
+  const column = bounds[0]?.column;
+  if (column === undefined) return undefined;
+  const range: TimeRange = { column, from: -Infinity, fromInclusive: true, to: Infinity, toInclusive: true };
+  for (const b of bounds) {
+    if (b.column !== column) continue;
+    const lower = b.op === 'ge' || b.op === 'gt' || b.op === 'eq';
+    const upper = b.op === 'le' || b.op === 'lt' || b.op === 'eq';
+    if (lower && (b.time > range.from || (b.time === range.from && b.op === 'gt'))) {
+      range.from = b.time;
+      range.fromInclusive = b.op !== 'gt';
+    }
+    if (upper && (b.time < range.to || (b.time === range.to && b.op === 'lt'))) {
+      range.to = b.time;
+      range.toInclusive = b.op !== 'lt';
+    }
+  }
+  return range;
+};
+
 class FilterParser {
   private i = 0;
   private readonly tokens: Token[];
+  /** Inside `not`, parentheses or a function: a comparison there bounds nothing on its own. */
+  private nested = 0;
+  private topLevelOr = false;
+  private readonly bounds: TimeBound[] = [];
 
   constructor(
     private readonly text: string,
@@ -180,11 +229,11 @@ class FilterParser {
     this.tokens = tokenize(text);
   }
 
-  parse(): Predicate {
+  parse(): FilterPlan {
     if (this.tokens.length === 0) throw errors.syntax(0, this.text);
-    const p = this.orExpr();
+    const predicate = this.orExpr();
     if (this.i < this.tokens.length) throw errors.syntax(this.peek()?.pos ?? this.text.length, this.text);
-    return p;
+    return { predicate, range: this.topLevelOr ? undefined : rangeOf(this.bounds) };
   }
 
   private peek(): Token | undefined {
@@ -218,6 +267,7 @@ class FilterParser {
   ): Predicate {
     let left = operand();
     while (this.isWord(word)) {
+      if (word === 'or' && this.nested === 0) this.topLevelOr = true;
       this.i++;
       left = join(left, operand());
     }
@@ -227,17 +277,26 @@ class FilterParser {
   private unary(): Predicate {
     if (this.isWord('not')) {
       this.i++;
-      const inner = this.unary();
+      const inner = this.nestedIn(() => this.unary());
       return (v) => !inner(v);
     }
     const t = this.peek();
     if (t?.kind === 'punct' && t.text === '(') {
       this.i++;
-      const inner = this.orExpr();
+      const inner = this.nestedIn(() => this.orExpr());
       this.expectPunct(')');
       return inner;
     }
     return this.comparison();
+  }
+
+  private nestedIn(parse: () => Predicate): Predicate {
+    this.nested++;
+    try {
+      return parse();
+    } finally {
+      this.nested--;
+    }
   }
 
   private operand(): Operand {
@@ -321,6 +380,31 @@ class FilterParser {
     };
   }
 
+  /** Compares a row's value with the literal; a datetime literal is parsed once, not once a row. */
+  private comparer(
+    column: ColumnDef,
+    edm: string,
+    operator: string,
+    lit: unknown,
+  ): (v: Values) => number | undefined {
+    const name = column.name;
+    if (edm === 'Edm.DateTimeOffset' || edm === 'Edm.Date') {
+      const time = toTime(lit);
+      if (this.nested === 0 && column.type === 'datetime' && operator !== 'ne' && !Number.isNaN(time))
+        this.bounds.push({ column: name, op: operator, time });
+      return (v) => {
+        const x = v[name];
+        if (x === null || x === undefined) return undefined;
+        const t = toTime(x);
+        return t < time ? -1 : t > time ? 1 : 0;
+      };
+    }
+    return (v) => {
+      const x = v[name];
+      return x === null || x === undefined ? undefined : compareValues(x, lit, edm);
+    };
+  }
+
   private compile(left: Operand, op: string, right: Operand): Predicate {
     let columnSide = left;
     let literalSide = right;
@@ -356,10 +440,7 @@ class FilterParser {
       if (operator === 'ne') return (v) => v[name] !== null && v[name] !== undefined;
       return () => false;
     }
-    const cmp = (v: Values): number | undefined => {
-      const x = v[name];
-      return x === null || x === undefined ? undefined : compareValues(x, lit, edm);
-    };
+    const cmp = this.comparer(column, edm, operator, lit);
     switch (operator) {
       case 'eq':
         return (v) => cmp(v) === 0;
@@ -386,8 +467,12 @@ class FilterParser {
   }
 }
 
-export const parseFilter = (text: string, table: TableDef): Predicate =>
+/** The filter as a predicate over a row's values, with the datetime range it implies if any. */
+export const parseFilterPlan = (text: string, table: TableDef): FilterPlan =>
   new FilterParser(text, table).parse();
+
+export const parseFilter = (text: string, table: TableDef): Predicate =>
+  parseFilterPlan(text, table).predicate;
 
 export interface OrderKey {
   column: ColumnDef;

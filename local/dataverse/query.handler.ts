@@ -1,5 +1,5 @@
 import type { Row, TableState } from './data.store';
-import { parseFilter, parseOrderBy } from './odata-query';
+import { parseFilter, parseFilterPlan, parseOrderBy } from './odata-query';
 import { decodeSkipToken, encodeSkipToken, parsePrefer, type PageCookie } from './paging.cookie';
 import { countChanges, readChanges } from './change-tracking.handler';
 import { pageLink, pageSizeOf, readPage } from './row.pager';
@@ -57,7 +57,7 @@ export const query = (ctx: WebApiContext, state: TableState, req: ApiRequest): A
   const def = state.def;
   const select = selectOf(req, def);
   const filterText = req.query.get('$filter');
-  const filter = filterText !== null ? parseFilter(filterText, def) : undefined;
+  const filter = filterText !== null ? parseFilterPlan(filterText, def) : undefined;
   const orderText = req.query.get('$orderby');
   const order = orderText !== null ? parseOrderBy(orderText, def) : [];
   let pageSize = pageSizeOf(ctx, prefer);

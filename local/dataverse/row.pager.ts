@@ -1,6 +1,7 @@
 import { upperBoundId, type Row, type TableState } from './data.store';
-import { makeComparator, type OrderKey, type Predicate } from './odata-query';
+import { makeComparator, type FilterPlan, type OrderKey, type Predicate } from './odata-query';
 import type { PageCookie, PreferHeader } from './paging.cookie';
+import { idsInRange } from './time-range.index';
 import type { ApiRequest, WebApiContext } from './web-api.protocol';
 
 // Paging shared by ordinary queries and change tracking: how large a page is, which rows it holds
@@ -36,7 +37,7 @@ export interface RowPage {
 /** One page of rows after the cookie's position, in order-by order (primary key when none). */
 export const readPage = (
   state: TableState,
-  filter: Predicate | undefined,
+  filter: FilterPlan | undefined,
   order: OrderKey[],
   pageSize: number,
   cookie: PageCookie | undefined,
@@ -44,18 +45,22 @@ export const readPage = (
 ): RowPage =>
   order.length === 0
     ? readInKeyOrder(state, filter, pageSize, cookie, wantCount)
-    : readSorted(state, filter, order, pageSize, cookie);
+    : readSorted(state, filter?.predicate, order, pageSize, cookie);
 
-/** Walks the ids kept sorted by the store, so a page costs its own rows, not a sort of the table. */
+/**
+ * Walks the ids kept sorted by the store, so a page costs its own rows, not a sort of the table;
+ * under a datetime range only the ids the range may hold.
+ */
 function readInKeyOrder(
   state: TableState,
-  filter: Predicate | undefined,
+  plan: FilterPlan | undefined,
   pageSize: number,
   cookie: PageCookie | undefined,
   wantCount: boolean,
 ): RowPage {
   const rowsById = state.rows;
-  const ids = state.sortedIds;
+  const ids = plan?.range ? idsInRange(state, plan.range) : state.sortedIds;
+  const filter = plan?.predicate;
   const start = cookie?.lastId ? upperBoundId(ids, cookie.lastId) : 0;
   const rows: Row[] = [];
   let more = false;
@@ -80,7 +85,7 @@ function readInKeyOrder(
   }
   if (!wantCount) return { rows, more };
   let total = 0;
-  for (const row of rowsById.values()) if (filter(row.values)) total++;
+  for (const id of ids) if (filter((rowsById.get(id) as Row).values)) total++;
   return { rows, more, total };
 }
 
