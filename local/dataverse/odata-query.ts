@@ -217,9 +217,7 @@ const rangeOf = (bounds: readonly TimeBound[]): TimeRange | undefined => {
 class FilterParser {
   private i = 0;
   private readonly tokens: Token[];
-  /** Inside `not`, parentheses or a function: a comparison there bounds nothing on its own. */
-  private nested = 0;
-  private topLevelOr = false;
+  /** Bounds of the comparisons every matching row must pass: none under `not` or beside an `or`. */
   private readonly bounds: TimeBound[] = [];
 
   constructor(
@@ -233,7 +231,7 @@ class FilterParser {
     if (this.tokens.length === 0) throw errors.syntax(0, this.text);
     const predicate = this.orExpr();
     if (this.i < this.tokens.length) throw errors.syntax(this.peek()?.pos ?? this.text.length, this.text);
-    return { predicate, range: this.topLevelOr ? undefined : rangeOf(this.bounds) };
+    return { predicate, range: rangeOf(this.bounds) };
   }
 
   private peek(): Token | undefined {
@@ -252,7 +250,16 @@ class FilterParser {
   }
 
   private orExpr(): Predicate {
-    return this.joined('or', () => this.andExpr(), either);
+    const mark = this.bounds.length;
+    let joins = 0;
+    const p = this.joined(
+      'or',
+      () => this.andExpr(),
+      (l, r) => (joins++, either(l, r)),
+    );
+    // A row may match either side of an `or`, so neither side's bounds hold for every row.
+    if (joins > 0) this.bounds.length = mark;
+    return p;
   }
 
   private andExpr(): Predicate {
@@ -267,7 +274,6 @@ class FilterParser {
   ): Predicate {
     let left = operand();
     while (this.isWord(word)) {
-      if (word === 'or' && this.nested === 0) this.topLevelOr = true;
       this.i++;
       left = join(left, operand());
     }
@@ -277,26 +283,19 @@ class FilterParser {
   private unary(): Predicate {
     if (this.isWord('not')) {
       this.i++;
-      const inner = this.nestedIn(() => this.unary());
+      const mark = this.bounds.length;
+      const inner = this.unary();
+      this.bounds.length = mark;
       return (v) => !inner(v);
     }
     const t = this.peek();
     if (t?.kind === 'punct' && t.text === '(') {
       this.i++;
-      const inner = this.nestedIn(() => this.orExpr());
+      const inner = this.orExpr();
       this.expectPunct(')');
       return inner;
     }
     return this.comparison();
-  }
-
-  private nestedIn(parse: () => Predicate): Predicate {
-    this.nested++;
-    try {
-      return parse();
-    } finally {
-      this.nested--;
-    }
   }
 
   private operand(): Operand {
@@ -390,7 +389,7 @@ class FilterParser {
     const name = column.name;
     if (edm === 'Edm.DateTimeOffset' || edm === 'Edm.Date') {
       const time = toTime(lit);
-      if (this.nested === 0 && column.type === 'datetime' && operator !== 'ne' && !Number.isNaN(time))
+      if (column.type === 'datetime' && operator !== 'ne' && !Number.isNaN(time))
         this.bounds.push({ column: name, op: operator, time });
       return (v) => {
         const x = v[name];

@@ -8,6 +8,7 @@ import {
   type FilterPlan,
 } from '../../local/dataverse/odata-query';
 import { readPage } from '../../local/dataverse/row.pager';
+import { rangeFilter } from '../../shared/dataverse/change-tracking.reader';
 import {
   decodeDeltaToken,
   decodeSkipToken,
@@ -105,12 +106,30 @@ describe('datetime ranges a filter implies', () => {
       "lastname eq 'x' and (statecode eq 0 or statecode eq 1) and createdon le 2024-01-01T00:00:00Z",
       ['createdon', -Infinity, true, at('2024-01-01'), true],
     ],
+    [
+      '((createdon ge 2024-01-01T00:00:00Z)) and (createdon lt 2024-02-01T00:00:00Z or createdon eq null)',
+      ['createdon', at('2024-01-01'), true, Infinity, true],
+    ],
   ])('%s bounds the rows', (filter, expected) => {
     expect(range(filter)).toEqual(expected);
   });
 
+  it('bounds the rows of the range filter the parallel load sends', () => {
+    const filter = rangeFilter({ from: '2024-01-01T00:00:00Z', to: '2024-02-01T00:00:00Z' });
+    expect(filter?.text).toMatch(/^\(createdon ge .+\) and \(createdon lt .+\)$/);
+    expect(range(String(filter?.text))).toEqual([
+      'createdon',
+      at('2024-01-01'),
+      true,
+      at('2024-02-01'),
+      false,
+    ]);
+  });
+
   it.each([
     ['createdon ge 2024-01-01T00:00:00Z or statecode eq 0'],
+    ['(createdon ge 2024-01-01T00:00:00Z) or (createdon lt 2023-01-01T00:00:00Z)'],
+    ['not (createdon ge 2024-01-01T00:00:00Z and createdon lt 2024-02-01T00:00:00Z)'],
     ['not (createdon ge 2024-01-01T00:00:00Z)'],
     ['(createdon ge 2024-01-01T00:00:00Z or createdon eq null)'],
     ['createdon ne 2024-01-01T00:00:00Z'],
@@ -154,7 +173,7 @@ describe('range pages read from the datetime index', () => {
     );
   const stamp = (s: number) => new Date(start + s * 1000).toISOString().slice(0, 19) + 'Z';
   const filters = [
-    `createdon ge ${stamp(100)} and createdon lt ${stamp(200)}`,
+    `(createdon ge ${stamp(100)}) and (createdon lt ${stamp(200)})`,
     `createdon gt ${stamp(100)} and createdon le ${stamp(200)} and statecode eq 1`,
     `createdon eq ${stamp(150)}`,
     `createdon lt ${stamp(0)}`,
