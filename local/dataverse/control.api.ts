@@ -46,6 +46,14 @@ export interface SimulatorControl {
   /** Deletes a row with what cascades from it (list memberships, connections). */
   deleteRow(table: string, id: string): boolean;
   getRow(table: string, id: string): SimRow | undefined;
+  /**
+   * Calls `listener` as each write commits, with the row's stored values (not a copy: read them,
+   * never change them). A benchmark times a write's arrival with it instead of polling rows. The
+   * returned function stops the calls.
+   */
+  onRowWritten(
+    listener: (table: string, id: string, values: Readonly<Record<string, unknown>>) => void,
+  ): () => void;
   listRows(table: string, opts?: { limit?: number; offset?: number }): SimRow[];
   count(table: string): number;
   merge(table: string, targetId: string, subordinateId: string, updateContent?: SimRow, opts?: WriteAs): void;
@@ -140,6 +148,10 @@ export const createControl = (d: ControlDeps): SimulatorControl => {
     updateRow: (name, id, values, opts) => write(name, id, values, opts?.userId, true),
     deleteRow: (name, id) => deleteRow(d.store, table(name), id, d.humanUserId),
     getRow: (name, id) => view(table(name), id),
+    onRowWritten: (listener) =>
+      d.store.subscribe((event) => {
+        if (event.kind === 'write') listener(event.table, event.id, event.row.values);
+      }),
     listRows: (name, opts) => {
       const t = table(name);
       const offset = opts?.offset ?? 0;

@@ -115,9 +115,13 @@ export class DataStore {
     }
   }
 
-  /** Every committed change from now on (seeding is not told). */
-  subscribe(listener: (event: StoreEvent) => void): void {
+  /** Every committed change from now on (seeding is not told); the returned function stops it. */
+  subscribe(listener: (event: StoreEvent) => void): () => void {
     this.listeners.push(listener);
+    return () => {
+      const at = this.listeners.indexOf(listener);
+      if (at >= 0) this.listeners.splice(at, 1);
+    };
   }
 
   /** A message an action ran on a row (Merge on the target, QualifyLead on the lead). */

@@ -11,6 +11,7 @@ import { FaultInjector } from './fault.injector';
 import { registrationTables, seedRegistration } from './registration.tables';
 import { builtInTables } from './schema.catalog';
 import { BUSINESS_UNIT_ID, customTableDef, defaultCounts, seedOrganisation } from './seed.generator';
+import { releasePageBody } from './json-page.writer';
 import { guidFromText } from './seed.random';
 import { DataverseSimulatorError } from './simulator.errors';
 import {
@@ -145,9 +146,14 @@ export const startDataverseSimulator = async (
   } = {};
 
   const send = (res: http.ServerResponse, r: ApiResponse) => {
-    if (res.destroyed) return;
+    if (res.destroyed) {
+      releasePageBody(r.body);
+      return;
+    }
     const length = typeof r.body === 'string' ? Buffer.byteLength(r.body) : r.body.length;
     res.writeHead(r.status, { ...r.headers, 'Content-Length': length });
+    // The socket holds the body until it is written; only then may a page writer reuse it.
+    res.once('close', () => releasePageBody(r.body));
     res.end(r.body);
   };
   const sendJson = (

@@ -1,4 +1,4 @@
-import type { TableState } from './data.store';
+import type { Row, TableState } from './data.store';
 import { toTime, type TimeRange } from './odata-query';
 
 // A filtered read in key order tests rows until its page is full. When the filter is a narrow
@@ -9,11 +9,11 @@ import { toTime, type TimeRange } from './odata-query';
 
 interface ColumnIndex {
   revision: number;
-  /** Times in ascending order, and the row each belongs to. */
+  /** Times in ascending order, and where each row is in the table's key order (`sortedIds`). */
   times: Float64Array;
-  ids: string[];
+  positions: Int32Array;
   /** Rows whose value is not a readable time: the filter, not the index, decides them. */
-  unreadable: string[];
+  unreadable: number[];
 }
 
 interface RangeIds {
@@ -28,20 +28,23 @@ const rangesRead = new WeakMap<TableState, RangeIds[]>();
 const RANGES_KEPT = 16;
 
 function buildIndex(state: TableState, column: string): ColumnIndex {
-  const entries: { time: number; id: string }[] = [];
-  const unreadable: string[] = [];
-  for (const row of state.rows.values()) {
-    const value = row.values[column];
+  const ids = state.sortedIds;
+  const timeAt = new Float64Array(ids.length);
+  const order: number[] = [];
+  const unreadable: number[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    const value = (state.rows.get(ids[i] as string) as Row).values[column];
     if (value === null || value === undefined) continue;
     const time = toTime(value);
-    if (Number.isNaN(time)) unreadable.push(row.id);
-    else entries.push({ time, id: row.id });
+    timeAt[i] = time;
+    if (Number.isNaN(time)) unreadable.push(i);
+    else order.push(i);
   }
-  entries.sort((a, b) => a.time - b.time);
+  order.sort((a, b) => (timeAt[a] as number) - (timeAt[b] as number));
   return {
     revision: state.revision,
-    times: Float64Array.from(entries, (e) => e.time),
-    ids: entries.map((e) => e.id),
+    times: Float64Array.from(order, (i) => timeAt[i] as number),
+    positions: Int32Array.from(order),
     unreadable,
   };
 }
@@ -81,7 +84,12 @@ export function idsInRange(state: TableState, range: TimeRange): string[] {
   const index = indexOf(state, range.column);
   const start = boundary(index.times, range.from, range.fromInclusive);
   const end = boundary(index.times, range.to, !range.toInclusive);
-  const ids = index.ids.slice(start, Math.max(start, end)).concat(index.unreadable).sort();
+  // Positions in key order sort as numbers, far faster than the ids as strings.
+  const positions = Int32Array.from([
+    ...index.positions.subarray(start, Math.max(start, end)),
+    ...index.unreadable,
+  ]).sort();
+  const ids = Array.from(positions, (at) => state.sortedIds[at] as string);
   const fresh = kept.filter((r) => r.revision === state.revision).slice(-(RANGES_KEPT - 1));
   fresh.push({ revision: state.revision, key, ids });
   rangesRead.set(state, fresh);

@@ -1,5 +1,5 @@
 import { DataStore, type TableState } from '../../local/dataverse/data.store';
-import { JsonPageWriter } from '../../local/dataverse/json-page.writer';
+import { JsonPageWriter, releasePageBody } from '../../local/dataverse/json-page.writer';
 import { annotationMatcher, parseSelect } from '../../local/dataverse/odata-query';
 import { PrivilegeRules } from '../../local/dataverse/privilege.rules';
 import { builtInTables } from '../../local/dataverse/schema.catalog';
@@ -190,5 +190,27 @@ describe('JsonPageWriter', () => {
 
   it('writes an empty page with an empty head', () => {
     expect(new JsonPageWriter({}).end().toString()).toBe('{"value":[]}');
+  });
+
+  it('reuses the memory of a page only once its body is released', () => {
+    const page = (text: string) => {
+      const writer = new JsonPageWriter({}, 4096);
+      writer.row(JSON.stringify(text));
+      return writer.end();
+    };
+    const first = page('first');
+    const second = page('second');
+    expect(second.buffer).not.toBe(first.buffer);
+    expect(first.toString()).toBe('{"value":["first"]}');
+    releasePageBody(first);
+    const third = page('third');
+    expect(third.buffer).toBe(first.buffer);
+    expect(second.toString()).toBe('{"value":["second"]}');
+    // Released twice, or a body that is not a page's, changes nothing.
+    releasePageBody(first);
+    releasePageBody(Buffer.from('not a page'));
+    releasePageBody('text');
+    expect(page('fourth').buffer).not.toBe(third.buffer);
+    expect(third.toString()).toBe('{"value":["third"]}');
   });
 });
