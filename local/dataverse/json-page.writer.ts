@@ -1,8 +1,3 @@
-/**
- * Writes a page body (`{...head, "value": [rows], ...tail}`) straight into one UTF-8 buffer, one
- * row's JSON text at a time. A 5000-row page is ~7 MB of JSON; joining the rows into one string
- * and encoding that string again to send it took about as long as building the rows.
- */
 // Page buffers are kept for the next page once their response has left. Each page took two fresh
 // buffers of 5-10 MB; V8 counts such memory as external and runs a full collection for every few
 // tens of MB of it, which over a million seeded rows cost as much time as serving the pages.
@@ -11,6 +6,8 @@ const free: ArrayBuffer[] = [];
 const lent = new WeakMap<Buffer, ArrayBuffer>();
 /** As many as there can be pages in flight at once, and a few more. */
 const POOL_SIZE = 16;
+/** Small bodies cost V8 little and would only crowd the pool's places. */
+const POOL_MIN_BYTES = 1024 * 1024;
 
 function takeMemory(size: number): ArrayBuffer {
   let best = -1;
@@ -26,7 +23,7 @@ function takeMemory(size: number): ArrayBuffer {
 }
 
 function giveBack(memory: ArrayBuffer): void {
-  if (free.length < POOL_SIZE) free.push(memory);
+  if (memory.byteLength >= POOL_MIN_BYTES && free.length < POOL_SIZE) free.push(memory);
 }
 
 /**
@@ -41,6 +38,11 @@ export function releasePageBody(body: unknown): void {
   giveBack(memory);
 }
 
+/**
+ * Writes a page body (`{...head, "value": [rows], ...tail}`) straight into one UTF-8 buffer, one
+ * row's JSON text at a time. A 5000-row page is ~7 MB of JSON; joining the rows into one string
+ * and encoding that string again to send it took about as long as building the rows.
+ */
 export class JsonPageWriter {
   private buf: Buffer;
   private length = 0;

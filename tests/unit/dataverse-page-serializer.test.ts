@@ -193,8 +193,8 @@ describe('JsonPageWriter', () => {
   });
 
   it('reuses the memory of a page only once its body is released', () => {
-    const page = (text: string) => {
-      const writer = new JsonPageWriter({}, 4096);
+    const page = (text: string, sizeHint = 2 * 1024 * 1024) => {
+      const writer = new JsonPageWriter({}, sizeHint);
       writer.row(JSON.stringify(text));
       return writer.end();
     };
@@ -212,5 +212,9 @@ describe('JsonPageWriter', () => {
     releasePageBody('text');
     expect(page('fourth').buffer).not.toBe(third.buffer);
     expect(third.toString()).toBe('{"value":["third"]}');
+    // A small body is not kept: it would only take a place from a page's.
+    const small = page('small', 4096);
+    releasePageBody(small);
+    expect(page('next small', 4096).buffer).not.toBe(small.buffer);
   });
 });
