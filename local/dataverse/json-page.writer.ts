@@ -1,6 +1,6 @@
-// Page buffers are kept for the next page once their response has left. Each page took two fresh
-// buffers of 5-10 MB; V8 counts such memory as external and runs a full collection for every few
-// tens of MB of it, which over a million seeded rows cost as much time as serving the pages.
+// Page buffers are kept for the next page once their response has left. With fresh 5-10 MB buffers
+// per page, a simulator holding a million rows spent nearly half its busy time in the garbage
+// collector; reusing them took a 500k range read from 25.8 s to 13-17 s (docs/initial-load.md).
 const free: ArrayBuffer[] = [];
 /** Bodies handed out and not yet released, by the very object handed out: a stale copy frees nothing. */
 const lent = new WeakMap<Buffer, ArrayBuffer>();
